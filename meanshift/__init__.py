@@ -1,0 +1,10 @@
+"""meanshift: scikit-learn's mean shift clustering on a compiled, multithreaded kernel.
+
+Same API and same results as ``sklearn.cluster.mean_shift``,
+``MeanShift``, ``estimate_bandwidth`` and ``get_bin_seeds``.
+"""
+
+from ._api import MeanShift, estimate_bandwidth, get_bin_seeds, mean_shift
+
+__all__ = ["MeanShift", "estimate_bandwidth", "get_bin_seeds", "mean_shift"]
+__version__ = "0.1.0"

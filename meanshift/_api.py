@@ -1,0 +1,548 @@
+"""scikit-learn's mean shift API on the compiled kernel.
+
+This layer validates every argument once, resolves the thread count and the
+dtype, calls the compiled primitives of :mod:`meanshift._core` and shapes
+their results.  It never loops over seeds, iterations or points in Python.
+"""
+
+import os
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _core
+
+__all__ = ["MeanShift", "estimate_bandwidth", "get_bin_seeds", "mean_shift"]
+
+_FLOAT_DTYPES = [np.float64, np.float32]
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter has a wrong type or value.
+
+    Like scikit-learn's exception of the same name it derives from both
+    ValueError and TypeError, so code written against scikit-learn catches it
+    the same way.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Argument checks
+# ---------------------------------------------------------------------------
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value):
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_int(owner, name, value, low, allow_none=False):
+    if value is None and allow_none:
+        return
+    if not _is_int(value) or value < low:
+        extra = " or None" if allow_none else ""
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be an int in the range "
+            f"[{low}, inf){extra}. Got {value!r} instead."
+        )
+
+
+def _check_bool(owner, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be an instance of 'bool'. "
+            f"Got {value!r} instead."
+        )
+
+
+def _check_n_jobs(owner, n_jobs):
+    if n_jobs is not None and not _is_int(n_jobs):
+        raise InvalidParameterError(
+            f"The 'n_jobs' parameter of {owner} must be an int or None. "
+            f"Got {n_jobs!r} instead."
+        )
+    if n_jobs == 0:
+        raise ValueError(
+            f"The 'n_jobs' parameter of {owner} must not be 0: use None or -1 "
+            "for all cores, or a positive number of threads."
+        )
+
+
+def _check_bandwidth(owner, bandwidth):
+    if bandwidth is None:
+        return
+    if not _is_real(bandwidth) or not bandwidth > 0:  # `not >` also rejects NaN
+        raise InvalidParameterError(
+            f"The 'bandwidth' parameter of {owner} must be a float in the range "
+            f"(0.0, inf) or None. Got {bandwidth!r} instead."
+        )
+
+
+_CPU_COUNT = None
+
+
+def _cpu_count():
+    global _CPU_COUNT
+    if _CPU_COUNT is None:
+        if hasattr(os, "process_cpu_count"):
+            count = os.process_cpu_count()
+        elif hasattr(os, "sched_getaffinity"):
+            count = len(os.sched_getaffinity(0))
+        else:
+            count = os.cpu_count()
+        _CPU_COUNT = max(1, count or 1)
+    return _CPU_COUNT
+
+
+def _effective_n_threads(n_jobs):
+    """Threads for ``n_jobs``, by scikit-learn's rules for its OpenMP code.
+
+    None: every usable core, capped by OMP_NUM_THREADS / threadpoolctl's
+    OpenMP limit; k > 0: k threads; k < 0: all but |k| - 1 (so -1 is all).
+    """
+    if not _core.openmp_enabled():
+        return 1
+    if os.getenv("OMP_NUM_THREADS"):
+        max_n_threads = _core.max_threads()
+    else:
+        max_n_threads = min(_core.max_threads(), _cpu_count())
+    if n_jobs is None:
+        return max_n_threads
+    if n_jobs < 0:
+        return max(1, max_n_threads + n_jobs + 1)
+    return int(n_jobs)
+
+
+def _leaf_size(n_samples, n_features):
+    """Points per leaf of the ball tree."""
+    return 32
+
+
+# ---------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------
+
+
+def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_jobs=None):
+    """Estimate the bandwidth to use with the mean-shift algorithm.
+
+    The mean, over the points, of the distance to their
+    ``int(n * quantile)``-th nearest neighbour (the point itself counts as
+    the first).  Same value as :func:`sklearn.cluster.estimate_bandwidth`
+    for the same arguments: with ``n_samples``, the same subsample for the
+    same ``random_state``.  The work is quadratic in the number of points
+    used, on all cores; subsample large data with ``n_samples``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Input points.
+    quantile : float, default=0.3
+        Should be in [0, 1]; 0.5 means that the median of all pairwise
+        distances is used.
+    n_samples : int, default=None
+        The number of samples to use. If not given, all samples are used.
+    random_state : int, RandomState instance or None, default=0
+        The generator used to randomly select the samples from input points
+        for bandwidth estimation.
+    n_jobs : int, default=None
+        Number of threads. ``None`` means all usable cores (scikit-learn
+        means 1), ``-1`` all cores, ``-2`` all but one, and so on.
+
+    Returns
+    -------
+    bandwidth : numpy.float64
+        The bandwidth parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from meanshift import estimate_bandwidth
+    >>> X = np.array([[1, 1], [2, 1], [1, 0],
+    ...               [4, 7], [3, 5], [3, 6]])
+    >>> float(estimate_bandwidth(X, quantile=0.5))
+    1.61...
+    """
+    owner = "estimate_bandwidth"
+    if not _is_real(quantile) or not 0 <= quantile <= 1:
+        raise InvalidParameterError(
+            f"The 'quantile' parameter of {owner} must be a float in the range "
+            f"[0.0, 1.0]. Got {quantile!r} instead."
+        )
+    _check_int(owner, "n_samples", n_samples, 1, allow_none=True)
+    _check_n_jobs(owner, n_jobs)
+    X = check_array(X, dtype=_FLOAT_DTYPES)
+    return _estimate_bandwidth(
+        X, quantile, n_samples, random_state, _effective_n_threads(n_jobs)
+    )
+
+
+def _estimate_bandwidth(X, quantile, n_samples, random_state, n_threads):
+    random_state = check_random_state(random_state)
+    if n_samples is not None:
+        idx = random_state.permutation(X.shape[0])[:n_samples]
+        X = X[idx]
+    n_neighbors = max(1, int(X.shape[0] * quantile))
+    dist = _core.kth_neighbor_dist(X, n_neighbors, n_threads)
+    # summed in the same batches as scikit-learn, for the same rounding
+    bandwidth = 0.0
+    for start in range(0, len(dist), 500):
+        bandwidth += dist[start : start + 500].sum()
+    return np.float64(bandwidth / X.shape[0])
+
+
+def get_bin_seeds(X, bin_size, min_bin_freq=1):
+    """Find seeds for mean_shift by binning the points onto a grid.
+
+    The grid lines are ``bin_size`` apart; the seeds are the grid points of
+    the cells holding at least ``min_bin_freq`` points, in order of first
+    appearance, exactly as :func:`sklearn.cluster.get_bin_seeds` gives them
+    (cell indices held in float32, then scaled by ``bin_size``).  If every
+    point is in a cell of its own, a warning is raised and X is returned;
+    ``bin_size == 0`` returns X itself.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Input points, the same points that will be used in mean_shift.
+    bin_size : float
+        Controls the coarseness of the binning. Set it to the bandwidth
+        if unsure.
+    min_bin_freq : int, default=1
+        Only bins with at least min_bin_freq points will be selected as seeds.
+
+    Returns
+    -------
+    bin_seeds : ndarray of shape (n_seeds, n_features)
+        Points used as initial kernel positions in mean_shift.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from meanshift import get_bin_seeds
+    >>> X = np.array([[1.0, 1.0], [1.4, 1.4], [1.8, 1.2],
+    ...               [2.0, 1.0], [2.1, 1.1], [0.0, 0.0]])
+    >>> get_bin_seeds(X, 1, min_bin_freq=2)
+    array([[1., 1.],
+           [2., 1.]], dtype=float32)
+    """
+    return _get_bin_seeds(X, bin_size, min_bin_freq, _effective_n_threads(None))
+
+
+def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads):
+    if bin_size == 0:
+        return X
+    Xa = check_array(
+        X,
+        dtype=_FLOAT_DTYPES,
+        ensure_all_finite=False,
+        ensure_min_samples=0,
+        ensure_min_features=0,
+    )
+    # numpy divides float32 data by a Python float in float32, by a float64
+    # scalar in float64: follow its promotion rules exactly
+    f32_division = (
+        Xa.dtype == np.float32
+        and (np.zeros(1, dtype=np.float32) / bin_size).dtype == np.float32
+    )
+    if Xa.shape[0] and Xa.shape[1]:
+        cells, counts = _core.bin_cells(Xa, float(bin_size), f32_division, n_threads)
+        cells = cells[counts >= min_bin_freq]
+    else:
+        cells = np.zeros((0, Xa.shape[1]))
+    if len(cells):
+        bin_seeds = np.asarray(cells, dtype=np.float32)
+    else:
+        bin_seeds = np.array([], dtype=np.float32)
+    if len(bin_seeds) == len(X):
+        warnings.warn(
+            "Binning data failed with provided bin_size=%f, using data points as seeds."
+            % bin_size
+        )
+        return X
+    return bin_seeds * bin_size
+
+
+def mean_shift(
+    X,
+    *,
+    bandwidth=None,
+    seeds=None,
+    bin_seeding=False,
+    min_bin_freq=1,
+    cluster_all=True,
+    max_iter=300,
+    n_jobs=None,
+):
+    """Perform mean shift clustering of data using a flat kernel.
+
+    Same arguments, results and errors as :func:`sklearn.cluster.mean_shift`,
+    computed by the compiled kernel.  The one deliberate difference is
+    ``n_jobs``: it is a number of threads, and ``None`` means all usable
+    cores (scikit-learn's None means one process).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Input data.
+    bandwidth : float, default=None
+        Kernel bandwidth: points at distance <= bandwidth are in the kernel.
+        If None, it is estimated with :func:`estimate_bandwidth`.
+    seeds : array-like of shape (n_seeds, n_features), default=None
+        Initial kernel locations. If None and bin_seeding=False, every point
+        is a seed.
+    bin_seeding : bool, default=False
+        Seed from the cells of a grid of spacing ``bandwidth`` that hold at
+        least ``min_bin_freq`` points (:func:`get_bin_seeds`). Ignored if
+        seeds is not None.
+    min_bin_freq : int, default=1
+        Accept only bins with at least min_bin_freq points as seeds.
+    cluster_all : bool, default=True
+        If True, every point is labelled with its nearest center; if False,
+        points farther than bandwidth from every center get label -1.
+    max_iter : int, default=300
+        Maximum number of iterations per seed.
+    n_jobs : int, default=None
+        Number of threads: None for all usable cores (honouring
+        OMP_NUM_THREADS and threadpoolctl), -1 for all cores, -2 all but one,
+        k > 0 for k threads. Results do not depend on it.
+
+    Returns
+    -------
+    cluster_centers : ndarray of shape (n_clusters, n_features)
+        Coordinates of cluster centers, in the dtype of X (float64 for
+        integer input).
+    labels : ndarray of shape (n_samples,)
+        Cluster labels for each point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from meanshift import mean_shift
+    >>> X = np.array([[1, 1], [2, 1], [1, 0],
+    ...               [4, 7], [3, 5], [3, 6]])
+    >>> cluster_centers, labels = mean_shift(X, bandwidth=2)
+    >>> cluster_centers
+    array([[3.33333333, 6.        ],
+           [1.33333333, 0.66666667]])
+    >>> labels
+    array([1, 1, 1, 0, 0, 0])
+    """
+    model = MeanShift(
+        bandwidth=bandwidth,
+        seeds=seeds,
+        bin_seeding=bin_seeding,
+        min_bin_freq=min_bin_freq,
+        cluster_all=cluster_all,
+        n_jobs=n_jobs,
+        max_iter=max_iter,
+    ).fit(X)
+    return model.cluster_centers_, model.labels_
+
+
+# ---------------------------------------------------------------------------
+# The estimator
+# ---------------------------------------------------------------------------
+
+
+class MeanShift(ClusterMixin, BaseEstimator):
+    """Mean shift clustering using a flat kernel.
+
+    A drop-in replacement for :class:`sklearn.cluster.MeanShift`: same
+    parameters, attributes, results and errors, computed by a compiled
+    multithreaded kernel.  It is a scikit-learn estimator (clone, pipelines,
+    grid search, pickling).
+
+    Each seed climbs to the mean of the points within ``bandwidth`` of it
+    until it moves by at most ``1e-3 * bandwidth`` or has done ``max_iter``
+    iterations.  Converged seeds are ranked by the number of points around
+    them, a center within bandwidth of a stronger one is dropped, and every
+    point is labelled with its nearest center.
+
+    Parameters
+    ----------
+    bandwidth : float, default=None
+        Bandwidth used in the flat kernel. If None, it is estimated with
+        :func:`estimate_bandwidth` (quadratic in the number of samples).
+    seeds : array-like of shape (n_seeds, n_features), default=None
+        Seeds used to initialize kernels. If None, every point, or the bin
+        seeds when ``bin_seeding=True``.
+    bin_seeding : bool, default=False
+        Seed from a grid of spacing ``bandwidth`` (see :func:`get_bin_seeds`):
+        far fewer seeds, much faster. Ignored if seeds is not None.
+    min_bin_freq : int, default=1
+        Accept only bins with at least min_bin_freq points as seeds.
+    cluster_all : bool, default=True
+        If False, points farther than bandwidth from every center (orphans)
+        get label -1.
+    n_jobs : int, default=None
+        Number of threads. ``None`` means all usable cores, honouring
+        OMP_NUM_THREADS and threadpoolctl's limit; ``-1`` all cores, ``-2``
+        all but one; ``k > 0`` exactly k. This differs on purpose from
+        scikit-learn, where None means one job. Results are bit-identical
+        for any value.
+    max_iter : int, default=300
+        Maximum number of iterations per seed.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Coordinates of cluster centers, strongest first.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of each point.
+    n_iter_ : int
+        Maximum number of iterations performed on each seed.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from meanshift import MeanShift
+    >>> X = np.array([[1, 1], [2, 1], [1, 0],
+    ...               [4, 7], [3, 5], [3, 6]])
+    >>> clustering = MeanShift(bandwidth=2).fit(X)
+    >>> clustering.labels_
+    array([1, 1, 1, 0, 0, 0])
+    >>> clustering.predict([[0, 0], [5, 5]])
+    array([1, 0])
+    >>> clustering
+    MeanShift(bandwidth=2)
+    """
+
+    def __init__(
+        self,
+        *,
+        bandwidth=None,
+        seeds=None,
+        bin_seeding=False,
+        min_bin_freq=1,
+        cluster_all=True,
+        n_jobs=None,
+        max_iter=300,
+    ):
+        self.bandwidth = bandwidth
+        self.seeds = seeds
+        self.bin_seeding = bin_seeding
+        self.cluster_all = cluster_all
+        self.min_bin_freq = min_bin_freq
+        self.n_jobs = n_jobs
+        self.max_iter = max_iter
+
+    def _check_params(self):
+        owner = type(self).__name__
+        _check_bandwidth(owner, self.bandwidth)
+        _check_bool(owner, "bin_seeding", self.bin_seeding)
+        _check_int(owner, "min_bin_freq", self.min_bin_freq, 1)
+        _check_bool(owner, "cluster_all", self.cluster_all)
+        _check_n_jobs(owner, self.n_jobs)
+        _check_int(owner, "max_iter", self.max_iter, 0)
+
+    def fit(self, X, y=None):
+        """Perform clustering.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to cluster.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            Fitted instance.
+        """
+        self._check_params()
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES)
+        n_threads = _effective_n_threads(self.n_jobs)
+
+        bandwidth = self.bandwidth
+        if bandwidth is None:
+            bandwidth = _estimate_bandwidth(X, 0.3, None, 0, n_threads)
+
+        seeds = self.seeds
+        if seeds is None:
+            if self.bin_seeding:
+                seeds = _get_bin_seeds(X, bandwidth, self.min_bin_freq, n_threads)
+                if len(seeds) == 0:
+                    raise ValueError(
+                        f"No bin holds min_bin_freq={self.min_bin_freq} points "
+                        f"with bin_size={bandwidth!r}: lower min_bin_freq or "
+                        "increase the bandwidth."
+                    )
+            else:
+                seeds = X
+        else:
+            seeds = check_array(seeds, dtype=_FLOAT_DTYPES, input_name="seeds")
+            if seeds.shape[1] != X.shape[1]:
+                raise ValueError(
+                    f"seeds has {seeds.shape[1]} features, but X has "
+                    f"{X.shape[1]} features: they must match."
+                )
+
+        self.cluster_centers_, self.labels_, self.n_iter_ = _mean_shift_fit(
+            X, seeds, float(bandwidth), self.cluster_all, self.max_iter, n_threads
+        )
+        return self
+
+    def predict(self, X):
+        """Predict the closest cluster each sample in X belongs to.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data to predict.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Index of the cluster each sample belongs to.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=np.float64)
+        return _core.assign(
+            X, centers, np.inf, True, _effective_n_threads(self.n_jobs)
+        )
+
+
+def _mean_shift_fit(X, seeds, bandwidth, cluster_all, max_iter, n_threads):
+    """The compiled pipeline: climb, merge, label. X and seeds are checked
+    float32/float64 arrays; returns (cluster_centers, labels, n_iter)."""
+    tree = _core.build_tree(X, _leaf_size(*X.shape), n_threads)
+    centers, counts, iters = _core.climb(
+        tree, tree.data, seeds, bandwidth, max_iter, n_threads
+    )
+    n_iter = int(iters.max())
+    converged = counts > 0
+    if not converged.any():
+        raise ValueError(
+            "No point was within bandwidth=%f of any seed. Try a different "
+            "seeding strategy or increase the bandwidth." % bandwidth
+        )
+    centers = centers[converged]
+    rows, _ = _core.dedupe_and_rank(
+        np.ascontiguousarray(centers, dtype=np.float64), counts[converged]
+    )
+    ranked = centers[rows]
+    rank_tree = _core.build_tree(ranked, 16, n_threads)
+    keep = _core.suppress(rank_tree, rank_tree.data, bandwidth)
+    cluster_centers = ranked[keep]
+    labels = _core.assign(
+        X,
+        np.ascontiguousarray(cluster_centers, dtype=np.float64),
+        bandwidth,
+        cluster_all,
+        n_threads,
+    )
+    return cluster_centers, labels, n_iter

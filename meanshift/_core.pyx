@@ -1,0 +1,1175 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: cdivision=True, initializedcheck=False, nonecheck=False
+"""Compiled kernels of meanshift.
+
+Every kernel here is a plain function of arrays: it holds no Python object
+and no GIL while it works, reports failure by return code, and is
+deterministic: a seed's result depends only on the seed and the data, never
+on the number of threads or the order in which they run.
+
+The stages are separate primitives that the Python layer composes:
+
+* ``build_tree``          ball tree in flat arrays, with per-node aggregates
+* ``ball_sums``           one mean shift step for many positions at once
+* ``climb``               the whole hill climb for many seeds at once
+* ``bin_cells``           grid cells of the points (bin seeding), in order
+* ``dedupe_and_rank``     drop exact duplicate centers, order by intensity
+* ``suppress``            remove centers within bandwidth of a stronger one
+* ``assign``              nearest center of every point (labels, predict)
+* ``kth_neighbor_dist``   distance to the k-th nearest point (bandwidth)
+
+Distances are always computed in float64, coordinate by coordinate in
+order, whatever the dtype of the data; sums are accumulated in float64.
+"""
+
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.math cimport INFINITY, rint, rintf, sqrt
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy, memset
+
+import numpy as np
+
+from ._openmp cimport MS_HAVE_OPENMP, omp_get_max_threads, omp_get_thread_num
+
+ctypedef Py_ssize_t intp
+
+ctypedef fused seed_t:
+    float
+    double
+
+# Every bound test on a node allows for rounding with this relative margin
+# (plus a term growing with the dimension), so a node is only ever taken
+# whole or skipped whole when the exact per-point test would agree on every
+# one of its points.
+cdef double DBL_EPS = 2.220446049250313e-16
+cdef double BASE_REL_TOL = 1e-10
+
+
+def openmp_enabled():
+    """True when the kernels were compiled with OpenMP."""
+    return bool(MS_HAVE_OPENMP)
+
+
+def max_threads():
+    """``omp_get_max_threads()``: honours OMP_NUM_THREADS and threadpoolctl."""
+    return omp_get_max_threads()
+
+
+# ---------------------------------------------------------------------------
+# Ball tree in flat arrays
+# ---------------------------------------------------------------------------
+
+cdef struct Tree:
+    intp n
+    intp d
+    intp n_nodes
+    intp first_leaf       # nodes >= first_leaf are leaves
+    intp n_levels
+    const intp* idx       # original row of each permuted row
+    const intp* start     # node -> first permuted row
+    const intp* end       # node -> one past its last permuted row
+    const double* centroid  # n_nodes x d
+    const double* radius    # n_nodes: bound on the distance centroid->point
+    const double* sums      # n_nodes x d: coordinate sums of its points
+    double rel            # relative rounding allowance of bound tests
+
+
+cdef class BallTree:
+    """Flat-array ball tree over one permuted copy of the data.
+
+    Node ``i`` has children ``2i+1`` and ``2i+2``; nodes at or after
+    ``first_leaf`` are leaves.  ``data`` is the permuted copy (C order, dtype
+    of the input), ``idx[j]`` the input row of ``data[j]``.  Per node: start
+    and end into ``data``, centroid, radius and the coordinate sums of its
+    points (its count is ``end - start``).
+    """
+
+    cdef readonly object data
+    cdef readonly object idx
+    cdef readonly object start
+    cdef readonly object end
+    cdef readonly object centroid
+    cdef readonly object radius
+    cdef readonly object sums
+    cdef readonly intp n_levels
+    cdef readonly double rel
+    cdef Tree t
+
+    def __len__(self):
+        return self.t.n
+
+    @property
+    def n_nodes(self):
+        return self.t.n_nodes
+
+    cdef void _bind(self):
+        cdef intp[::1] idx = self.idx
+        cdef intp[::1] start = self.start
+        cdef intp[::1] end = self.end
+        cdef double[:, ::1] centroid = self.centroid
+        cdef double[::1] radius = self.radius
+        cdef double[:, ::1] sums = self.sums
+        self.t.n = idx.shape[0]
+        self.t.d = centroid.shape[1]
+        self.t.n_nodes = start.shape[0]
+        self.t.first_leaf = (self.t.n_nodes - 1) // 2
+        self.t.n_levels = self.n_levels
+        self.t.idx = &idx[0]
+        self.t.start = &start[0]
+        self.t.end = &end[0]
+        self.t.centroid = &centroid[0, 0]
+        self.t.radius = &radius[0]
+        self.t.sums = &sums[0, 0]
+        self.t.rel = self.rel
+
+
+def tree_levels(intp n, intp leaf_size):
+    """Number of levels of a tree whose leaves hold at most ``leaf_size``."""
+    cdef intp levels = 1
+    if leaf_size < 1:
+        leaf_size = 1
+    while n > leaf_size and levels < 48:
+        n = (n + 1) // 2
+        levels += 1
+    return levels
+
+
+cdef inline void _swap_rows(floating* data, intp* idx, intp d,
+                            intp a, intp b) noexcept nogil:
+    cdef intp k, ti
+    cdef floating v
+    ti = idx[a]
+    idx[a] = idx[b]
+    idx[b] = ti
+    for k in range(d):
+        v = data[a * d + k]
+        data[a * d + k] = data[b * d + k]
+        data[b * d + k] = v
+
+
+cdef void _select(floating* data, intp* idx, intp d, intp dim,
+                  intp lo, intp hi, intp kth) noexcept nogil:
+    """Reorder rows [lo, hi) so that row kth holds the kth smallest value of
+    column dim, with no larger value before it and no smaller one after."""
+    cdef intp l = lo, r = hi - 1, i, j, m
+    cdef floating x, a, b, c
+    while l < r:
+        m = l + (r - l) // 2
+        a = data[l * d + dim]
+        b = data[m * d + dim]
+        c = data[r * d + dim]
+        # median of three as pivot value (it is present in [l, r])
+        if a < b:
+            x = b if b < c else (c if a < c else a)
+        else:
+            x = a if a < c else (c if b < c else b)
+        i = l
+        j = r
+        while True:
+            while data[i * d + dim] < x:
+                i += 1
+            while x < data[j * d + dim]:
+                j -= 1
+            if i <= j:
+                _swap_rows(data, idx, d, i, j)
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < kth:
+            l = i
+        if kth < i:
+            r = j
+
+
+cdef void _split_node(floating* data, intp* idx, intp d, intp* start,
+                      intp* end, intp node) noexcept nogil:
+    cdef intp s = start[node], e = end[node], p, k, dim = 0
+    cdef intp mid = s + (e - s) // 2
+    cdef double lo, hi, v, spread, best = -1.0
+    for k in range(d):
+        lo = INFINITY
+        hi = -INFINITY
+        for p in range(s, e):
+            v = data[p * d + k]
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        spread = hi - lo
+        if spread > best:
+            best = spread
+            dim = k
+    if e - s > 1:
+        _select(data, idx, d, dim, s, e, mid)
+    start[2 * node + 1] = s
+    end[2 * node + 1] = mid
+    start[2 * node + 2] = mid
+    end[2 * node + 2] = e
+
+
+cdef void _leaf_stats(const floating* data, intp d, const intp* start,
+                      const intp* end, double* centroid, double* radius,
+                      double* sums, intp node) noexcept nogil:
+    cdef intp s = start[node], e = end[node], p, k
+    cdef double* c = centroid + node * d
+    cdef double* sm = sums + node * d
+    cdef double diff, d2, rmax = 0.0
+    for k in range(d):
+        sm[k] = 0.0
+    for p in range(s, e):
+        for k in range(d):
+            sm[k] += data[p * d + k]
+    for k in range(d):
+        c[k] = sm[k] / (e - s) if e > s else 0.0
+    for p in range(s, e):
+        d2 = 0.0
+        for k in range(d):
+            diff = data[p * d + k] - c[k]
+            d2 += diff * diff
+        if d2 > rmax:
+            rmax = d2
+    radius[node] = sqrt(rmax)
+
+
+cdef void _inner_stats(intp d, const intp* start, const intp* end,
+                       double* centroid, double* radius, double* sums,
+                       intp node) noexcept nogil:
+    cdef intp k, ch, cnt = end[node] - start[node]
+    cdef double* c = centroid + node * d
+    cdef double* sm = sums + node * d
+    cdef double diff, d2, r, rmax = 0.0
+    for k in range(d):
+        sm[k] = sums[(2 * node + 1) * d + k] + sums[(2 * node + 2) * d + k]
+        c[k] = sm[k] / cnt if cnt > 0 else 0.0
+    for ch in range(2 * node + 1, 2 * node + 3):
+        if end[ch] == start[ch]:
+            continue
+        d2 = 0.0
+        for k in range(d):
+            diff = centroid[ch * d + k] - c[k]
+            d2 += diff * diff
+        r = sqrt(d2) + radius[ch]
+        if r > rmax:
+            rmax = r
+    radius[node] = rmax
+
+
+cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
+                     int n_threads) noexcept nogil:
+    cdef intp i, k
+    for i in prange(n, schedule='static', num_threads=n_threads):
+        for k in range(d):
+            data[i * d + k] = X[i, k]
+
+
+def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
+    """Build a :class:`BallTree` over the rows of X (any strides).
+
+    The tree keeps a permuted C-ordered copy of X in X's dtype; node
+    centroids, radii and coordinate sums are float64.
+    """
+    cdef intp n = X.shape[0], d = X.shape[1]
+    cdef intp n_levels = tree_levels(n, leaf_size)
+    cdef intp n_nodes = (<intp>1 << n_levels) - 1
+    cdef intp first_leaf = (n_nodes - 1) // 2
+    cdef intp level, node, lo, hi, i
+    dtype = np.float32 if floating is float else np.float64
+    data_arr = np.empty((n, d), dtype=dtype)
+    idx_arr = np.arange(n, dtype=np.intp)
+    start_arr = np.zeros(n_nodes, dtype=np.intp)
+    end_arr = np.zeros(n_nodes, dtype=np.intp)
+    centroid_arr = np.zeros((n_nodes, max(d, 1)), dtype=np.float64)
+    radius_arr = np.zeros(n_nodes, dtype=np.float64)
+    sums_arr = np.zeros((n_nodes, max(d, 1)), dtype=np.float64)
+    cdef floating[:, ::1] data = data_arr
+    cdef intp[::1] idx = idx_arr
+    cdef intp[::1] start = start_arr
+    cdef intp[::1] end = end_arr
+    cdef double[:, ::1] centroid = centroid_arr
+    cdef double[::1] radius = radius_arr
+    cdef double[:, ::1] sums = sums_arr
+    if n == 0 or d == 0:
+        raise ValueError("cannot build a tree over an empty array")
+    with nogil:
+        _copy_rows(X, &data[0, 0], n, d, n_threads)
+        start[0] = 0
+        end[0] = n
+        # top-down: split every node of a level (disjoint rows) in parallel
+        for level in range(n_levels - 1):
+            lo = (<intp>1 << level) - 1
+            hi = (<intp>1 << (level + 1)) - 1
+            for node in prange(lo, hi, schedule='dynamic', num_threads=n_threads):
+                _split_node(&data[0, 0], &idx[0], d, &start[0], &end[0], node)
+        # bottom-up: leaf aggregates from the points, inner ones from children
+        for node in prange(first_leaf, n_nodes, schedule='static',
+                           num_threads=n_threads):
+            _leaf_stats(&data[0, 0], d, &start[0], &end[0], &centroid[0, 0],
+                        &radius[0], &sums[0, 0], node)
+        for level in range(n_levels - 2, -1, -1):
+            lo = (<intp>1 << level) - 1
+            hi = (<intp>1 << (level + 1)) - 1
+            for node in prange(lo, hi, schedule='static', num_threads=n_threads):
+                _inner_stats(d, &start[0], &end[0], &centroid[0, 0],
+                             &radius[0], &sums[0, 0], node)
+    cdef BallTree tree = BallTree.__new__(BallTree)
+    tree.data = data_arr
+    tree.idx = idx_arr
+    tree.start = start_arr
+    tree.end = end_arr
+    tree.centroid = centroid_arr
+    tree.radius = radius_arr
+    tree.sums = sums_arr
+    tree.n_levels = n_levels
+    # rounding of a distance is ~ (d + 3) eps relative; radii of inner
+    # nodes add one such error per level
+    tree.rel = BASE_REL_TOL + 8.0 * (d + 4) * (n_levels + 2) * DBL_EPS
+    tree._bind()
+    return tree
+
+
+# ---------------------------------------------------------------------------
+# The flat kernel: sum and count of the points within bandwidth
+# ---------------------------------------------------------------------------
+
+cdef inline double _sqdist_bounded(const floating* row, const double* q,
+                                   intp d, double bound) noexcept nogil:
+    """Squared distance, summed in coordinate order; may stop early (and
+    return a partial sum) once it exceeds bound: partial sums of
+    non-negative terms only grow, so the comparison with bound is exact."""
+    cdef intp k = 0, k_end
+    cdef double diff, d2 = 0.0
+    while k < d:
+        k_end = k + 16
+        if k_end > d:
+            k_end = d
+        while k < k_end:
+            diff = <double>row[k] - q[k]
+            d2 += diff * diff
+            k += 1
+        if d2 > bound:
+            return d2
+    return d2
+
+
+cdef intp _ball_sum(const floating* data, const Tree* t, const double* q,
+                    double bw, double bw2, bint exact_only, double* acc,
+                    intp* stack) noexcept nogil:
+    """Add to acc the coordinates of the points within bw of q (distance
+    <= bw, i.e. squared distance <= bw2) and return how many there are."""
+    cdef intp d = t.d, sp = 1, node, p, k, count = 0
+    cdef double dc, r, tol, diff, d2
+    cdef const double* c
+    cdef const floating* row
+    stack[0] = 0
+    while sp > 0:
+        sp -= 1
+        node = stack[sp]
+        if not exact_only:
+            c = t.centroid + node * d
+            d2 = 0.0
+            for k in range(d):
+                diff = q[k] - c[k]
+                d2 += diff * diff
+            dc = sqrt(d2)
+            r = t.radius[node]
+            tol = t.rel * (dc + r + bw)
+            if dc - r > bw + tol:
+                continue                      # no point can be within bw
+            if dc + r + tol <= bw:            # every point is within bw
+                count += t.end[node] - t.start[node]
+                c = t.sums + node * d
+                for k in range(d):
+                    acc[k] += c[k]
+                continue
+        if node >= t.first_leaf:
+            for p in range(t.start[node], t.end[node]):
+                row = data + p * d
+                if _sqdist_bounded(row, q, d, bw2) <= bw2:
+                    count += 1
+                    for k in range(d):
+                        acc[k] += row[k]
+        else:
+            stack[sp] = 2 * node + 2
+            stack[sp + 1] = 2 * node + 1
+            sp += 2
+    return count
+
+
+cdef inline bint _use_exact_only(double bw2) noexcept nogil:
+    # Node bounds rely on relative rounding errors; with squared distances
+    # in the subnormal or overflow range they do not hold, so every point
+    # is tested on its own there.
+    return not (bw2 > 1e-280 and bw2 < 1e280)
+
+
+def ball_sums(BallTree tree, const floating[:, ::1] data,
+              const double[:, :] positions, double bandwidth,
+              int n_threads=1):
+    """One step for many positions: for each row of ``positions``, the sum
+    (float64) and count of the points within ``bandwidth`` of it."""
+    cdef intp m = positions.shape[0], d = tree.t.d, i, k
+    if positions.shape[1] != d or data.shape[0] != tree.t.n:
+        raise ValueError("positions and data must match the tree")
+    sums_arr = np.zeros((m, d), dtype=np.float64)
+    counts_arr = np.zeros(m, dtype=np.intp)
+    cdef double[:, ::1] sums = sums_arr
+    cdef intp[::1] counts = counts_arr
+    cdef double bw2 = bandwidth * bandwidth
+    cdef bint exact_only = _use_exact_only(bw2)
+    cdef intp stack_size = 2 * tree.t.n_levels + 2
+    cdef double* q
+    cdef intp* stack
+    cdef int failed = 0
+    cdef int* failed_p = &failed
+    if m == 0:
+        return sums_arr, counts_arr
+    with nogil, parallel(num_threads=n_threads):
+        q = <double*>malloc(d * sizeof(double))
+        stack = <intp*>malloc(stack_size * sizeof(intp))
+        if q == NULL or stack == NULL:
+            failed_p[0] = 1
+        for i in prange(m, schedule='dynamic', chunksize=16):
+            if q == NULL or stack == NULL:
+                continue
+            for k in range(d):
+                q[k] = positions[i, k]
+            counts[i] = _ball_sum(&data[0, 0], &tree.t, q, bandwidth, bw2,
+                                  exact_only, &sums[i, 0], stack)
+        free(q)
+        free(stack)
+    if failed:
+        raise MemoryError("ball_sums: out of memory for thread scratch")
+    return sums_arr, counts_arr
+
+
+# ---------------------------------------------------------------------------
+# The hill climb, all seeds at once
+# ---------------------------------------------------------------------------
+
+cdef void _climb_one(const floating* data, const Tree* t, double* pos,
+                     double bw, double bw2, bint exact_only, double stop_thresh,
+                     intp max_iter, double* acc, intp* stack,
+                     intp* count_out, intp* iter_out) noexcept nogil:
+    """scikit-learn's _mean_shift_single_seed: pos holds the seed on entry
+    and the final mean on exit."""
+    cdef intp d = t.d, k, it = 0, cnt
+    cdef double m, diff, shift2
+    while True:
+        for k in range(d):
+            acc[k] = 0.0
+        cnt = _ball_sum(data, t, pos, bw, bw2, exact_only, acc, stack)
+        if cnt == 0:
+            break                    # nothing within bandwidth: seed dropped
+        shift2 = 0.0
+        for k in range(d):
+            # the mean is held in the data's dtype, as numpy's would be
+            m = <floating>(acc[k] / cnt)
+            diff = m - pos[k]
+            shift2 += diff * diff
+            pos[k] = m
+        if sqrt(shift2) <= stop_thresh or it == max_iter:
+            break
+        it += 1
+    count_out[0] = cnt
+    iter_out[0] = it
+
+
+def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
+          double bandwidth, intp max_iter, int n_threads=1):
+    """Climb every seed to its mode with the flat kernel.
+
+    Returns ``(centers, counts, n_iter)``: the final mean of each seed (dtype
+    of the data), the number of points within bandwidth at its last query
+    (0 for a seed that had none: it is to be dropped) and the number of
+    completed iterations, exactly as scikit-learn counts them.
+    """
+    cdef intp m = seeds.shape[0], d = tree.t.d, s, k
+    if seeds.shape[1] != d or data.shape[0] != tree.t.n:
+        raise ValueError("seeds and data must match the tree")
+    dtype = np.float32 if floating is float else np.float64
+    centers_arr = np.zeros((m, d), dtype=dtype)
+    counts_arr = np.zeros(m, dtype=np.intp)
+    iters_arr = np.zeros(m, dtype=np.intp)
+    cdef floating[:, ::1] centers = centers_arr
+    cdef intp[::1] counts = counts_arr
+    cdef intp[::1] iters = iters_arr
+    cdef double bw2 = bandwidth * bandwidth
+    cdef double stop_thresh = 1e-3 * bandwidth
+    cdef bint exact_only = _use_exact_only(bw2)
+    cdef intp stack_size = 2 * tree.t.n_levels + 2
+    cdef double* pos
+    cdef double* acc
+    cdef intp* stack
+    cdef int failed = 0
+    cdef int* failed_p = &failed
+    if m == 0:
+        return centers_arr, counts_arr, iters_arr
+    with nogil, parallel(num_threads=n_threads):
+        pos = <double*>malloc(d * sizeof(double))
+        acc = <double*>malloc(d * sizeof(double))
+        stack = <intp*>malloc(stack_size * sizeof(intp))
+        if pos == NULL or acc == NULL or stack == NULL:
+            failed_p[0] = 1
+        for s in prange(m, schedule='dynamic', chunksize=4):
+            if pos == NULL or acc == NULL or stack == NULL:
+                continue
+            for k in range(d):
+                pos[k] = seeds[s, k]
+            _climb_one(&data[0, 0], &tree.t, pos, bandwidth, bw2, exact_only,
+                       stop_thresh, max_iter, acc, stack,
+                       &counts[s], &iters[s])
+            for k in range(d):
+                centers[s, k] = <floating>pos[k]
+        free(pos)
+        free(acc)
+        free(stack)
+    if failed:
+        raise MemoryError("climb: out of memory for thread scratch")
+    return centers_arr, counts_arr, iters_arr
+
+
+# ---------------------------------------------------------------------------
+# Merging near-duplicate centers
+# ---------------------------------------------------------------------------
+
+ctypedef int (*cmp_fn)(const void* ctx, intp a, intp b) noexcept nogil
+
+cdef struct RankCtx:
+    const double* X
+    intp d
+    const intp* counts
+
+
+cdef int _cmp_coords(const void* ctx, intp a, intp b) noexcept nogil:
+    """Rows of X compared lexicographically, ascending."""
+    cdef const RankCtx* c = <const RankCtx*>ctx
+    cdef intp k
+    cdef double u, v
+    for k in range(c.d):
+        u = c.X[a * c.d + k]
+        v = c.X[b * c.d + k]
+        if u < v:
+            return -1
+        if u > v:
+            return 1
+    return 0
+
+
+cdef void _merge_sort(intp* a, intp* tmp, intp n, cmp_fn cmp,
+                      const void* ctx) noexcept nogil:
+    """Stable bottom-up merge sort of the indices in a."""
+    cdef intp width = 1, lo, mid, hi, i, j, k
+    cdef intp* src = a
+    cdef intp* dst = tmp
+    cdef intp* sw
+    while width < n:
+        lo = 0
+        while lo < n:
+            mid = lo + width
+            if mid > n:
+                mid = n
+            hi = lo + 2 * width
+            if hi > n:
+                hi = n
+            i = lo
+            j = mid
+            k = lo
+            while i < mid and j < hi:
+                if cmp(ctx, src[j], src[i]) < 0:
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < hi:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+            lo = hi
+        sw = src
+        src = dst
+        dst = sw
+        width *= 2
+    if src != a:
+        memcpy(a, src, n * sizeof(intp))
+
+
+def dedupe_and_rank(const double[:, ::1] centers, const intp[::1] counts):
+    """Order the converged seeds the way scikit-learn's post-processing does.
+
+    Seeds whose centers are equal (==, coordinate by coordinate) count once,
+    as keys of a dict would: the coordinates of the first such seed, the
+    count of the last.  The survivors are ordered by (count, coordinates)
+    descending.  Returns ``(rows, counts)``: for each ranked center, the row
+    of ``centers`` holding its coordinates, and its count.
+    """
+    cdef intp m = centers.shape[0], d = centers.shape[1], i, g, u = 0
+    order_arr = np.arange(m, dtype=np.intp)
+    tmp_arr = np.empty(m, dtype=np.intp)
+    rows_arr = np.empty(m, dtype=np.intp)
+    ucounts_arr = np.empty(m, dtype=np.intp)
+    cdef intp[::1] order = order_arr
+    cdef intp[::1] tmp = tmp_arr
+    cdef intp[::1] rows = rows_arr
+    cdef intp[::1] ucounts = ucounts_arr
+    cdef RankCtx ctx
+    if m == 0:
+        return rows_arr, ucounts_arr
+    ctx.X = &centers[0, 0]
+    ctx.d = d
+    ctx.counts = &ucounts[0]
+    with nogil:
+        # group equal rows; a stable sort keeps each group in seed order
+        _merge_sort(&order[0], &tmp[0], m, _cmp_coords, &ctx)
+        i = 0
+        while i < m:
+            g = i
+            while g + 1 < m and _cmp_coords(&ctx, order[i], order[g + 1]) == 0:
+                g += 1
+            rows[u] = order[i]             # first seed's coordinates
+            ucounts[u] = counts[order[g]]  # last seed's count
+            u += 1
+            i = g + 1
+        # rank by (count, coordinates) descending; ucounts is indexed by
+        # position in rows, so rank positions and map back afterwards
+        for i in range(u):
+            order[i] = i
+        ctx.counts = &ucounts[0]
+        _rank_positions(&order[0], &tmp[0], u, &rows[0], &ctx)
+        for i in range(u):
+            tmp[i] = rows[order[i]]
+        for i in range(u):
+            rows[i] = tmp[i]
+            order[i] = ucounts[order[i]]
+        for i in range(u):
+            ucounts[i] = order[i]
+    return rows_arr[:u].copy(), ucounts_arr[:u].copy()
+
+
+cdef struct PosCtx:
+    const double* X
+    intp d
+    const intp* rows
+    const intp* counts
+
+
+cdef int _cmp_pos_intensity_desc(const void* ctx, intp a, intp b) noexcept nogil:
+    cdef const PosCtx* c = <const PosCtx*>ctx
+    cdef intp k, ra, rb
+    cdef double u, v
+    if c.counts[a] > c.counts[b]:
+        return -1
+    if c.counts[a] < c.counts[b]:
+        return 1
+    ra = c.rows[a]
+    rb = c.rows[b]
+    for k in range(c.d):
+        u = c.X[ra * c.d + k]
+        v = c.X[rb * c.d + k]
+        if u > v:
+            return -1
+        if u < v:
+            return 1
+    return 0
+
+
+cdef void _rank_positions(intp* order, intp* tmp, intp u, const intp* rows,
+                          const RankCtx* rc) noexcept nogil:
+    cdef PosCtx pc
+    pc.X = rc.X
+    pc.d = rc.d
+    pc.rows = rows
+    pc.counts = rc.counts
+    _merge_sort(order, tmp, u, _cmp_pos_intensity_desc, &pc)
+
+
+def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
+    """Greedy suppression in rank order (the rows the tree was built on are
+    ranked strongest first): a center within bandwidth of a stronger kept
+    center is removed.  Returns a boolean mask over the ranked rows."""
+    cdef intp n = tree.t.n, d = tree.t.d, i, j, k, node, sp, p
+    keep_arr = np.ones(n, dtype=np.uint8)
+    pos_arr = np.empty(n, dtype=np.intp)     # ranked row -> permuted row
+    cdef unsigned char[::1] keep = keep_arr
+    cdef intp[::1] pos = pos_arr
+    cdef double bw2 = bandwidth * bandwidth
+    cdef bint exact_only = _use_exact_only(bw2)
+    cdef double* q = <double*>malloc(max(d, 1) * sizeof(double))
+    cdef intp* stack = <intp*>malloc((2 * tree.t.n_levels + 2) * sizeof(intp))
+    cdef double dc, r, tol, diff, d2
+    cdef const double* c
+    cdef const Tree* t = &tree.t
+    if q == NULL or stack == NULL:
+        free(q)
+        free(stack)
+        raise MemoryError("suppress: out of memory")
+    with nogil:
+        for j in range(n):
+            pos[t.idx[j]] = j
+        for i in range(n):
+            if not keep[i]:
+                continue
+            for k in range(d):
+                q[k] = data[pos[i], k]
+            stack[0] = 0
+            sp = 1
+            while sp > 0:
+                sp -= 1
+                node = stack[sp]
+                if not exact_only:
+                    c = t.centroid + node * d
+                    d2 = 0.0
+                    for k in range(d):
+                        diff = q[k] - c[k]
+                        d2 += diff * diff
+                    dc = sqrt(d2)
+                    r = t.radius[node]
+                    tol = t.rel * (dc + r + bandwidth)
+                    if dc - r > bandwidth + tol:
+                        continue
+                    if dc + r + tol <= bandwidth:
+                        for p in range(t.start[node], t.end[node]):
+                            keep[t.idx[p]] = 0
+                        continue
+                if node >= t.first_leaf:
+                    for p in range(t.start[node], t.end[node]):
+                        if _sqdist_bounded(&data[p, 0], q, d, bw2) <= bw2:
+                            keep[t.idx[p]] = 0
+                else:
+                    stack[sp] = 2 * node + 2
+                    stack[sp + 1] = 2 * node + 1
+                    sp += 2
+            keep[i] = 1
+    free(q)
+    free(stack)
+    return keep_arr.astype(bool)
+
+
+# ---------------------------------------------------------------------------
+# Labels: nearest center
+# ---------------------------------------------------------------------------
+
+cdef void _nearest_brute(const double* q, const double* C, intp k_centers,
+                         intp d, intp* best_i, double* best_d2) noexcept nogil:
+    cdef intp j, k
+    cdef double diff, d2, best = INFINITY
+    cdef intp bi = -1
+    for j in range(k_centers):
+        d2 = 0.0
+        for k in range(d):
+            diff = q[k] - C[j * d + k]
+            d2 += diff * diff
+        if d2 < best:           # first center wins ties
+            best = d2
+            bi = j
+    best_i[0] = bi
+    best_d2[0] = best
+
+
+cdef void _nearest_tree(const double* q, const double* cdata, const Tree* t,
+                        intp* stack, intp* best_i, double* best_d2) noexcept nogil:
+    """Exact nearest row (lowest row wins ties) by branch and bound."""
+    cdef intp d = t.d, sp = 1, node, p, k, a, b, orig
+    cdef double dc, r, tol, diff, d2, best = INFINITY, da, db, sb
+    cdef intp bi = -1
+    stack[0] = 0
+    while sp > 0:
+        sp -= 1
+        node = stack[sp]
+        d2 = 0.0
+        for k in range(d):
+            diff = q[k] - t.centroid[node * d + k]
+            d2 += diff * diff
+        dc = sqrt(d2)
+        r = t.radius[node]
+        sb = sqrt(best)
+        tol = t.rel * (dc + r + sb)
+        if dc - r - tol > sb:
+            continue
+        if node >= t.first_leaf:
+            for p in range(t.start[node], t.end[node]):
+                d2 = 0.0
+                for k in range(d):
+                    diff = q[k] - cdata[p * d + k]
+                    d2 += diff * diff
+                orig = t.idx[p]
+                if d2 < best or (d2 == best and orig < bi):
+                    best = d2
+                    bi = orig
+        else:
+            # visit the nearer child first (pushed last)
+            a = 2 * node + 1
+            b = 2 * node + 2
+            da = 0.0
+            db = 0.0
+            for k in range(d):
+                diff = q[k] - t.centroid[a * d + k]
+                da += diff * diff
+                diff = q[k] - t.centroid[b * d + k]
+                db += diff * diff
+            if da <= db:
+                stack[sp] = b
+                stack[sp + 1] = a
+            else:
+                stack[sp] = a
+                stack[sp + 1] = b
+            sp += 2
+    best_i[0] = bi
+    best_d2[0] = best
+
+
+# Above this many centers, label assignment searches a tree over them.
+cdef intp TREE_ASSIGN_MIN_CENTERS = 48
+
+
+def assign(const floating[:, :] X, const double[:, ::1] centers,
+           double bandwidth, bint cluster_all, int n_threads=1):
+    """Index of the nearest center of every row of X (the first on ties);
+    with ``cluster_all=False``, -1 where that center is farther than
+    bandwidth.  Returns an intp array."""
+    cdef intp n = X.shape[0], d = X.shape[1], kc = centers.shape[0], i, k
+    labels_arr = np.empty(n, dtype=np.intp)
+    cdef intp[::1] labels = labels_arr
+    cdef BallTree tree = None
+    cdef double[:, ::1] cdata
+    cdef const Tree* t = NULL
+    cdef bint use_tree = kc > TREE_ASSIGN_MIN_CENTERS
+    cdef intp stack_size = 2
+    cdef double* q
+    cdef intp* stack
+    cdef intp bi
+    cdef double bd2
+    cdef int failed = 0
+    cdef int* failed_p = &failed
+    if centers.shape[1] != d:
+        raise ValueError("centers and X must have the same number of columns")
+    if n == 0:
+        return labels_arr
+    if kc == 0:
+        raise ValueError("no centers to assign to")
+    if use_tree:
+        tree = build_tree(centers, 8, n_threads)
+        cdata = tree.data
+        t = &tree.t
+        stack_size = 2 * tree.t.n_levels + 2
+    with nogil, parallel(num_threads=n_threads):
+        q = <double*>malloc(d * sizeof(double))
+        stack = <intp*>malloc(stack_size * sizeof(intp))
+        if q == NULL or stack == NULL:
+            failed_p[0] = 1
+        for i in prange(n, schedule='static'):
+            if q == NULL or stack == NULL:
+                continue
+            for k in range(d):
+                q[k] = X[i, k]
+            if use_tree:
+                _nearest_tree(q, &cdata[0, 0], t, stack, &bi, &bd2)
+            else:
+                _nearest_brute(q, &centers[0, 0], kc, d, &bi, &bd2)
+            if not cluster_all and sqrt(bd2) > bandwidth:
+                bi = -1
+            labels[i] = bi
+        free(q)
+        free(stack)
+    if failed:
+        raise MemoryError("assign: out of memory for thread scratch")
+    return labels_arr
+
+
+# ---------------------------------------------------------------------------
+# Bandwidth estimation: distance to the k-th nearest point
+# ---------------------------------------------------------------------------
+
+cdef double _kth_smallest(double* a, intp n, intp kth) noexcept nogil:
+    cdef intp l = 0, r = n - 1, i, j
+    cdef double x, t
+    while l < r:
+        x = a[kth]
+        i = l
+        j = r
+        while True:
+            while a[i] < x:
+                i += 1
+            while x < a[j]:
+                j -= 1
+            if i <= j:
+                t = a[i]
+                a[i] = a[j]
+                a[j] = t
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < kth:
+            l = i
+        if kth < i:
+            r = j
+    return a[kth]
+
+
+cdef void _row_sqdists(const double* X, intp n, intp d, intp i,
+                       double* out) noexcept nogil:
+    cdef intp j, c
+    cdef double diff, d2
+    cdef const double* xi = X + i * d
+    for j in range(n):
+        d2 = 0.0
+        for c in range(d):
+            diff = X[j * d + c] - xi[c]
+            d2 += diff * diff
+        out[j] = d2
+
+
+def kth_neighbor_dist(const floating[:, :] X, intp k, int n_threads=1):
+    """For every row of X, the distance to its k-th nearest row of X, the
+    row itself included (so k=1 gives 0), as NearestNeighbors.kneighbors
+    on the training data.  Returns float64."""
+    cdef intp n = X.shape[0], d = X.shape[1], i
+    if k < 1 or k > n:
+        raise ValueError("k must be in [1, n_samples]")
+    out_arr = np.empty(n, dtype=np.float64)
+    cdef double[::1] out = out_arr
+    # a C-ordered float64 copy keeps the quadratic loop on contiguous rows
+    Xc_arr = np.ascontiguousarray(X, dtype=np.float64)
+    cdef double[:, ::1] Xc = Xc_arr
+    cdef double* buf
+    cdef int failed = 0
+    cdef int* failed_p = &failed
+    with nogil, parallel(num_threads=n_threads):
+        buf = <double*>malloc(n * sizeof(double))
+        if buf == NULL:
+            failed_p[0] = 1
+        for i in prange(n, schedule='dynamic', chunksize=8):
+            if buf == NULL:
+                continue
+            _row_sqdists(&Xc[0, 0], n, d, i, buf)
+            out[i] = sqrt(_kth_smallest(buf, n, k - 1))
+        free(buf)
+    if failed:
+        raise MemoryError("kth_neighbor_dist: out of memory")
+    return out_arr
+
+
+# ---------------------------------------------------------------------------
+# Bin seeding: a hash map keyed by the grid cell
+# ---------------------------------------------------------------------------
+
+cdef struct CellMap:
+    intp d
+    intp cap          # slots, a power of two
+    intp* slots       # cell index + 1, or 0 for an empty slot
+    intp n_cells
+    intp cell_cap
+    double* keys      # n_cells x d, in order of first appearance
+    intp* counts
+    uint64_t* hashes
+
+
+cdef inline uint64_t _mix(uint64_t h) noexcept nogil:
+    h ^= h >> 33
+    h *= 0xff51afd7ed558ccdULL
+    h ^= h >> 33
+    h *= 0xc4ceb9fe1a85ec53ULL
+    h ^= h >> 33
+    return h
+
+
+cdef inline uint64_t _hash_key(const double* key, intp d) noexcept nogil:
+    cdef uint64_t h = 0x9e3779b97f4a7c15ULL, bits
+    cdef double v
+    cdef intp k
+    for k in range(d):
+        v = key[k] + 0.0          # -0.0 and 0.0 are the same cell
+        memcpy(&bits, &v, sizeof(double))
+        h = _mix(h ^ bits) + <uint64_t>k
+    return _mix(h)
+
+
+cdef int _map_init(CellMap* m, intp d) noexcept nogil:
+    m.d = d
+    m.cap = 64
+    m.n_cells = 0
+    m.cell_cap = 32
+    m.slots = <intp*>malloc(m.cap * sizeof(intp))
+    m.keys = <double*>malloc(m.cell_cap * d * sizeof(double))
+    m.counts = <intp*>malloc(m.cell_cap * sizeof(intp))
+    m.hashes = <uint64_t*>malloc(m.cell_cap * sizeof(uint64_t))
+    if m.slots == NULL or m.keys == NULL or m.counts == NULL or m.hashes == NULL:
+        return -1
+    memset(m.slots, 0, m.cap * sizeof(intp))
+    return 0
+
+
+cdef void _map_free(CellMap* m) noexcept nogil:
+    free(m.slots)
+    free(m.keys)
+    free(m.counts)
+    free(m.hashes)
+    m.slots = NULL
+    m.keys = NULL
+    m.counts = NULL
+    m.hashes = NULL
+
+
+cdef int _map_grow(CellMap* m) noexcept nogil:
+    cdef intp new_cap = m.cap * 2, i, s
+    cdef intp mask = new_cap - 1
+    cdef intp* slots = <intp*>malloc(new_cap * sizeof(intp))
+    if slots == NULL:
+        return -1
+    memset(slots, 0, new_cap * sizeof(intp))
+    for i in range(m.n_cells):
+        s = <intp>(m.hashes[i] & <uint64_t>mask)
+        while slots[s] != 0:
+            s = (s + 1) & mask
+        slots[s] = i + 1
+    free(m.slots)
+    m.slots = slots
+    m.cap = new_cap
+    return 0
+
+
+cdef int _map_add(CellMap* m, const double* key, uint64_t h,
+                  intp count) noexcept nogil:
+    """Add count to the cell of key, creating it (last in order) if new."""
+    cdef intp d = m.d, s, c, k, new_cc
+    cdef intp mask
+    cdef bint same
+    cdef void* p
+    if 2 * (m.n_cells + 1) > m.cap:
+        if _map_grow(m) != 0:
+            return -1
+    mask = m.cap - 1
+    s = <intp>(h & <uint64_t>mask)
+    while m.slots[s] != 0:
+        c = m.slots[s] - 1
+        if m.hashes[c] == h:
+            same = True
+            for k in range(d):
+                if m.keys[c * d + k] != key[k]:
+                    same = False
+                    break
+            if same:
+                m.counts[c] += count
+                return 0
+        s = (s + 1) & mask
+    if m.n_cells == m.cell_cap:
+        new_cc = 2 * m.cell_cap
+        p = realloc(m.keys, new_cc * d * sizeof(double))
+        if p == NULL:
+            return -1
+        m.keys = <double*>p
+        p = realloc(m.counts, new_cc * sizeof(intp))
+        if p == NULL:
+            return -1
+        m.counts = <intp*>p
+        p = realloc(m.hashes, new_cc * sizeof(uint64_t))
+        if p == NULL:
+            return -1
+        m.hashes = <uint64_t*>p
+        m.cell_cap = new_cc
+    c = m.n_cells
+    for k in range(d):
+        m.keys[c * d + k] = key[k]
+    m.counts[c] = count
+    m.hashes[c] = h
+    m.slots[s] = c + 1
+    m.n_cells += 1
+    return 0
+
+
+cdef int _bin_chunk(const floating[:, :] X, intp lo, intp hi, double bin_size,
+                    bint f32_division, CellMap* m) noexcept nogil:
+    cdef intp d = X.shape[1], i, k
+    cdef float bs32 = <float>bin_size
+    cdef double* key = <double*>malloc(d * sizeof(double))
+    if key == NULL:
+        return -1
+    if _map_init(m, d) != 0:
+        free(key)
+        return -1
+    for i in range(lo, hi):
+        for k in range(d):
+            if f32_division:
+                # numpy divides float32 data by a Python float in float32
+                key[k] = rintf(<float>X[i, k] / bs32)
+            else:
+                key[k] = rint(<double>X[i, k] / bin_size)
+        if _map_add(m, key, _hash_key(key, d), 1) != 0:
+            free(key)
+            return -1
+    free(key)
+    return 0
+
+
+def bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
+              int n_threads=1):
+    """Grid cells of the rows of X: ``round(x / bin_size)`` per coordinate
+    (round half to even, as numpy), in order of first appearance, with the
+    number of rows in each.  Returns ``(cells, counts)``: float64 cells
+    (integer values) and intp counts.
+
+    Threads each bin a contiguous chunk; the chunks' maps are merged in
+    chunk order, which keeps the order of first appearance.
+    """
+    cdef intp n = X.shape[0], d = X.shape[1], c, i, k, n_chunks
+    if f32_division and floating is double:
+        raise ValueError("float32 division needs float32 data")
+    n_chunks = n_threads if n >= 4096 * n_threads else 1
+    if n_chunks < 1:
+        n_chunks = 1
+    cdef CellMap* maps = <CellMap*>malloc(n_chunks * sizeof(CellMap))
+    cdef int* status = <int*>malloc(n_chunks * sizeof(int))
+    cdef CellMap total
+    cdef int failed = 0
+    if maps == NULL or status == NULL:
+        free(maps)
+        free(status)
+        raise MemoryError("bin_cells: out of memory")
+    memset(maps, 0, n_chunks * sizeof(CellMap))
+    memset(&total, 0, sizeof(CellMap))
+    with nogil:
+        for c in prange(n_chunks, schedule='static', chunksize=1,
+                        num_threads=n_threads):
+            status[c] = _bin_chunk(X, (n * c) // n_chunks,
+                                   (n * (c + 1)) // n_chunks,
+                                   bin_size, f32_division, &maps[c])
+        for c in range(n_chunks):
+            if status[c] != 0:
+                failed = 1
+        if not failed and _map_init(&total, d) != 0:
+            failed = 1
+        if not failed:
+            for c in range(n_chunks):
+                for i in range(maps[c].n_cells):
+                    if _map_add(&total, maps[c].keys + i * d, maps[c].hashes[i],
+                                maps[c].counts[i]) != 0:
+                        failed = 1
+                        break
+                if failed:
+                    break
+        for c in range(n_chunks):
+            _map_free(&maps[c])
+    free(maps)
+    free(status)
+    if failed:
+        _map_free(&total)
+        raise MemoryError("bin_cells: out of memory")
+    cells_arr = np.empty((total.n_cells, d), dtype=np.float64)
+    counts_arr = np.empty(total.n_cells, dtype=np.intp)
+    cdef double[:, ::1] cells = cells_arr
+    cdef intp[::1] counts = counts_arr
+    for i in range(total.n_cells):
+        counts[i] = total.counts[i]
+        for k in range(d):
+            cells[i, k] = total.keys[i * d + k]
+    _map_free(&total)
+    return cells_arr, counts_arr
