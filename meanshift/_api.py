@@ -21,13 +21,21 @@ __all__ = ["MeanShift", "estimate_bandwidth", "get_bin_seeds", "mean_shift"]
 _FLOAT_DTYPES = [np.float64, np.float32]
 
 
-class InvalidParameterError(ValueError, TypeError):
-    """A parameter has a wrong type or value.
+def _as_float(X):
+    """The dtype the kernels run in: float32 and float64 stay as they are,
+    every other numeric dtype becomes float64 (float16 becomes float32)."""
+    if X.dtype in _FLOAT_DTYPES:
+        return X
+    return X.astype(np.float32 if X.dtype == np.float16 else np.float64)
 
-    Like scikit-learn's exception of the same name it derives from both
-    ValueError and TypeError, so code written against scikit-learn catches it
-    the same way.
-    """
+
+try:  # scikit-learn's own class, so that code catching it catches ours
+    from sklearn.utils._param_validation import InvalidParameterError
+except ImportError:  # pragma: no cover - a scikit-learn that moved it
+
+    class InvalidParameterError(ValueError, TypeError):
+        """A parameter has a wrong type or value (a ValueError and a
+        TypeError, as scikit-learn's exception of the same name)."""
 
 
 # ---------------------------------------------------------------------------
@@ -78,7 +86,7 @@ def _check_n_jobs(owner, n_jobs):
 def _check_bandwidth(owner, bandwidth):
     if bandwidth is None:
         return
-    if not _is_real(bandwidth) or not bandwidth > 0:  # `not >` also rejects NaN
+    if not _is_real(bandwidth) or not 0 < bandwidth < np.inf:  # and NaN
         raise InvalidParameterError(
             f"The 'bandwidth' parameter of {owner} must be a float in the range "
             f"(0.0, inf) or None. Got {bandwidth!r} instead."
@@ -178,19 +186,24 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
         )
     _check_int(owner, "n_samples", n_samples, 1, allow_none=True)
     _check_n_jobs(owner, n_jobs)
-    X = check_array(X, dtype=_FLOAT_DTYPES)
+    X = _as_float(check_array(X))
     return _estimate_bandwidth(
         X, quantile, n_samples, random_state, _effective_n_threads(n_jobs)
     )
 
 
-def _estimate_bandwidth(X, quantile, n_samples, random_state, n_threads):
+def _estimate_bandwidth(X, quantile, n_samples, random_state, n_threads, tree=None):
+    """estimate_bandwidth on a checked array; ``tree`` may be a tree
+    already built over all of X."""
     random_state = check_random_state(random_state)
     if n_samples is not None:
         idx = random_state.permutation(X.shape[0])[:n_samples]
         X = X[idx]
+        tree = None
     n_neighbors = max(1, int(X.shape[0] * quantile))
-    dist = _core.kth_neighbor_dist(X, n_neighbors, n_threads)
+    if tree is None:
+        tree = _core.build_tree(X, _leaf_size(*X.shape), n_threads)
+    dist = _core.kth_neighbor_dist(tree, tree.data, n_neighbors, n_threads)
     # summed in the same batches as scikit-learn, for the same rounding
     bandwidth = 0.0
     for start in range(0, len(dist), 500):
@@ -241,11 +254,11 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads):
         return X
     Xa = check_array(
         X,
-        dtype=_FLOAT_DTYPES,
         ensure_all_finite=False,
         ensure_min_samples=0,
         ensure_min_features=0,
     )
+    Xa = _as_float(Xa)
     # numpy divides float32 data by a Python float in float32, by a float64
     # scalar in float64: follow its promotion rules exactly
     f32_division = (
@@ -463,12 +476,15 @@ class MeanShift(ClusterMixin, BaseEstimator):
             Fitted instance.
         """
         self._check_params()
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES)
+        X = validate_data(self, X)
+        in_dtype = X.dtype
+        X = _as_float(X)
         n_threads = _effective_n_threads(self.n_jobs)
 
+        tree = _core.build_tree(X, _leaf_size(*X.shape), n_threads)
         bandwidth = self.bandwidth
         if bandwidth is None:
-            bandwidth = _estimate_bandwidth(X, 0.3, None, 0, n_threads)
+            bandwidth = _estimate_bandwidth(X, 0.3, None, 0, n_threads, tree)
 
         seeds = self.seeds
         if seeds is None:
@@ -483,7 +499,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
             else:
                 seeds = X
         else:
-            seeds = check_array(seeds, dtype=_FLOAT_DTYPES, input_name="seeds")
+            seeds = _as_float(check_array(seeds, input_name="seeds"))
             if seeds.shape[1] != X.shape[1]:
                 raise ValueError(
                     f"seeds has {seeds.shape[1]} features, but X has "
@@ -491,8 +507,10 @@ class MeanShift(ClusterMixin, BaseEstimator):
                 )
 
         self.cluster_centers_, self.labels_, self.n_iter_ = _mean_shift_fit(
-            X, seeds, float(bandwidth), self.cluster_all, self.max_iter, n_threads
+            X, tree, seeds, float(bandwidth), self.cluster_all, self.max_iter, n_threads
         )
+        if in_dtype == np.float16:  # scikit-learn's centers keep float16
+            self.cluster_centers_ = self.cluster_centers_.astype(np.float16)
         return self
 
     def predict(self, X):
@@ -509,17 +527,17 @@ class MeanShift(ClusterMixin, BaseEstimator):
             Index of the cluster each sample belongs to.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        X = _as_float(validate_data(self, X, reset=False))
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=np.float64)
         return _core.assign(
             X, centers, np.inf, True, _effective_n_threads(self.n_jobs)
         )
 
 
-def _mean_shift_fit(X, seeds, bandwidth, cluster_all, max_iter, n_threads):
+def _mean_shift_fit(X, tree, seeds, bandwidth, cluster_all, max_iter, n_threads):
     """The compiled pipeline: climb, merge, label. X and seeds are checked
-    float32/float64 arrays; returns (cluster_centers, labels, n_iter)."""
-    tree = _core.build_tree(X, _leaf_size(*X.shape), n_threads)
+    float32/float64 arrays, tree a tree over X; returns
+    (cluster_centers, labels, n_iter)."""
     centers, counts, iters = _core.climb(
         tree, tree.data, seeds, bandwidth, max_iter, n_threads
     )

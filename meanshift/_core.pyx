@@ -24,7 +24,7 @@ order, whatever the dtype of the data; sums are accumulated in float64.
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport INFINITY, rint, rintf, sqrt
+from libc.math cimport INFINITY, NAN, rint, rintf, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memset
@@ -234,27 +234,26 @@ cdef void _leaf_stats(const floating* data, intp d, const intp* start,
     radius[node] = sqrt(rmax)
 
 
-cdef void _inner_stats(intp d, const intp* start, const intp* end,
-                       double* centroid, double* radius, double* sums,
-                       intp node) noexcept nogil:
-    cdef intp k, ch, cnt = end[node] - start[node]
+cdef void _inner_stats(const floating* data, intp d, const intp* start,
+                       const intp* end, double* centroid, double* radius,
+                       double* sums, intp node) noexcept nogil:
+    """Aggregates of an inner node: sums from its children, radius exact
+    (the farthest of its points from its centroid)."""
+    cdef intp k, p, s = start[node], e = end[node]
     cdef double* c = centroid + node * d
     cdef double* sm = sums + node * d
-    cdef double diff, d2, r, rmax = 0.0
+    cdef double diff, d2, rmax = 0.0
     for k in range(d):
         sm[k] = sums[(2 * node + 1) * d + k] + sums[(2 * node + 2) * d + k]
-        c[k] = sm[k] / cnt if cnt > 0 else 0.0
-    for ch in range(2 * node + 1, 2 * node + 3):
-        if end[ch] == start[ch]:
-            continue
+        c[k] = sm[k] / (e - s) if e > s else 0.0
+    for p in range(s, e):
         d2 = 0.0
         for k in range(d):
-            diff = centroid[ch * d + k] - c[k]
+            diff = data[p * d + k] - c[k]
             d2 += diff * diff
-        r = sqrt(d2) + radius[ch]
-        if r > rmax:
-            rmax = r
-    radius[node] = rmax
+        if d2 > rmax:
+            rmax = d2
+    radius[node] = sqrt(rmax)
 
 
 cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
@@ -293,6 +292,8 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
     cdef double[:, ::1] sums = sums_arr
     if n == 0 or d == 0:
         raise ValueError("cannot build a tree over an empty array")
+    if n * d < 65536:
+        n_threads = 1      # a parallel region costs more than the work
     with nogil:
         _copy_rows(X, &data[0, 0], n, d, n_threads)
         start[0] = 0
@@ -312,7 +313,7 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
             lo = (<intp>1 << level) - 1
             hi = (<intp>1 << (level + 1)) - 1
             for node in prange(lo, hi, schedule='static', num_threads=n_threads):
-                _inner_stats(d, &start[0], &end[0], &centroid[0, 0],
+                _inner_stats(&data[0, 0], d, &start[0], &end[0], &centroid[0, 0],
                              &radius[0], &sums[0, 0], node)
     cdef BallTree tree = BallTree.__new__(BallTree)
     tree.data = data_arr
@@ -336,31 +337,63 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
 
 cdef inline double _sqdist_bounded(const floating* row, const double* q,
                                    intp d, double bound) noexcept nogil:
-    """Squared distance, summed in coordinate order; may stop early (and
-    return a partial sum) once it exceeds bound: partial sums of
-    non-negative terms only grow, so the comparison with bound is exact."""
-    cdef intp k = 0, k_end
-    cdef double diff, d2 = 0.0
-    while k < d:
-        k_end = k + 16
-        if k_end > d:
-            k_end = d
-        while k < k_end:
+    """Squared distance between a row and q: the one per-point test.
+
+    Up to 16 dimensions it is summed in coordinate order (as scikit-learn's
+    trees do, so both decide boundary points alike).  Above, four partial
+    sums run side by side, 16 coordinates at a time, and the sum may stop
+    early (returning a partial sum) once it exceeds bound: partial sums of
+    non-negative terms only grow, so the comparison with bound is the same
+    as with the full sum.
+    """
+    cdef intp k, k_end
+    cdef double diff, d2 = 0.0, s0, s1, s2, s3, t0, t1, t2, t3
+    if d <= 16:
+        for k in range(d):
             diff = <double>row[k] - q[k]
             d2 += diff * diff
-            k += 1
-        if d2 > bound:
-            return d2
-    return d2
+        return d2
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    k = 0
+    while k + 4 <= d:
+        t0 = <double>row[k] - q[k]
+        t1 = <double>row[k + 1] - q[k + 1]
+        t2 = <double>row[k + 2] - q[k + 2]
+        t3 = <double>row[k + 3] - q[k + 3]
+        s0 += t0 * t0
+        s1 += t1 * t1
+        s2 += t2 * t2
+        s3 += t3 * t3
+        k += 4
+        if (k & 15) == 0 and (s0 + s1) + (s2 + s3) > bound:
+            return (s0 + s1) + (s2 + s3)
+    while k < d:
+        t0 = <double>row[k] - q[k]
+        s0 += t0 * t0
+        k += 1
+    return (s0 + s1) + (s2 + s3)
 
 
-cdef intp _ball_sum(const floating* data, const Tree* t, const double* q,
-                    double bw, double bw2, bint exact_only, double* acc,
-                    intp* stack) noexcept nogil:
+cdef inline intp _ball_sum_d(const floating* data, const Tree* t,
+                             const double* q, intp d, double bw, double bw2,
+                             bint exact_only, double* acc,
+                             intp* stack) noexcept nogil:
     """Add to acc the coordinates of the points within bw of q (distance
-    <= bw, i.e. squared distance <= bw2) and return how many there are."""
-    cdef intp d = t.d, sp = 1, node, p, k, count = 0
-    cdef double dc, r, tol, diff, d2
+    <= bw, i.e. squared distance <= bw2) and return how many there are.
+
+    A node is skipped when dc > (bw + r) * f and taken whole when
+    dc + r <= bw / f, with dc the distance from q to its centroid, r its
+    radius and f = (1 + rel) / (1 - rel): the margin rel covers every
+    rounding error of these tests, so both agree with the exact per-point
+    test on every point of the node.  Squares avoid the square root.
+    """
+    cdef intp sp = 1, node, p, k, count = 0
+    cdef double f = (1.0 + t.rel) / (1.0 - t.rel)
+    cdef double bw_in = bw / f
+    cdef double diff, d2, lim
     cdef const double* c
     cdef const floating* row
     stack[0] = 0
@@ -373,12 +406,11 @@ cdef intp _ball_sum(const floating* data, const Tree* t, const double* q,
             for k in range(d):
                 diff = q[k] - c[k]
                 d2 += diff * diff
-            dc = sqrt(d2)
-            r = t.radius[node]
-            tol = t.rel * (dc + r + bw)
-            if dc - r > bw + tol:
+            lim = (bw + t.radius[node]) * f
+            if d2 > lim * lim:
                 continue                      # no point can be within bw
-            if dc + r + tol <= bw:            # every point is within bw
+            lim = bw_in - t.radius[node]
+            if lim >= 0.0 and d2 <= lim * lim:  # every point is within bw
                 count += t.end[node] - t.start[node]
                 c = t.sums + node * d
                 for k in range(d):
@@ -396,6 +428,19 @@ cdef intp _ball_sum(const floating* data, const Tree* t, const double* q,
             stack[sp + 1] = 2 * node + 1
             sp += 2
     return count
+
+
+cdef intp _ball_sum(const floating* data, const Tree* t, const double* q,
+                    double bw, double bw2, bint exact_only, double* acc,
+                    intp* stack) noexcept nogil:
+    # constant dimensions let the compiler unroll the coordinate loops
+    if t.d == 2:
+        return _ball_sum_d(data, t, q, 2, bw, bw2, exact_only, acc, stack)
+    if t.d == 3:
+        return _ball_sum_d(data, t, q, 3, bw, bw2, exact_only, acc, stack)
+    if t.d == 1:
+        return _ball_sum_d(data, t, q, 1, bw, bw2, exact_only, acc, stack)
+    return _ball_sum_d(data, t, q, t.d, bw, bw2, exact_only, acc, stack)
 
 
 cdef inline bint _use_exact_only(double bw2) noexcept nogil:
@@ -868,6 +913,9 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
         for i in prange(n, schedule='static'):
             if q == NULL or stack == NULL:
                 continue
+            # assigned here so that each thread has its own copy
+            bi = -1
+            bd2 = INFINITY
             for k in range(d):
                 q[k] = X[i, k]
             if use_tree:
@@ -889,6 +937,7 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
 # ---------------------------------------------------------------------------
 
 cdef double _kth_smallest(double* a, intp n, intp kth) noexcept nogil:
+    """The kth smallest (0-based) of a[:n]; reorders a."""
     cdef intp l = 0, r = n - 1, i, j
     cdef double x, t
     while l < r:
@@ -915,44 +964,129 @@ cdef double _kth_smallest(double* a, intp n, intp kth) noexcept nogil:
     return a[kth]
 
 
-cdef void _row_sqdists(const double* X, intp n, intp d, intp i,
-                       double* out) noexcept nogil:
-    cdef intp j, c
-    cdef double diff, d2
-    cdef const double* xi = X + i * d
-    for j in range(n):
+cdef intp _shell(const floating* data, const Tree* t, const double* q, intp d,
+                 double r_lo, double r_hi, double* cand, intp* n_cand,
+                 intp* stack) noexcept nogil:
+    """Count the points at distance <= r_lo from q (returned) and append to
+    cand the distances that lie in (r_lo, r_hi].  Whole nodes are counted or
+    skipped only when the margin rel makes the exact test agree."""
+    cdef intp sp = 1, node, p, k, count = 0, nc = 0
+    cdef double f = (1.0 + t.rel) / (1.0 - t.rel)
+    cdef double diff, d2, lim, dist
+    cdef const double* c
+    stack[0] = 0
+    while sp > 0:
+        sp -= 1
+        node = stack[sp]
+        c = t.centroid + node * d
         d2 = 0.0
-        for c in range(d):
-            diff = X[j * d + c] - xi[c]
+        for k in range(d):
+            diff = q[k] - c[k]
             d2 += diff * diff
-        out[j] = d2
+        lim = (r_hi + t.radius[node]) * f
+        if d2 > lim * lim:
+            continue
+        lim = r_lo / f - t.radius[node]
+        if lim >= 0.0 and d2 <= lim * lim:
+            count += t.end[node] - t.start[node]
+            continue
+        if node >= t.first_leaf:
+            for p in range(t.start[node], t.end[node]):
+                dist = sqrt(_sqdist_bounded(data + p * d, q, d, INFINITY))
+                if dist <= r_lo:
+                    count += 1
+                elif dist <= r_hi:
+                    cand[nc] = dist
+                    nc += 1
+        else:
+            stack[sp] = 2 * node + 2
+            stack[sp + 1] = 2 * node + 1
+            sp += 2
+    n_cand[0] = nc
+    return count
 
 
-def kth_neighbor_dist(const floating[:, :] X, intp k, int n_threads=1):
-    """For every row of X, the distance to its k-th nearest row of X, the
-    row itself included (so k=1 gives 0), as NearestNeighbors.kneighbors
-    on the training data.  Returns float64."""
-    cdef intp n = X.shape[0], d = X.shape[1], i
+cdef void _kth_chunk(const floating* data, const Tree* t, intp lo, intp hi,
+                     intp k, double* out, double* q, double* q_prev,
+                     double* cand, intp* stack) noexcept nogil:
+    """Distances to the k-th nearest point for the permuted rows [lo, hi).
+
+    The k-th neighbour distance is 1-Lipschitz in the query, so after a
+    query q' with answer r', the answer for q lies in r' +- |q - q'|.  Rows
+    in tree order are close to each other, so only a thin shell of points
+    is examined; a miss (rounding) widens to the whole data set."""
+    cdef intp d = t.d, j, kk, below, nc
+    cdef double r_prev = -1.0, delta, diff, r_lo, r_hi, ans
+    for j in range(lo, hi):
+        delta = 0.0
+        for kk in range(d):
+            q[kk] = data[j * d + kk]
+            diff = q[kk] - q_prev[kk]
+            delta += diff * diff
+        if r_prev < 0.0:
+            r_lo = -1.0
+            r_hi = INFINITY
+        else:
+            delta = sqrt(delta)
+            r_lo = r_prev - delta - 1e-9 * (r_prev + delta)
+            r_hi = r_prev + delta + 1e-9 * (r_prev + delta)
+        while True:
+            below = _shell(data, t, q, d, r_lo, r_hi, cand, &nc, stack)
+            if below < k <= below + nc:
+                ans = _kth_smallest(cand, nc, k - below - 1)
+                break
+            if r_lo < 0.0 and r_hi == INFINITY:
+                ans = NAN    # only with non-finite distances
+                break
+            r_lo = -1.0      # missed by rounding: take every point
+            r_hi = INFINITY
+        out[t.idx[j]] = ans
+        r_prev = ans
+        for kk in range(d):
+            q_prev[kk] = q[kk]
+
+
+def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
+                      int n_threads=1):
+    """For every row of the tree's data, the distance to its k-th nearest
+    row, the row itself included (so k=1 gives 0), as
+    NearestNeighbors.kneighbors on the training data.  Returned in the
+    original row order, float64."""
+    cdef intp n = tree.t.n, d = tree.t.d, c, n_chunks
     if k < 1 or k > n:
         raise ValueError("k must be in [1, n_samples]")
+    if data.shape[0] != n:
+        raise ValueError("data must match the tree")
     out_arr = np.empty(n, dtype=np.float64)
     cdef double[::1] out = out_arr
-    # a C-ordered float64 copy keeps the quadratic loop on contiguous rows
-    Xc_arr = np.ascontiguousarray(X, dtype=np.float64)
-    cdef double[:, ::1] Xc = Xc_arr
-    cdef double* buf
+    cdef double* q
+    cdef double* q_prev
+    cdef double* cand
+    cdef intp* stack
+    cdef intp stack_size = 2 * tree.t.n_levels + 2
     cdef int failed = 0
     cdef int* failed_p = &failed
-    with nogil, parallel(num_threads=n_threads):
-        buf = <double*>malloc(n * sizeof(double))
-        if buf == NULL:
+    # chunks of consecutive rows in tree order; each starts from scratch
+    n_chunks = min(n, max(1, 8 * n_threads))
+    if n < 2048:
+        n_chunks = 1
+    with nogil, parallel(num_threads=n_threads if n_chunks > 1 else 1):
+        q = <double*>malloc(d * sizeof(double))
+        q_prev = <double*>malloc(d * sizeof(double))
+        cand = <double*>malloc(n * sizeof(double))
+        stack = <intp*>malloc(stack_size * sizeof(intp))
+        if q == NULL or q_prev == NULL or cand == NULL or stack == NULL:
             failed_p[0] = 1
-        for i in prange(n, schedule='dynamic', chunksize=8):
-            if buf == NULL:
+        for c in prange(n_chunks, schedule='dynamic', chunksize=1):
+            if q == NULL or q_prev == NULL or cand == NULL or stack == NULL:
                 continue
-            _row_sqdists(&Xc[0, 0], n, d, i, buf)
-            out[i] = sqrt(_kth_smallest(buf, n, k - 1))
-        free(buf)
+            _kth_chunk(&data[0, 0], &tree.t, (n * c) // n_chunks,
+                       (n * (c + 1)) // n_chunks, k, &out[0], q, q_prev,
+                       cand, stack)
+        free(q)
+        free(q_prev)
+        free(cand)
+        free(stack)
     if failed:
         raise MemoryError("kth_neighbor_dist: out of memory")
     return out_arr
