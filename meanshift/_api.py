@@ -129,8 +129,9 @@ def _effective_n_threads(n_jobs):
 
 
 def _leaf_size(n_samples, n_features):
-    """Points per leaf of the ball tree."""
-    return 32
+    """Points per leaf of the tree (callgrind on 2-D to 8-D blobs: 16 needs
+    fewer instructions per query than 8 or 32)."""
+    return 16
 
 
 # ---------------------------------------------------------------------------

@@ -73,6 +73,7 @@ cdef struct Tree:
     const double* centroid  # n_nodes x d
     const double* radius    # n_nodes: bound on the distance centroid->point
     const double* sums      # n_nodes x d: coordinate sums of its points
+    const double* box       # n_nodes x 2d: per coordinate min, then max
     double rel            # relative rounding allowance of bound tests
 
 
@@ -93,6 +94,7 @@ cdef class BallTree:
     cdef readonly object centroid
     cdef readonly object radius
     cdef readonly object sums
+    cdef readonly object box
     cdef readonly intp n_levels
     cdef readonly double rel
     cdef Tree t
@@ -111,6 +113,7 @@ cdef class BallTree:
         cdef double[:, ::1] centroid = self.centroid
         cdef double[::1] radius = self.radius
         cdef double[:, ::1] sums = self.sums
+        cdef double[:, ::1] box = self.box
         self.t.n = idx.shape[0]
         self.t.d = centroid.shape[1]
         self.t.n_nodes = start.shape[0]
@@ -122,6 +125,7 @@ cdef class BallTree:
         self.t.centroid = &centroid[0, 0]
         self.t.radius = &radius[0]
         self.t.sums = &sums[0, 0]
+        self.t.box = &box[0, 0]
         self.t.rel = self.rel
 
 
@@ -212,16 +216,25 @@ cdef void _split_node(floating* data, intp* idx, intp d, intp* start,
 
 cdef void _leaf_stats(const floating* data, intp d, const intp* start,
                       const intp* end, double* centroid, double* radius,
-                      double* sums, intp node) noexcept nogil:
+                      double* sums, double* box, intp node) noexcept nogil:
     cdef intp s = start[node], e = end[node], p, k
     cdef double* c = centroid + node * d
     cdef double* sm = sums + node * d
-    cdef double diff, d2, rmax = 0.0
+    cdef double* lo = box + node * 2 * d
+    cdef double* hi = lo + d
+    cdef double diff, d2, v, rmax = 0.0
     for k in range(d):
         sm[k] = 0.0
+        lo[k] = INFINITY
+        hi[k] = -INFINITY
     for p in range(s, e):
         for k in range(d):
-            sm[k] += data[p * d + k]
+            v = data[p * d + k]
+            sm[k] += v
+            if v < lo[k]:
+                lo[k] = v
+            if v > hi[k]:
+                hi[k] = v
     for k in range(d):
         c[k] = sm[k] / (e - s) if e > s else 0.0
     for p in range(s, e):
@@ -236,16 +249,21 @@ cdef void _leaf_stats(const floating* data, intp d, const intp* start,
 
 cdef void _inner_stats(const floating* data, intp d, const intp* start,
                        const intp* end, double* centroid, double* radius,
-                       double* sums, intp node) noexcept nogil:
-    """Aggregates of an inner node: sums from its children, radius exact
-    (the farthest of its points from its centroid)."""
+                       double* sums, double* box, intp node) noexcept nogil:
+    """Aggregates of an inner node: sums and box from its children, radius
+    exact (the farthest of its points from its centroid)."""
     cdef intp k, p, s = start[node], e = end[node]
     cdef double* c = centroid + node * d
     cdef double* sm = sums + node * d
+    cdef double* b = box + node * 2 * d
+    cdef const double* bl = box + (2 * node + 1) * 2 * d
+    cdef const double* br = box + (2 * node + 2) * 2 * d
     cdef double diff, d2, rmax = 0.0
     for k in range(d):
         sm[k] = sums[(2 * node + 1) * d + k] + sums[(2 * node + 2) * d + k]
         c[k] = sm[k] / (e - s) if e > s else 0.0
+        b[k] = bl[k] if bl[k] < br[k] else br[k]
+        b[d + k] = bl[d + k] if bl[d + k] > br[d + k] else br[d + k]
     for p in range(s, e):
         d2 = 0.0
         for k in range(d):
@@ -283,6 +301,7 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
     centroid_arr = np.zeros((n_nodes, max(d, 1)), dtype=np.float64)
     radius_arr = np.zeros(n_nodes, dtype=np.float64)
     sums_arr = np.zeros((n_nodes, max(d, 1)), dtype=np.float64)
+    box_arr = np.zeros((n_nodes, 2 * max(d, 1)), dtype=np.float64)
     cdef floating[:, ::1] data = data_arr
     cdef intp[::1] idx = idx_arr
     cdef intp[::1] start = start_arr
@@ -290,6 +309,7 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
     cdef double[:, ::1] centroid = centroid_arr
     cdef double[::1] radius = radius_arr
     cdef double[:, ::1] sums = sums_arr
+    cdef double[:, ::1] box = box_arr
     if n == 0 or d == 0:
         raise ValueError("cannot build a tree over an empty array")
     if n * d < 65536:
@@ -308,13 +328,13 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
         for node in prange(first_leaf, n_nodes, schedule='static',
                            num_threads=n_threads):
             _leaf_stats(&data[0, 0], d, &start[0], &end[0], &centroid[0, 0],
-                        &radius[0], &sums[0, 0], node)
+                        &radius[0], &sums[0, 0], &box[0, 0], node)
         for level in range(n_levels - 2, -1, -1):
             lo = (<intp>1 << level) - 1
             hi = (<intp>1 << (level + 1)) - 1
             for node in prange(lo, hi, schedule='static', num_threads=n_threads):
                 _inner_stats(&data[0, 0], d, &start[0], &end[0], &centroid[0, 0],
-                             &radius[0], &sums[0, 0], node)
+                             &radius[0], &sums[0, 0], &box[0, 0], node)
     cdef BallTree tree = BallTree.__new__(BallTree)
     tree.data = data_arr
     tree.idx = idx_arr
@@ -323,6 +343,7 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
     tree.centroid = centroid_arr
     tree.radius = radius_arr
     tree.sums = sums_arr
+    tree.box = box_arr
     tree.n_levels = n_levels
     # rounding of a distance is ~ (d + 3) eps relative; radii of inner
     # nodes add one such error per level
@@ -377,6 +398,11 @@ cdef inline double _sqdist_bounded(const floating* row, const double* q,
     return (s0 + s1) + (s2 + s3)
 
 
+# Up to this many dimensions node bounds are boxes, above they are balls.
+cdef enum:
+    BOX_MAX_D = 2
+
+
 cdef inline intp _ball_sum_d(const floating* data, const Tree* t,
                              const double* q, intp d, double bw, double bw2,
                              bint exact_only, double* acc,
@@ -384,16 +410,23 @@ cdef inline intp _ball_sum_d(const floating* data, const Tree* t,
     """Add to acc the coordinates of the points within bw of q (distance
     <= bw, i.e. squared distance <= bw2) and return how many there are.
 
-    A node is skipped when dc > (bw + r) * f and taken whole when
-    dc + r <= bw / f, with dc the distance from q to its centroid, r its
-    radius and f = (1 + rel) / (1 - rel): the margin rel covers every
-    rounding error of these tests, so both agree with the exact per-point
-    test on every point of the node.  Squares avoid the square root.
+    In low dimensions a node is skipped when its bounding box is farther
+    than bw * f from q and taken whole when its farthest corner is within
+    bw / f; in higher ones the same with its ball: skipped when
+    dc > (bw + r) * f, taken whole when dc + r <= bw / f (dc the distance
+    from q to its centroid, r its radius).  f = (1 + rel) / (1 - rel): the
+    margin rel covers every rounding error of these tests, so they agree
+    with the exact per-point test on every point of the node.  Squares
+    avoid the square root.
     """
     cdef intp sp = 1, node, p, k, count = 0
     cdef double f = (1.0 + t.rel) / (1.0 - t.rel)
     cdef double bw_in = bw / f
-    cdef double diff, d2, lim
+    cdef double bw2_in = bw_in * bw_in
+    cdef double bw2_out = bw * f * bw * f
+    cdef double diff, d2, lim, lo2, hi2, a, b
+    cdef bint inside
+    cdef bint use_box = d <= BOX_MAX_D
     cdef const double* c
     cdef const floating* row
     stack[0] = 0
@@ -401,16 +434,35 @@ cdef inline intp _ball_sum_d(const floating* data, const Tree* t,
         sp -= 1
         node = stack[sp]
         if not exact_only:
-            c = t.centroid + node * d
-            d2 = 0.0
-            for k in range(d):
-                diff = q[k] - c[k]
-                d2 += diff * diff
-            lim = (bw + t.radius[node]) * f
-            if d2 > lim * lim:
-                continue                      # no point can be within bw
-            lim = bw_in - t.radius[node]
-            if lim >= 0.0 and d2 <= lim * lim:  # every point is within bw
+            if use_box:
+                # low dimensions: the bounding box is the tighter bound
+                c = t.box + node * 2 * d
+                lo2 = 0.0
+                hi2 = 0.0
+                for k in range(d):
+                    a = c[k] - q[k]
+                    b = q[k] - c[d + k]
+                    if a > 0.0:
+                        lo2 += a * a
+                    elif b > 0.0:
+                        lo2 += b * b
+                    a = -a if -a > -b else -b    # max(q - lo, hi - q)
+                    hi2 += a * a
+                if lo2 > bw2_out:
+                    continue                  # no point can be within bw
+                inside = hi2 <= bw2_in        # every point is within bw
+            else:
+                c = t.centroid + node * d
+                d2 = 0.0
+                for k in range(d):
+                    diff = q[k] - c[k]
+                    d2 += diff * diff
+                lim = (bw + t.radius[node]) * f
+                if d2 > lim * lim:
+                    continue
+                lim = bw_in - t.radius[node]
+                inside = lim >= 0.0 and d2 <= lim * lim
+            if inside:
                 count += t.end[node] - t.start[node]
                 c = t.sums + node * d
                 for k in range(d):
