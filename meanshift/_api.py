@@ -507,8 +507,13 @@ class MeanShift(ClusterMixin, BaseEstimator):
                     f"{X.shape[1]} features: they must match."
                 )
 
-        self.cluster_centers_, self.labels_, self.n_iter_ = _mean_shift_fit(
-            X, tree, seeds, float(bandwidth), self.cluster_all, self.max_iter, n_threads
+        bandwidth = float(bandwidth)
+        centers, counts, self.n_iter_ = _climb(
+            tree, seeds, bandwidth, self.max_iter, n_threads
+        )
+        del tree, seeds  # the tree's copy of X is freed before labelling
+        self.cluster_centers_, self.labels_ = _merge_and_label(
+            X, centers, counts, bandwidth, self.cluster_all, n_threads
         )
         if in_dtype == np.float16:  # scikit-learn's centers keep float16
             self.cluster_centers_ = self.cluster_centers_.astype(np.float16)
@@ -535,23 +540,27 @@ class MeanShift(ClusterMixin, BaseEstimator):
         )
 
 
-def _mean_shift_fit(X, tree, seeds, bandwidth, cluster_all, max_iter, n_threads):
-    """The compiled pipeline: climb, merge, label. X and seeds are checked
-    float32/float64 arrays, tree a tree over X; returns
-    (cluster_centers, labels, n_iter)."""
+def _climb(tree, seeds, bandwidth, max_iter, n_threads):
+    """Climb every seed; returns the converged centers (seed order), their
+    counts, and n_iter_."""
     centers, counts, iters = _core.climb(
         tree, tree.data, seeds, bandwidth, max_iter, n_threads
     )
-    n_iter = int(iters.max())
     converged = counts > 0
     if not converged.any():
         raise ValueError(
             "No point was within bandwidth=%f of any seed. Try a different "
             "seeding strategy or increase the bandwidth." % bandwidth
         )
-    centers = centers[converged]
+    return centers[converged], counts[converged], int(iters.max())
+
+
+def _merge_and_label(X, centers, counts, bandwidth, cluster_all, n_threads):
+    """scikit-learn's post-processing: rank the centers, drop those within
+    bandwidth of a stronger one, label every point with its nearest center.
+    Returns (cluster_centers, labels)."""
     rows, _ = _core.dedupe_and_rank(
-        np.ascontiguousarray(centers, dtype=np.float64), counts[converged]
+        np.ascontiguousarray(centers, dtype=np.float64), counts
     )
     ranked = centers[rows]
     rank_tree = _core.build_tree(ranked, 16, n_threads)
@@ -564,4 +573,4 @@ def _mean_shift_fit(X, tree, seeds, bandwidth, cluster_all, max_iter, n_threads)
         cluster_all,
         n_threads,
     )
-    return cluster_centers, labels, n_iter
+    return cluster_centers, labels
