@@ -864,7 +864,7 @@ cdef void _nearest_brute(const double* q, const double* C, intp k_centers,
         for k in range(d):
             diff = q[k] - C[j * d + k]
             d2 += diff * diff
-        if d2 < best:           # first center wins ties
+        if d2 < best or bi < 0:  # first center wins ties (and overflows)
             best = d2
             bi = j
     best_i[0] = bi
@@ -898,7 +898,7 @@ cdef void _nearest_tree(const double* q, const double* cdata, const Tree* t,
                     diff = q[k] - cdata[p * d + k]
                     d2 += diff * diff
                 orig = t.idx[p]
-                if d2 < best or (d2 == best and orig < bi):
+                if bi < 0 or d2 < best or (d2 == best and orig < bi):
                     best = d2
                     bi = orig
         else:
