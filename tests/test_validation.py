@@ -448,6 +448,6 @@ def test_labels_assigned_when_squared_distances_overflow():
     # distance to the centers is inf; cluster_all=True must still give every
     # point a center (the first), never -1.
     X = np.random.default_rng(0).normal(size=(60, 2)) * 1e307
-    model = MeanShift(bandwidth=1e307).fit(X)
+    model = meanshift.MeanShift(bandwidth=1e307).fit(X)
     assert model.labels_.min() >= 0
     assert model.labels_.max() < len(model.cluster_centers_)
