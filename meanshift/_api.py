@@ -129,9 +129,14 @@ def _effective_n_threads(n_jobs):
 
 
 def _leaf_size(n_samples, n_features):
-    """Points per leaf of the tree (callgrind on 2-D to 8-D blobs: 16 needs
-    fewer instructions per query than 8 or 32)."""
-    return 16
+    """Points per leaf of the tree.
+
+    Up to 16 features: 16 (callgrind on 2-D to 8-D blobs: fewer instructions
+    per query than 8 or 32).  Above, bounds hardly ever prune and one leaf
+    holding every point, a vectorised brute-force scan, is faster (digits,
+    64-D: 0.36 s against 0.46 s with 32-point leaves).
+    """
+    return 16 if n_features <= 16 else max(1, n_samples)
 
 
 # ---------------------------------------------------------------------------
