@@ -350,6 +350,23 @@ cdef void _inner_stats(const floating* data, intp d, const intp* start,
     radius[node] = sqrt(rmax)
 
 
+cdef void _build_subtree(floating* data, intp* idx, intp d, intp* start,
+                         intp* end, double* centroid, double* radius,
+                         double* sums, double* box, intp first_leaf,
+                         intp node) noexcept nogil:
+    """Split the rows of node recursively and fill the aggregates of every
+    node below it, children before parents."""
+    if node >= first_leaf:
+        _leaf_stats(data, d, start, end, centroid, radius, sums, box, node)
+        return
+    _split_node(data, idx, d, start, end, node)
+    _build_subtree(data, idx, d, start, end, centroid, radius, sums, box,
+                   first_leaf, 2 * node + 1)
+    _build_subtree(data, idx, d, start, end, centroid, radius, sums, box,
+                   first_leaf, 2 * node + 2)
+    _inner_stats(data, d, start, end, centroid, radius, sums, box, node)
+
+
 cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
                      int n_threads) noexcept nogil:
     cdef intp i, k
@@ -368,7 +385,7 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
     cdef intp n_levels = tree_levels(n, leaf_size)
     cdef intp n_nodes = (<intp>1 << n_levels) - 1
     cdef intp first_leaf = (n_nodes - 1) // 2
-    cdef intp level, node, lo, hi, i
+    cdef intp level, node, top
     dtype = np.float32 if floating is float else np.float64
     data_arr = np.empty((n, d), dtype=dtype)
     idx_arr = np.arange(n, dtype=np.intp)
@@ -394,21 +411,25 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
         _copy_rows(X, &data[0, 0], n, d, n_threads)
         start[0] = 0
         end[0] = n
-        # top-down: split every node of a level (disjoint rows) in parallel
-        for level in range(n_levels - 1):
-            lo = (<intp>1 << level) - 1
-            hi = (<intp>1 << (level + 1)) - 1
-            for node in prange(lo, hi, schedule='dynamic', num_threads=n_threads):
+        # The top levels are split in this thread until there are a few
+        # subtrees per thread; each subtree is then built whole by one
+        # thread, so the build is one parallel region with no barrier per
+        # level (barriers stall when another process holds a core).
+        top = 0
+        while top < n_levels - 1 and (<intp>1 << top) < 4 * n_threads:
+            top += 1
+        if n_threads == 1:
+            top = 0
+        for level in range(top):
+            for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
                 _split_node(&data[0, 0], &idx[0], d, &start[0], &end[0], node)
-        # bottom-up: leaf aggregates from the points, inner ones from children
-        for node in prange(first_leaf, n_nodes, schedule='static',
-                           num_threads=n_threads):
-            _leaf_stats(&data[0, 0], d, &start[0], &end[0], &centroid[0, 0],
-                        &radius[0], &sums[0, 0], &box[0, 0], node)
-        for level in range(n_levels - 2, -1, -1):
-            lo = (<intp>1 << level) - 1
-            hi = (<intp>1 << (level + 1)) - 1
-            for node in prange(lo, hi, schedule='static', num_threads=n_threads):
+        for node in prange((<intp>1 << top) - 1, (<intp>1 << (top + 1)) - 1,
+                           schedule='dynamic', num_threads=n_threads):
+            _build_subtree(&data[0, 0], &idx[0], d, &start[0], &end[0],
+                           &centroid[0, 0], &radius[0], &sums[0, 0], &box[0, 0],
+                           first_leaf, node)
+        for level in range(top - 1, -1, -1):
+            for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
                 _inner_stats(&data[0, 0], d, &start[0], &end[0], &centroid[0, 0],
                              &radius[0], &sums[0, 0], &box[0, 0], node)
     cdef BallTree tree = BallTree.__new__(BallTree)
@@ -913,8 +934,9 @@ def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
 # Labels: nearest center
 # ---------------------------------------------------------------------------
 
-cdef void _nearest_brute(const double* q, const double* C, intp k_centers,
-                         intp d, intp* best_i, double* best_d2) noexcept nogil:
+cdef inline void _nearest_brute_d(const double* q, const double* C,
+                                  intp k_centers, intp d, intp* best_i,
+                                  double* best_d2) noexcept nogil:
     cdef intp j, k
     cdef double diff, d2, best = INFINITY
     cdef intp bi = -1
@@ -928,6 +950,17 @@ cdef void _nearest_brute(const double* q, const double* C, intp k_centers,
             bi = j
     best_i[0] = bi
     best_d2[0] = best
+
+
+cdef void _nearest_brute(const double* q, const double* C, intp k_centers,
+                         intp d, intp* best_i, double* best_d2) noexcept nogil:
+    # constant dimensions let the compiler unroll the coordinate loop
+    if d == 2:
+        _nearest_brute_d(q, C, k_centers, 2, best_i, best_d2)
+    elif d == 3:
+        _nearest_brute_d(q, C, k_centers, 3, best_i, best_d2)
+    else:
+        _nearest_brute_d(q, C, k_centers, d, best_i, best_d2)
 
 
 cdef void _nearest_tree(const double* q, const double* cdata, const Tree* t,
