@@ -934,33 +934,31 @@ def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
 # Labels: nearest center
 # ---------------------------------------------------------------------------
 
-cdef inline void _nearest_brute_d(const double* q, const double* C,
-                                  intp k_centers, intp d, intp* best_i,
-                                  double* best_d2) noexcept nogil:
+cdef void _nearest_brute(const double* q, const double* Ct, intp kc, intp d,
+                         double* buf, intp* best_i,
+                         double* best_d2) noexcept nogil:
+    """Nearest of kc centers stored by coordinate (Ct[k * kc + j]); the
+    first wins ties.  The distances go to buf in a loop over centers that
+    vectorises, each still summed in coordinate order; the arg-min is
+    branch-free."""
     cdef intp j, k
-    cdef double diff, d2, best = INFINITY
-    cdef intp bi = -1
-    for j in range(k_centers):
-        d2 = 0.0
-        for k in range(d):
-            diff = q[k] - C[j * d + k]
-            d2 += diff * diff
-        if d2 < best or bi < 0:  # first center wins ties (and overflows)
-            best = d2
-            bi = j
+    cdef double diff, qk, best
+    cdef intp bi = 0
+    cdef const double* row
+    for j in range(kc):
+        buf[j] = 0.0
+    for k in range(d):
+        qk = q[k]
+        row = Ct + k * kc
+        for j in range(kc):
+            diff = qk - row[j]
+            buf[j] += diff * diff
+    best = buf[0]
+    for j in range(1, kc):
+        bi = j if buf[j] < best else bi
+        best = buf[j] if buf[j] < best else best
     best_i[0] = bi
     best_d2[0] = best
-
-
-cdef void _nearest_brute(const double* q, const double* C, intp k_centers,
-                         intp d, intp* best_i, double* best_d2) noexcept nogil:
-    # constant dimensions let the compiler unroll the coordinate loop
-    if d == 2:
-        _nearest_brute_d(q, C, k_centers, 2, best_i, best_d2)
-    elif d == 3:
-        _nearest_brute_d(q, C, k_centers, 3, best_i, best_d2)
-    else:
-        _nearest_brute_d(q, C, k_centers, d, best_i, best_d2)
 
 
 cdef void _nearest_tree(const double* q, const double* cdata, const Tree* t,
@@ -1033,6 +1031,7 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
     cdef bint use_tree = kc > TREE_ASSIGN_MIN_CENTERS
     cdef intp stack_size = 2
     cdef double* q
+    cdef double* buf
     cdef intp* stack
     cdef intp bi
     cdef double bd2
@@ -1049,13 +1048,16 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
         cdata = tree.data
         t = &tree.t
         stack_size = 2 * tree.t.n_levels + 2
+    ct_arr = np.ascontiguousarray(np.asarray(centers).T)
+    cdef const double[:, ::1] ct = ct_arr
     with nogil, parallel(num_threads=n_threads):
         q = <double*>malloc(d * sizeof(double))
         stack = <intp*>malloc(stack_size * sizeof(intp))
-        if q == NULL or stack == NULL:
+        buf = <double*>malloc(kc * sizeof(double))
+        if q == NULL or stack == NULL or buf == NULL:
             failed_p[0] = 1
         for i in prange(n, schedule='static'):
-            if q == NULL or stack == NULL:
+            if q == NULL or stack == NULL or buf == NULL:
                 continue
             # assigned here so that each thread has its own copy
             bi = -1
@@ -1065,12 +1067,13 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
             if use_tree:
                 _nearest_tree(q, &cdata[0, 0], t, stack, &bi, &bd2)
             else:
-                _nearest_brute(q, &centers[0, 0], kc, d, &bi, &bd2)
+                _nearest_brute(q, &ct[0, 0], kc, d, buf, &bi, &bd2)
             if not cluster_all and sqrt(bd2) > bandwidth:
                 bi = -1
             labels[i] = bi
         free(q)
         free(stack)
+        free(buf)
     if failed:
         raise MemoryError("assign: out of memory for thread scratch")
     return labels_arr
