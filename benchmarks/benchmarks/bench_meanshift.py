@@ -1,0 +1,215 @@
+"""asv benchmarks for meanshift: mean_shift, MeanShift, estimate_bandwidth.
+
+All data comes from ``sklearn.datasets.make_blobs`` with a fixed seed, so
+every run of a benchmark sees the same points.  ``time_*`` benchmarks give the
+wall time, ``peakmem_*`` the peak resident memory of the benchmark process
+(data included), ``track_*`` a property of the result (number of clusters,
+iterations, bandwidth value) so that a speed-up that changes the results is
+visible in the asv history too.
+
+Parameter combinations that would take more than ~10 s per call on the
+reference machine (2-core Xeon, shared) are skipped by raising
+NotImplementedError in ``setup``, which is asv's way to skip.
+
+Run from benchmarks/ with e.g.
+``asv run --python=same --quick --show-stderr`` (installed package) or
+``asv run --python=same --bench AllPointsSeeds``.
+"""
+
+import numpy as np
+from sklearn.datasets import make_blobs
+
+from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds, mean_shift
+
+# Bandwidths for make_blobs(cluster_std=1.0) data.  Low d: ~1.2*sqrt(d/2) (the
+# project's 2-d target uses 1.2).  High d: two points of one unit Gaussian blob
+# are ~sqrt(2d) apart, so a bandwidth below that leaves every point alone in
+# its kernel (every point its own cluster); these values make each of the 8
+# blobs one cluster (plus, at d <= 3, a few tiny clusters at the blob edges,
+# which the flat kernel produces in scikit-learn too).
+BANDWIDTH = {2: 1.2, 3: 1.5, 10: 4.5, 64: 11.0}
+
+# Bin-seeding data: the recipe of benchmarks/compare.py (centers=8, seed 1).
+BIN_BANDWIDTH = 1.5
+
+
+def blobs(n_samples, n_features, *, centers=8, random_state=0, dtype=np.float64):
+    X, _ = make_blobs(
+        n_samples=n_samples,
+        n_features=n_features,
+        centers=centers,
+        cluster_std=1.0,
+        random_state=random_state,
+    )
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+class _Slow:
+    """Settings for benchmarks whose single call takes seconds."""
+
+    number = 1
+    repeat = (1, 5, 30.0)
+    rounds = 2
+    timeout = 600
+
+
+class AllPointsSeeds(_Slow):
+    """mean_shift with every point as a seed (the default)."""
+
+    params = ([1000, 5000, 20000, 50000], [2, 3, 10, 64])
+    param_names = ["n_samples", "n_features"]
+
+    # measured above ~10 s per fit on the reference machine
+    too_slow = {(50000, 2), (50000, 3), (50000, 10), (50000, 64), (20000, 64)}
+
+    def setup(self, n_samples, n_features):
+        if (n_samples, n_features) in self.too_slow:
+            raise NotImplementedError("takes more than ~10 s per fit")
+        self.X = blobs(n_samples, n_features, random_state=0)
+        self.bandwidth = BANDWIDTH[n_features]
+
+    def time_mean_shift(self, n_samples, n_features):
+        mean_shift(self.X, bandwidth=self.bandwidth)
+
+    def peakmem_mean_shift(self, n_samples, n_features):
+        mean_shift(self.X, bandwidth=self.bandwidth)
+
+    def track_n_clusters(self, n_samples, n_features):
+        return len(mean_shift(self.X, bandwidth=self.bandwidth)[0])
+
+    track_n_clusters.unit = "clusters"
+
+    def track_n_iter(self, n_samples, n_features):
+        return MeanShift(bandwidth=self.bandwidth).fit(self.X).n_iter_
+
+    track_n_iter.unit = "iterations"
+
+
+class BinSeeding(_Slow):
+    """mean_shift(bin_seeding=True) on large data."""
+
+    params = ([10_000, 100_000, 1_000_000], [2, 3])
+    param_names = ["n_samples", "n_features"]
+
+    def setup(self, n_samples, n_features):
+        self.X = blobs(n_samples, n_features, random_state=1)
+
+    def time_mean_shift(self, n_samples, n_features):
+        mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)
+
+    def peakmem_mean_shift(self, n_samples, n_features):
+        mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)
+
+    def time_get_bin_seeds(self, n_samples, n_features):
+        get_bin_seeds(self.X, BIN_BANDWIDTH)
+
+    def track_n_clusters(self, n_samples, n_features):
+        return len(mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)[0])
+
+    track_n_clusters.unit = "clusters"
+
+    def track_n_seeds(self, n_samples, n_features):
+        return len(get_bin_seeds(self.X, BIN_BANDWIDTH))
+
+    track_n_seeds.unit = "seeds"
+
+
+class BinSeedingFloat32(_Slow):
+    """Bin seeding on float32 input (computed in float32, no upcast copy)."""
+
+    params = [[1_000_000]]
+    param_names = ["n_samples"]
+
+    def setup(self, n_samples):
+        self.X = blobs(n_samples, 2, random_state=1, dtype=np.float32)
+
+    def time_mean_shift(self, n_samples):
+        mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)
+
+    def peakmem_mean_shift(self, n_samples):
+        mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)
+
+    def track_n_clusters(self, n_samples):
+        return len(mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)[0])
+
+    track_n_clusters.unit = "clusters"
+
+
+class EstimateBandwidth(_Slow):
+    """estimate_bandwidth with its defaults (quantile=0.3, all samples)."""
+
+    params = [[2000, 20000]]
+    param_names = ["n_samples"]
+
+    def setup(self, n_samples):
+        self.X = blobs(n_samples, 3, centers=5, random_state=2)
+
+    def time_estimate_bandwidth(self, n_samples):
+        estimate_bandwidth(self.X)
+
+    def peakmem_estimate_bandwidth(self, n_samples):
+        estimate_bandwidth(self.X)
+
+    def track_bandwidth(self, n_samples):
+        return float(estimate_bandwidth(self.X))
+
+    track_bandwidth.unit = "bandwidth"
+
+
+class Predict:
+    """MeanShift.predict: 1,000,000 points against 12 cluster centers."""
+
+    timeout = 300
+    # 12 well separated blobs on a 4 x 3 grid, so the fit finds exactly 12
+    centers = np.array([[8.0 * i, 8.0 * j] for i in range(4) for j in range(3)])
+
+    def setup(self):
+        X_fit = blobs(20_000, 2, centers=self.centers, random_state=3)
+        self.model = MeanShift(bandwidth=1.5, bin_seeding=True).fit(X_fit)
+        self.X = blobs(1_000_000, 2, centers=self.centers, random_state=4)
+
+    def time_predict(self):
+        self.model.predict(self.X)
+
+    def peakmem_predict(self):
+        self.model.predict(self.X)
+
+    def track_n_centers(self):
+        return len(self.model.cluster_centers_)
+
+    track_n_centers.unit = "clusters"
+
+
+class Threads(_Slow):
+    """All points as seeds, 20,000 x 2: one thread against all cores."""
+
+    params = [[1, -1]]
+    param_names = ["n_jobs"]
+
+    def setup(self, n_jobs):
+        self.X = blobs(20_000, 2, random_state=0)
+
+    def time_mean_shift(self, n_jobs):
+        mean_shift(self.X, bandwidth=BANDWIDTH[2], n_jobs=n_jobs)
+
+    def track_n_clusters(self, n_jobs):
+        return len(mean_shift(self.X, bandwidth=BANDWIDTH[2], n_jobs=n_jobs)[0])
+
+    track_n_clusters.unit = "clusters"
+
+
+class ThreadsBinSeeding(_Slow):
+    """Bin seeding, 1,000,000 x 2: one thread against all cores.
+
+    Many short parallel regions: the case where threads that spin-wait
+    for a descheduled peer (a busy machine) cost the most.
+    """
+
+    params = [[1, -1]]
+    param_names = ["n_jobs"]
+
+    def setup(self, n_jobs):
+        self.X = blobs(1_000_000, 2, random_state=1)
+
+    def time_mean_shift(self, n_jobs):
+        mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True, n_jobs=n_jobs)
