@@ -654,6 +654,76 @@ cdef void _climb_one(const floating* data, const Tree* t, double* pos,
     iter_out[0] = it
 
 
+cdef void _climb_one_scan(const floating* data, intp n, intp d, double* pos,
+                          double bw, double bw2, double stop_thresh,
+                          intp max_iter, double* acc, double* lb, double* ub,
+                          unsigned char* inside, intp* count_out,
+                          intp* iter_out) noexcept nogil:
+    """The same climb as _climb_one on a single-leaf tree (a brute-force
+    scan), with per-point distance bounds carried from one iteration to the
+    next: when the mean moves by delta, a point's distance changes by at
+    most delta, so a point certainly still inside (upper bound <= bw) or
+    outside (lower bound > bw) keeps its status without a distance
+    computation, and the sum is updated only for the points that cross.
+    The margins (1e-9 relative) cover every rounding, so the points taken
+    are exactly those the per-point test takes."""
+    cdef intp i, k, it = 0, cnt = 0
+    cdef double m, diff, shift2, d2, delta
+    cdef double bw_in = bw * (1.0 - 1e-9), bw_out = bw * (1.0 + 1e-9)
+    cdef bint now_in
+    cdef const floating* row
+    for k in range(d):
+        acc[k] = 0.0
+    for i in range(n):
+        row = data + i * d
+        d2 = _sqdist_bounded(row, pos, d, bw2)
+        inside[i] = d2 <= bw2
+        lb[i] = sqrt(d2)        # a partial sum (early exit) is a lower bound
+        ub[i] = lb[i] if inside[i] else INFINITY
+        if inside[i]:
+            cnt += 1
+            for k in range(d):
+                acc[k] += row[k]
+    while True:
+        if cnt == 0:
+            break                    # nothing within bandwidth: seed dropped
+        shift2 = 0.0
+        for k in range(d):
+            m = <floating>(acc[k] / cnt)
+            diff = m - pos[k]
+            shift2 += diff * diff
+            pos[k] = m
+        if sqrt(shift2) <= stop_thresh or it == max_iter:
+            break
+        it += 1
+        delta = sqrt(shift2) * (1.0 + 1e-9)
+        for i in range(n):
+            lb[i] -= delta
+            ub[i] += delta
+            if inside[i]:
+                if ub[i] <= bw_in:
+                    continue
+            elif lb[i] > bw_out:
+                continue
+            row = data + i * d
+            d2 = _sqdist_bounded(row, pos, d, bw2)
+            now_in = d2 <= bw2
+            lb[i] = sqrt(d2)
+            ub[i] = lb[i] if now_in else INFINITY
+            if now_in != inside[i]:
+                inside[i] = now_in
+                if now_in:
+                    cnt += 1
+                    for k in range(d):
+                        acc[k] += row[k]
+                else:
+                    cnt -= 1
+                    for k in range(d):
+                        acc[k] -= row[k]
+    count_out[0] = cnt
+    iter_out[0] = it
+
+
 def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
           double bandwidth, intp max_iter, int n_threads=1):
     """Climb every seed to its mode with the flat kernel.
@@ -677,9 +747,15 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
     cdef double stop_thresh = 1e-3 * bandwidth
     cdef bint exact_only = _use_exact_only(bw2)
     cdef intp stack_size = 2 * tree.t.n_levels + 2
+    # a single-leaf tree is a brute-force scan: carry distance bounds
+    cdef bint scan = tree.t.n_levels == 1 and not exact_only
+    cdef intp n = tree.t.n, n_scan = tree.t.n if scan else 1
     cdef double* pos
     cdef double* acc
     cdef intp* stack
+    cdef double* lb
+    cdef double* ub
+    cdef unsigned char* inside
     cdef int failed = 0
     cdef int* failed_p = &failed
     if m == 0:
@@ -688,21 +764,34 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
         pos = <double*>malloc(d * sizeof(double))
         acc = <double*>malloc(d * sizeof(double))
         stack = <intp*>malloc(stack_size * sizeof(intp))
-        if pos == NULL or acc == NULL or stack == NULL:
+        lb = <double*>malloc(n_scan * sizeof(double))
+        ub = <double*>malloc(n_scan * sizeof(double))
+        inside = <unsigned char*>malloc(n_scan)
+        if (pos == NULL or acc == NULL or stack == NULL or lb == NULL
+                or ub == NULL or inside == NULL):
             failed_p[0] = 1
         for s in prange(m, schedule='dynamic', chunksize=4):
-            if pos == NULL or acc == NULL or stack == NULL:
+            if (pos == NULL or acc == NULL or stack == NULL or lb == NULL
+                    or ub == NULL or inside == NULL):
                 continue
             for k in range(d):
                 pos[k] = seeds[s, k]
-            _climb_one(&data[0, 0], &tree.t, pos, bandwidth, bw2, exact_only,
-                       stop_thresh, max_iter, acc, stack,
-                       &counts[s], &iters[s])
+            if scan:
+                _climb_one_scan(&data[0, 0], n, d, pos, bandwidth, bw2,
+                                stop_thresh, max_iter, acc, lb, ub, inside,
+                                &counts[s], &iters[s])
+            else:
+                _climb_one(&data[0, 0], &tree.t, pos, bandwidth, bw2,
+                           exact_only, stop_thresh, max_iter, acc, stack,
+                           &counts[s], &iters[s])
             for k in range(d):
                 centers[s, k] = <floating>pos[k]
         free(pos)
         free(acc)
         free(stack)
+        free(lb)
+        free(ub)
+        free(inside)
     if failed:
         raise MemoryError("climb: out of memory for thread scratch")
     return centers_arr, counts_arr, iters_arr
