@@ -1,0 +1,103 @@
+"""The compiled primitives on their own, against plain numpy.
+
+The public functions are tested against scikit-learn elsewhere; these check
+the building blocks the Python layer composes (and that future drivers will
+reuse), in particular the one-step kernel ``ball_sums`` whose node bounds
+must never disagree with the exact per-point test.
+"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from meanshift import _core
+
+
+def _brute_sums(X, positions, bandwidth):
+    X64 = X.astype(np.float64)
+    d2 = ((positions[:, None, :] - X64[None, :, :]) ** 2).sum(axis=2)
+    inside = d2 <= bandwidth * bandwidth
+    return inside.astype(np.float64) @ X64, inside.sum(axis=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features, bandwidth", [(1, 0.3), (2, 0.8), (3, 1.1), (20, 5.5)])
+def test_ball_sums_match_brute_force(dtype, n_features, bandwidth):
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(700, n_features)).astype(dtype)
+    positions = np.vstack([X[:50].astype(np.float64), rng.normal(size=(50, n_features))])
+    tree = _core.build_tree(X, 16, 2)
+    sums, counts = _core.ball_sums(tree, tree.data, positions, bandwidth, 2)
+    ref_sums, ref_counts = _brute_sums(X, positions, bandwidth)
+    assert_array_equal(counts, ref_counts)
+    assert counts.min() >= 0 and counts.max() > 1
+    assert_allclose(sums, ref_sums, rtol=1e-10, atol=1e-10)
+
+
+def test_ball_sums_points_exactly_on_the_boundary():
+    # integer lattice: many points at distance exactly 2 from lattice queries
+    X = np.array([[i, j] for i in range(15) for j in range(15)], dtype=np.float64)
+    positions = X[::7].copy()
+    tree = _core.build_tree(X, 4, 1)
+    _, counts = _core.ball_sums(tree, tree.data, positions, 2.0, 1)
+    _, ref_counts = _brute_sums(X, positions, 2.0)
+    assert_array_equal(counts, ref_counts)
+
+
+def test_tree_is_a_permutation_with_consistent_aggregates():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 3))
+    tree = _core.build_tree(X, 16, 2)
+    assert_array_equal(np.sort(tree.idx), np.arange(1000))
+    assert_array_equal(tree.data, X[tree.idx])
+    # the root holds every point, its sums are the column sums
+    assert tree.start[0] == 0 and tree.end[0] == 1000
+    assert_allclose(tree.sums[0], X.sum(axis=0), rtol=1e-12)
+    # every point lies within its leaves' radius and box
+    first_leaf = (tree.n_nodes - 1) // 2
+    for node in range(first_leaf, tree.n_nodes):
+        rows = tree.data[tree.start[node] : tree.end[node]]
+        if len(rows):
+            dist = np.sqrt(((rows - tree.centroid[node]) ** 2).sum(axis=1))
+            assert dist.max() <= tree.radius[node] * (1 + 1e-12)
+            assert (rows >= tree.box[node, :3]).all() and (rows <= tree.box[node, 3:]).all()
+
+
+def test_kth_neighbor_dist_matches_sorting():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 2))
+    X[100:110] = X[0]  # duplicates: repeated distances
+    tree = _core.build_tree(X, 16, 2)
+    D = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2))
+    D.sort(axis=1)
+    for k in (1, 2, 7, 900, 3000):
+        got = _core.kth_neighbor_dist(tree, tree.data, k, 2)
+        assert_allclose(got, D[:, k - 1], rtol=1e-12, atol=1e-12)
+
+
+def test_bin_cells_counts_and_first_appearance_order():
+    X = np.array([[0.1, 0.1], [2.2, 0.0], [0.2, -0.1], [2.0, 0.4], [5.0, 5.0]])
+    cells, counts = _core.bin_cells(X, 1.0, False, 1)
+    assert_array_equal(cells, [[0, 0], [2, 0], [5, 5]])
+    assert_array_equal(counts, [2, 2, 1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scan_climb_with_carried_bounds_matches_tree_climb(dtype):
+    # A single-leaf tree climbs by scanning and carries distance bounds
+    # between iterations; a many-leaf tree recomputes everything. Same
+    # points must be taken at every step: same counts and iterations, and
+    # centers equal up to the summation order.
+    X = np.random.default_rng(3).normal(size=(600, 24))
+    X[:300] += 3.0
+    X = X.astype(dtype)
+    seeds = X[::5]
+    scan_tree = _core.build_tree(X, len(X), 1)
+    ball_tree = _core.build_tree(X, 8, 1)
+    assert scan_tree.n_levels == 1 and ball_tree.n_levels > 1
+    c1, n1, i1 = _core.climb(scan_tree, scan_tree.data, seeds, 6.0, 300, 2)
+    c2, n2, i2 = _core.climb(ball_tree, ball_tree.data, seeds, 6.0, 300, 2)
+    assert_array_equal(n1, n2)
+    assert_array_equal(i1, i2)
+    assert i1.max() > 2  # several iterations, so the bounds were used
+    assert_allclose(c1, c2, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
