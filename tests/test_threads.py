@@ -221,3 +221,21 @@ def test_openmp_runtime_visible_to_threadpoolctl():
     if not _api._core.openmp_enabled():
         pytest.skip("meanshift was built without OpenMP")
     assert any(info["user_api"] == "openmp" for info in threadpool_info())
+
+
+def test_python_threads_fitting_at_once_get_their_own_results():
+    # The kernels release the GIL and keep no module state: fits running in
+    # several Python threads at once give exactly what each gives alone.
+    from concurrent.futures import ThreadPoolExecutor
+
+    datasets = []
+    for seed in range(6):
+        X, _ = make_blobs(n_samples=800, n_features=2 + seed % 3, centers=4,
+                          cluster_std=1.0, random_state=seed)
+        datasets.append((X.astype(np.float32 if seed % 2 else np.float64),
+                         dict(bandwidth=1.4 + 0.1 * seed, bin_seeding=seed % 2 == 0)))
+    alone = [_fit(X, **params) for X, params in datasets]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(lambda item: _fit(item[0], **item[1]), datasets * 2))
+    for i, model in enumerate(together):
+        assert_bitwise_same(model, alone[i % len(datasets)])

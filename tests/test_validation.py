@@ -7,6 +7,7 @@ Parameter errors are scikit-learn's ``InvalidParameterError``, a subclass of
 both ValueError and TypeError; meanshift's errors must be caught the same way.
 """
 
+import os
 import warnings
 
 import numpy as np
@@ -451,3 +452,28 @@ def test_labels_assigned_when_squared_distances_overflow():
     model = meanshift.MeanShift(bandwidth=1e307).fit(X)
     assert model.labels_.min() >= 0
     assert model.labels_.max() < len(model.cluster_centers_)
+
+
+def test_repeated_fits_do_not_grow_memory():
+    # Every kernel frees its scratch: many fits leave the resident size flat.
+    import gc
+
+    def rss_bytes():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    pytest.importorskip("resource")
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("needs /proc")
+    X, _ = make_blobs(n_samples=1000, n_features=3, centers=4, random_state=0)
+    for _ in range(20):  # warm up allocator pools and caches
+        meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(X).predict(X)
+    gc.collect()
+    before = rss_bytes()
+    for i in range(200):
+        model = meanshift.MeanShift(bandwidth=1.5, bin_seeding=i % 4 != 0).fit(X)
+        model.predict(X)
+        meanshift.estimate_bandwidth(X[:300])
+    gc.collect()
+    grown = rss_bytes() - before
+    assert grown < 2 * 2**20, f"resident memory grew by {grown / 2**20:.1f} MiB"
