@@ -5,6 +5,7 @@ dtype, calls the compiled primitives of :mod:`meanshift._core` and shapes
 their results.  It never loops over seeds, iterations or points in Python.
 """
 
+import math
 import os
 import warnings
 from numbers import Integral, Real
@@ -128,6 +129,24 @@ def _effective_n_threads(n_jobs):
     return int(n_jobs)
 
 
+def _overflow_scale(*arrays):
+    """A power of two that brings float64 data whose squared distances
+    could overflow (magnitudes above 2**500) to magnitudes below 1, else 1.
+
+    Scaling by a power of two is exact, so the scaled problem takes every
+    decision the unscaled arithmetic would take where it does not overflow,
+    and the centers scale back exactly.  float32 data never needs it:
+    distances are computed in float64.
+    """
+    amax = 0.0
+    for a in arrays:
+        if a is not None and a.dtype == np.float64 and a.size:
+            amax = max(amax, float(np.max(np.abs(a))))
+    if not amax > 2.0**500:
+        return 1.0
+    return math.ldexp(1.0, -math.frexp(amax)[1])
+
+
 def _leaf_size(n_samples, n_features):
     """Points per leaf of the tree.
 
@@ -193,9 +212,13 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
     _check_int(owner, "n_samples", n_samples, 1, allow_none=True)
     _check_n_jobs(owner, n_jobs)
     X = _as_float(check_array(X))
-    return _estimate_bandwidth(
+    scale = _overflow_scale(X)
+    if scale != 1.0:
+        X = X * scale
+    bandwidth = _estimate_bandwidth(
         X, quantile, n_samples, random_state, _effective_n_threads(n_jobs)
     )
+    return bandwidth / scale
 
 
 def _estimate_bandwidth(X, quantile, n_samples, random_state, n_threads, tree=None):
@@ -486,13 +509,25 @@ class MeanShift(ClusterMixin, BaseEstimator):
         in_dtype = X.dtype
         X = _as_float(X)
         n_threads = _effective_n_threads(self.n_jobs)
+        seeds = self.seeds
+        if seeds is not None:
+            seeds = _as_float(check_array(seeds, input_name="seeds"))
+            if seeds.shape[1] != X.shape[1]:
+                raise ValueError(
+                    f"seeds has {seeds.shape[1]} features, but X has "
+                    f"{X.shape[1]} features: they must match."
+                )
+        bandwidth = self.bandwidth
+        scale = _overflow_scale(X)
+        if scale != 1.0:  # huge magnitudes: work on an exactly scaled copy
+            X = X * scale
+            seeds = None if seeds is None else seeds * scale
+            bandwidth = None if bandwidth is None else bandwidth * scale
 
         tree = _core.build_tree(X, _leaf_size(*X.shape), n_threads)
-        bandwidth = self.bandwidth
         if bandwidth is None:
             bandwidth = _estimate_bandwidth(X, 0.3, None, 0, n_threads, tree)
 
-        seeds = self.seeds
         if seeds is None:
             if self.bin_seeding:
                 seeds = _get_bin_seeds(X, bandwidth, self.min_bin_freq, n_threads)
@@ -504,22 +539,17 @@ class MeanShift(ClusterMixin, BaseEstimator):
                     )
             else:
                 seeds = X
-        else:
-            seeds = _as_float(check_array(seeds, input_name="seeds"))
-            if seeds.shape[1] != X.shape[1]:
-                raise ValueError(
-                    f"seeds has {seeds.shape[1]} features, but X has "
-                    f"{X.shape[1]} features: they must match."
-                )
 
         bandwidth = float(bandwidth)
         centers, counts, self.n_iter_ = _climb(
-            tree, seeds, bandwidth, self.max_iter, n_threads
+            tree, seeds, bandwidth, self.max_iter, n_threads, bandwidth / scale
         )
         del tree, seeds  # the tree's copy of X is freed before labelling
         self.cluster_centers_, self.labels_ = _merge_and_label(
             X, centers, counts, bandwidth, self.cluster_all, n_threads
         )
+        if scale != 1.0:
+            self.cluster_centers_ /= scale
         if in_dtype == np.float16:  # scikit-learn's centers keep float16
             self.cluster_centers_ = self.cluster_centers_.astype(np.float16)
         return self
@@ -540,14 +570,17 @@ class MeanShift(ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         X = _as_float(validate_data(self, X, reset=False))
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=np.float64)
+        scale = _overflow_scale(X, centers)
+        if scale != 1.0:
+            X, centers = X * scale, centers * scale
         return _core.assign(
             X, centers, np.inf, True, _effective_n_threads(self.n_jobs)
         )
 
 
-def _climb(tree, seeds, bandwidth, max_iter, n_threads):
+def _climb(tree, seeds, bandwidth, max_iter, n_threads, shown_bandwidth):
     """Climb every seed; returns the converged centers (seed order), their
-    counts, and n_iter_."""
+    counts, and n_iter_.  shown_bandwidth is the caller's, for the error."""
     centers, counts, iters = _core.climb(
         tree, tree.data, seeds, bandwidth, max_iter, n_threads
     )
@@ -555,7 +588,7 @@ def _climb(tree, seeds, bandwidth, max_iter, n_threads):
     if not converged.any():
         raise ValueError(
             "No point was within bandwidth=%f of any seed. Try a different "
-            "seeding strategy or increase the bandwidth." % bandwidth
+            "seeding strategy or increase the bandwidth." % shown_bandwidth
         )
     return centers[converged], counts[converged], int(iters.max())
 

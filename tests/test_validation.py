@@ -477,3 +477,22 @@ def test_repeated_fits_do_not_grow_memory():
     gc.collect()
     grown = rss_bytes() - before
     assert grown < 2 * 2**20, f"resident memory grew by {grown / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("bin_seeding", [False, True])
+def test_huge_magnitudes_give_the_scaled_result(bin_seeding):
+    # Coordinates whose squares overflow float64: the fit must be the
+    # ordinary one, scaled. Scaling by a power of two is exact, so labels
+    # are identical and centers are exactly the scaled centers.
+    X, _ = make_blobs(n_samples=300, n_features=2, centers=3, random_state=0)
+    factor = 2.0**1000
+    small = meanshift.MeanShift(bandwidth=1.5, bin_seeding=bin_seeding).fit(X)
+    huge = meanshift.MeanShift(bandwidth=1.5 * factor, bin_seeding=bin_seeding).fit(X * factor)
+    assert np.isfinite(huge.cluster_centers_).all()
+    assert_array_equal(huge.labels_, small.labels_)
+    assert_array_equal(huge.cluster_centers_, small.cluster_centers_ * factor)
+    assert huge.n_iter_ == small.n_iter_
+    assert_array_equal(huge.predict(X[:50] * factor), small.predict(X[:50]))
+    assert meanshift.estimate_bandwidth(X * factor) == meanshift.estimate_bandwidth(X) * factor
+    with pytest.raises(ValueError, match="No point was within bandwidth"):
+        meanshift.MeanShift(bandwidth=factor, seeds=[[-1e307, -1e307]]).fit(X * factor)
