@@ -141,7 +141,7 @@ def _overflow_scale(*arrays):
     amax = 0.0
     for a in arrays:
         if a is not None and a.dtype == np.float64 and a.size:
-            amax = max(amax, float(np.max(np.abs(a))))
+            amax = max(amax, float(a.max()), -float(a.min()))  # no temporary
     if not amax > 2.0**500:
         return 1.0
     return math.ldexp(1.0, -math.frexp(amax)[1])
