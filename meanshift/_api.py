@@ -570,12 +570,12 @@ class MeanShift(ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         X = _as_float(validate_data(self, X, reset=False))
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=np.float64)
-        scale = _overflow_scale(X, centers)
-        if scale != 1.0:
-            X, centers = X * scale, centers * scale
-        return _core.assign(
-            X, centers, np.inf, True, _effective_n_threads(self.n_jobs)
-        )
+        n_threads = _effective_n_threads(self.n_jobs)
+        labels, overflow = _core.assign(X, centers, np.inf, True, n_threads)
+        if overflow:  # huge magnitudes: ask again on an exactly scaled copy
+            scale = _overflow_scale(X, centers)
+            labels, _ = _core.assign(X * scale, centers * scale, np.inf, True, n_threads)
+        return labels
 
 
 def _climb(tree, seeds, bandwidth, max_iter, n_threads, shown_bandwidth):
@@ -604,7 +604,7 @@ def _merge_and_label(X, centers, counts, bandwidth, cluster_all, n_threads):
     rank_tree = _core.build_tree(ranked, 16, n_threads)
     keep = _core.suppress(rank_tree, rank_tree.data, bandwidth)
     cluster_centers = ranked[keep]
-    labels = _core.assign(
+    labels, _ = _core.assign(
         X,
         np.ascontiguousarray(cluster_centers, dtype=np.float64),
         bandwidth,

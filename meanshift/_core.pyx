@@ -1110,7 +1110,9 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
            double bandwidth, bint cluster_all, int n_threads=1):
     """Index of the nearest center of every row of X (the first on ties);
     with ``cluster_all=False``, -1 where that center is farther than
-    bandwidth.  Returns an intp array."""
+    bandwidth.  Returns ``(labels, overflow)``: an intp array, and whether
+    some row's squared distance to every center overflowed (its label is
+    then the first center; the caller may rescale and ask again)."""
     cdef intp n = X.shape[0], d = X.shape[1], kc = centers.shape[0], i, k
     labels_arr = np.empty(n, dtype=np.intp)
     cdef intp[::1] labels = labels_arr
@@ -1126,10 +1128,12 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
     cdef double bd2
     cdef int failed = 0
     cdef int* failed_p = &failed
+    cdef int overflow = 0
+    cdef int* overflow_p = &overflow
     if centers.shape[1] != d:
         raise ValueError("centers and X must have the same number of columns")
     if n == 0:
-        return labels_arr
+        return labels_arr, False
     if kc == 0:
         raise ValueError("no centers to assign to")
     if use_tree:
@@ -1157,6 +1161,8 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
                 _nearest_tree(q, &cdata[0, 0], t, stack, &bi, &bd2)
             else:
                 _nearest_brute(q, &ct[0, 0], kc, d, buf, &bi, &bd2)
+            if bd2 == INFINITY:
+                overflow_p[0] = 1
             if not cluster_all and sqrt(bd2) > bandwidth:
                 bi = -1
             labels[i] = bi
@@ -1165,7 +1171,7 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
         free(buf)
     if failed:
         raise MemoryError("assign: out of memory for thread scratch")
-    return labels_arr
+    return labels_arr, bool(overflow)
 
 
 # ---------------------------------------------------------------------------
