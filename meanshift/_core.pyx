@@ -626,6 +626,21 @@ def ball_sums(BallTree tree, const floating[:, ::1] data,
 # The hill climb, all seeds at once
 # ---------------------------------------------------------------------------
 
+cdef inline double _move_to_mean(const floating* data, const double* acc,
+                                 intp cnt, double* pos, intp d) noexcept nogil:
+    """Move pos to the mean acc / cnt, held in the data's dtype as numpy's
+    mean would be (data only selects that dtype); returns the squared
+    length of the move."""
+    cdef intp k
+    cdef double m, diff, shift2 = 0.0
+    for k in range(d):
+        m = <floating>(acc[k] / cnt)
+        diff = m - pos[k]
+        shift2 += diff * diff
+        pos[k] = m
+    return shift2
+
+
 cdef void _climb_one(const floating* data, const Tree* t, double* pos,
                      double bw, double bw2, bint exact_only, double stop_thresh,
                      intp max_iter, double* acc, intp* stack,
@@ -633,20 +648,14 @@ cdef void _climb_one(const floating* data, const Tree* t, double* pos,
     """scikit-learn's _mean_shift_single_seed: pos holds the seed on entry
     and the final mean on exit."""
     cdef intp d = t.d, k, it = 0, cnt
-    cdef double m, diff, shift2
+    cdef double shift2
     while True:
         for k in range(d):
             acc[k] = 0.0
         cnt = _ball_sum(data, t, pos, bw, bw2, exact_only, acc, stack)
         if cnt == 0:
             break                    # nothing within bandwidth: seed dropped
-        shift2 = 0.0
-        for k in range(d):
-            # the mean is held in the data's dtype, as numpy's would be
-            m = <floating>(acc[k] / cnt)
-            diff = m - pos[k]
-            shift2 += diff * diff
-            pos[k] = m
+        shift2 = _move_to_mean(data, acc, cnt, pos, d)
         if sqrt(shift2) <= stop_thresh or it == max_iter:
             break
         it += 1
@@ -668,7 +677,7 @@ cdef void _climb_one_scan(const floating* data, intp n, intp d, double* pos,
     The margins (1e-9 relative) cover every rounding, so the points taken
     are exactly those the per-point test takes."""
     cdef intp i, k, it = 0, cnt = 0
-    cdef double m, diff, shift2, d2, delta
+    cdef double shift2, d2, delta
     cdef double bw_in = bw * (1.0 - 1e-9), bw_out = bw * (1.0 + 1e-9)
     cdef bint now_in
     cdef const floating* row
@@ -687,12 +696,7 @@ cdef void _climb_one_scan(const floating* data, intp n, intp d, double* pos,
     while True:
         if cnt == 0:
             break                    # nothing within bandwidth: seed dropped
-        shift2 = 0.0
-        for k in range(d):
-            m = <floating>(acc[k] / cnt)
-            diff = m - pos[k]
-            shift2 += diff * diff
-            pos[k] = m
+        shift2 = _move_to_mean(data, acc, cnt, pos, d)
         if sqrt(shift2) <= stop_thresh or it == max_iter:
             break
         it += 1
