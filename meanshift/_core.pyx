@@ -808,9 +808,10 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
 ctypedef int (*cmp_fn)(const void* ctx, intp a, intp b) noexcept nogil
 
 cdef struct RankCtx:
-    const double* X
+    const double* X       # m x d centers
     intp d
-    const intp* counts
+    const intp* rows      # position -> row of X (ranking by position)
+    const intp* counts    # position -> count
 
 
 cdef int _cmp_coords(const void* ctx, intp a, intp b) noexcept nogil:
@@ -895,7 +896,6 @@ def dedupe_and_rank(const double[:, ::1] centers, const intp[::1] counts):
         return rows_arr, ucounts_arr
     ctx.X = &centers[0, 0]
     ctx.d = d
-    ctx.counts = &ucounts[0]
     with nogil:
         # group equal rows; a stable sort keeps each group in seed order
         _merge_sort(&order[0], &tmp[0], m, _cmp_coords, &ctx)
@@ -912,8 +912,9 @@ def dedupe_and_rank(const double[:, ::1] centers, const intp[::1] counts):
         # position in rows, so rank positions and map back afterwards
         for i in range(u):
             order[i] = i
+        ctx.rows = &rows[0]
         ctx.counts = &ucounts[0]
-        _rank_positions(&order[0], &tmp[0], u, &rows[0], &ctx)
+        _merge_sort(&order[0], &tmp[0], u, _cmp_intensity_desc, &ctx)
         for i in range(u):
             tmp[i] = rows[order[i]]
         for i in range(u):
@@ -924,41 +925,15 @@ def dedupe_and_rank(const double[:, ::1] centers, const intp[::1] counts):
     return rows_arr[:u].copy(), ucounts_arr[:u].copy()
 
 
-cdef struct PosCtx:
-    const double* X
-    intp d
-    const intp* rows
-    const intp* counts
-
-
-cdef int _cmp_pos_intensity_desc(const void* ctx, intp a, intp b) noexcept nogil:
-    cdef const PosCtx* c = <const PosCtx*>ctx
-    cdef intp k, ra, rb
-    cdef double u, v
+cdef int _cmp_intensity_desc(const void* ctx, intp a, intp b) noexcept nogil:
+    """Positions compared by (count, coordinates), descending, as
+    sorted(reverse=True) orders (count, center) pairs."""
+    cdef const RankCtx* c = <const RankCtx*>ctx
     if c.counts[a] > c.counts[b]:
         return -1
     if c.counts[a] < c.counts[b]:
         return 1
-    ra = c.rows[a]
-    rb = c.rows[b]
-    for k in range(c.d):
-        u = c.X[ra * c.d + k]
-        v = c.X[rb * c.d + k]
-        if u > v:
-            return -1
-        if u < v:
-            return 1
-    return 0
-
-
-cdef void _rank_positions(intp* order, intp* tmp, intp u, const intp* rows,
-                          const RankCtx* rc) noexcept nogil:
-    cdef PosCtx pc
-    pc.X = rc.X
-    pc.d = rc.d
-    pc.rows = rows
-    pc.counts = rc.counts
-    _merge_sort(order, tmp, u, _cmp_pos_intensity_desc, &pc)
+    return -_cmp_coords(ctx, c.rows[a], c.rows[b])
 
 
 def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
