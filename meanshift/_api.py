@@ -16,6 +16,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
+from ._progress import in_batches, reporter
 
 __all__ = ["MeanShift", "estimate_bandwidth", "get_bin_seeds", "mean_shift"]
 
@@ -81,6 +82,16 @@ def _check_n_jobs(owner, n_jobs):
         raise ValueError(
             f"The 'n_jobs' parameter of {owner} must not be 0: use None or -1 "
             "for all cores, or a positive number of threads."
+        )
+
+
+def _check_verbose(owner, verbose):
+    if callable(verbose) or isinstance(verbose, (bool, np.bool_)):
+        return
+    if not _is_int(verbose) or verbose < 0:
+        raise InvalidParameterError(
+            f"The 'verbose' parameter of {owner} must be a bool, an int in the "
+            f"range [0, inf) or a callable. Got {verbose!r} instead."
         )
 
 
@@ -221,9 +232,11 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
     return bandwidth / scale
 
 
-def _estimate_bandwidth(X, quantile, n_samples, random_state, n_threads, tree=None):
+def _estimate_bandwidth(
+    X, quantile, n_samples, random_state, n_threads, tree=None, report=None
+):
     """estimate_bandwidth on a checked array; ``tree`` may be a tree
-    already built over all of X."""
+    already built over all of X; ``report`` a progress callback."""
     random_state = check_random_state(random_state)
     if n_samples is not None:
         idx = random_state.permutation(X.shape[0])[:n_samples]
@@ -232,7 +245,14 @@ def _estimate_bandwidth(X, quantile, n_samples, random_state, n_threads, tree=No
     n_neighbors = max(1, int(X.shape[0] * quantile))
     if tree is None:
         tree = _core.build_tree(X, _leaf_size(*X.shape), n_threads)
-    dist = _core.kth_neighbor_dist(tree, tree.data, n_neighbors, n_threads)
+    dist = np.empty(X.shape[0])
+
+    def run(start, seconds):
+        return _core.kth_neighbor_dist(
+            tree, tree.data, n_neighbors, n_threads, start, seconds, dist
+        )[1]
+
+    in_batches(X.shape[0], run, report, "bandwidth")
     # summed in the same batches as scikit-learn, for the same rounding
     bandwidth = 0.0
     for start in range(0, len(dist), 500):
@@ -322,6 +342,7 @@ def mean_shift(
     cluster_all=True,
     max_iter=300,
     n_jobs=None,
+    verbose=False,
 ):
     """Perform mean shift clustering of data using a flat kernel.
 
@@ -355,6 +376,12 @@ def mean_shift(
         Number of threads: None for all usable cores (honouring
         OMP_NUM_THREADS and threadpoolctl), -1 for all cores, -2 all but one,
         k > 0 for k threads. Results do not depend on it.
+    verbose : bool, int or callable, default=False
+        Progress of the long stages (the bandwidth estimate and the climb).
+        True or a positive int: a status line on stderr (seeds done, total,
+        elapsed time, rate).  A callable is called after each batch as
+        ``verbose(stage, done, total, elapsed)`` with stage ``"bandwidth"``
+        or ``"climb"``.  Not a scikit-learn parameter.
 
     Returns
     -------
@@ -385,6 +412,7 @@ def mean_shift(
         cluster_all=cluster_all,
         n_jobs=n_jobs,
         max_iter=max_iter,
+        verbose=verbose,
     ).fit(X)
     return model.cluster_centers_, model.labels_
 
@@ -432,6 +460,18 @@ class MeanShift(ClusterMixin, BaseEstimator):
         for any value.
     max_iter : int, default=300
         Maximum number of iterations per seed.
+    verbose : bool, int or callable, default=False
+        Progress of the long stages of fit (the bandwidth estimate and the
+        climb). True or a positive int: a status line on stderr (seeds
+        done, total, elapsed time, rate).  A callable is called after each
+        batch as ``verbose(stage, done, total, elapsed)`` with stage
+        ``"bandwidth"`` or ``"climb"``.  Not a scikit-learn parameter.
+
+    Notes
+    -----
+    The climb runs in batches of seeds of about a tenth of a second each, so
+    Ctrl-C (KeyboardInterrupt) stops a long fit promptly; batching does not
+    change the results.
 
     Attributes
     ----------
@@ -471,6 +511,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         cluster_all=True,
         n_jobs=None,
         max_iter=300,
+        verbose=False,
     ):
         self.bandwidth = bandwidth
         self.seeds = seeds
@@ -479,6 +520,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         self.min_bin_freq = min_bin_freq
         self.n_jobs = n_jobs
         self.max_iter = max_iter
+        self.verbose = verbose
 
     def _check_params(self):
         owner = type(self).__name__
@@ -488,6 +530,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         _check_bool(owner, "cluster_all", self.cluster_all)
         _check_n_jobs(owner, self.n_jobs)
         _check_int(owner, "max_iter", self.max_iter, 0)
+        _check_verbose(owner, self.verbose)
 
     def fit(self, X, y=None):
         """Perform clustering.
@@ -524,9 +567,10 @@ class MeanShift(ClusterMixin, BaseEstimator):
             seeds = None if seeds is None else seeds * scale
             bandwidth = None if bandwidth is None else bandwidth * scale
 
+        report = reporter(self.verbose)
         tree = _core.build_tree(X, _leaf_size(*X.shape), n_threads)
         if bandwidth is None:
-            bandwidth = _estimate_bandwidth(X, 0.3, None, 0, n_threads, tree)
+            bandwidth = _estimate_bandwidth(X, 0.3, None, 0, n_threads, tree, report)
 
         if seeds is None:
             if self.bin_seeding:
@@ -542,7 +586,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
 
         bandwidth = float(bandwidth)
         centers, counts, self.n_iter_ = _climb(
-            tree, seeds, bandwidth, self.max_iter, n_threads, bandwidth / scale
+            tree, seeds, bandwidth, self.max_iter, n_threads, bandwidth / scale, report
         )
         del tree, seeds  # the tree's copy of X is freed before labelling
         self.cluster_centers_, self.labels_ = _merge_and_label(
@@ -578,19 +622,31 @@ class MeanShift(ClusterMixin, BaseEstimator):
         return labels
 
 
-def _climb(tree, seeds, bandwidth, max_iter, n_threads, shown_bandwidth):
+def _climb(tree, seeds, bandwidth, max_iter, n_threads, shown_bandwidth, report=None):
     """Climb every seed; returns the converged centers (seed order), their
-    counts, and n_iter_.  shown_bandwidth is the caller's, for the error."""
-    centers, counts, iters = _core.climb(
-        tree, tree.data, seeds, bandwidth, max_iter, n_threads
-    )
+    counts, and n_iter_.  shown_bandwidth is the caller's, for the error.
+
+    Runs in batches of seeds (see :mod:`meanshift._progress`): Ctrl-C
+    between two batches raises KeyboardInterrupt, ``report`` sees progress.
+    """
+    out = None
+
+    def run(start, seconds):
+        nonlocal out
+        *out, stop = _core.climb(
+            tree, tree.data, seeds, bandwidth, max_iter, n_threads, start, seconds, out
+        )
+        return stop
+
+    in_batches(len(seeds), run, report, "climb")
+    centers, counts, iters = out
     converged = counts > 0
     if not converged.any():
         raise ValueError(
             "No point was within bandwidth=%f of any seed. Try a different "
             "seeding strategy or increase the bandwidth." % shown_bandwidth
         )
-    return centers[converged], counts[converged], int(iters.max())
+    return centers[converged], counts[converged], int(iters.max(initial=0))
 
 
 def _merge_and_label(X, centers, counts, bandwidth, cluster_all, n_threads):

@@ -31,7 +31,9 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from ._openmp cimport MS_HAVE_OPENMP, omp_get_max_threads, omp_get_thread_num
+from ._openmp cimport (MS_HAVE_OPENMP, ms_dispensed, ms_dispenser,
+                      ms_dispenser_init, ms_grab, omp_get_max_threads,
+                      omp_get_thread_num)
 
 ctypedef Py_ssize_t intp
 
@@ -729,24 +731,35 @@ cdef void _climb_one_scan(const floating* data, intp n, intp d, double* pos,
 
 
 def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
-          double bandwidth, intp max_iter, int n_threads=1):
-    """Climb every seed to its mode with the flat kernel.
+          double bandwidth, intp max_iter, int n_threads=1, intp start=0,
+          double seconds=0.0, out=None):
+    """Climb the seeds ``start:`` to their modes with the flat kernel.
 
-    Returns ``(centers, counts, n_iter)``: the final mean of each seed (dtype
-    of the data), the number of points within bandwidth at its last query
-    (0 for a seed that had none: it is to be dropped) and the number of
-    completed iterations, exactly as scikit-learn counts them.
+    Returns ``(centers, counts, n_iter, stop)``: per seed the final mean
+    (dtype of the data), the number of points within bandwidth at its last
+    query (0 for a seed that had none: it is to be dropped) and the number
+    of completed iterations, exactly as scikit-learn counts them, filled
+    for the rows ``start:stop``.  With ``seconds > 0`` no seed is begun
+    after that long: the seeds begun are finished and ``stop`` tells where
+    to go on from; otherwise ``stop`` is the number of seeds.  ``out``, the
+    three arrays of an earlier call on the same seeds, is filled instead
+    of new arrays.
     """
     cdef intp m = seeds.shape[0], d = tree.t.d, s, k
     if seeds.shape[1] != d or data.shape[0] != tree.t.n:
         raise ValueError("seeds and data must match the tree")
-    dtype = np.float32 if floating is float else np.float64
-    centers_arr = np.zeros((m, d), dtype=dtype)
-    counts_arr = np.zeros(m, dtype=np.intp)
-    iters_arr = np.zeros(m, dtype=np.intp)
-    cdef floating[:, ::1] centers = centers_arr
-    cdef intp[::1] counts = counts_arr
-    cdef intp[::1] iters = iters_arr
+    if not 0 <= start <= m:
+        raise ValueError("need 0 <= start <= n_seeds")
+    if out is None:
+        dtype = np.float32 if floating is float else np.float64
+        out = (np.zeros((m, d), dtype=dtype), np.zeros(m, dtype=np.intp),
+               np.zeros(m, dtype=np.intp))
+    cdef floating[:, ::1] centers = out[0]
+    cdef intp[::1] counts = out[1]
+    cdef intp[::1] iters = out[2]
+    if centers.shape[0] != m or centers.shape[1] != d or counts.shape[0] != m \
+            or iters.shape[0] != m:
+        raise ValueError("out must hold one row per seed")
     cdef double bw2 = bandwidth * bandwidth
     cdef double stop_thresh = 1e-3 * bandwidth
     cdef bint exact_only = _use_exact_only(bw2)
@@ -762,8 +775,11 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
     cdef unsigned char* inside
     cdef int failed = 0
     cdef int* failed_p = &failed
-    if m == 0:
-        return centers_arr, counts_arr, iters_arr
+    cdef ms_dispenser work
+    cdef ms_dispenser* work_p = &work
+    ms_dispenser_init(work_p, start, m, seconds)
+    if start == m:
+        return tuple(out) + (m,)
     with nogil, parallel(num_threads=n_threads):
         pos = <double*>malloc(d * sizeof(double))
         acc = <double*>malloc(d * sizeof(double))
@@ -773,23 +789,24 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
         inside = <unsigned char*>malloc(n_scan)
         if (pos == NULL or acc == NULL or stack == NULL or lb == NULL
                 or ub == NULL or inside == NULL):
-            failed_p[0] = 1
-        for s in prange(m, schedule='dynamic', chunksize=4):
-            if (pos == NULL or acc == NULL or stack == NULL or lb == NULL
-                    or ub == NULL or inside == NULL):
-                continue
-            for k in range(d):
-                pos[k] = seeds[s, k]
-            if scan:
-                _climb_one_scan(&data[0, 0], n, d, pos, bandwidth, bw2,
-                                stop_thresh, max_iter, acc, lb, ub, inside,
-                                &counts[s], &iters[s])
-            else:
-                _climb_one(&data[0, 0], &tree.t, pos, bandwidth, bw2,
-                           exact_only, stop_thresh, max_iter, acc, stack,
-                           &counts[s], &iters[s])
-            for k in range(d):
-                centers[s, k] = <floating>pos[k]
+            failed_p[0] = 1   # take no seed: the others finish theirs
+        else:
+            while True:       # one seed at a time: they differ in cost
+                s = ms_grab(work_p, 1)
+                if s < 0:
+                    break
+                for k in range(d):
+                    pos[k] = seeds[s, k]
+                if scan:
+                    _climb_one_scan(&data[0, 0], n, d, pos, bandwidth, bw2,
+                                    stop_thresh, max_iter, acc, lb, ub,
+                                    inside, &counts[s], &iters[s])
+                else:
+                    _climb_one(&data[0, 0], &tree.t, pos, bandwidth, bw2,
+                               exact_only, stop_thresh, max_iter, acc, stack,
+                               &counts[s], &iters[s])
+                for k in range(d):
+                    centers[s, k] = <floating>pos[k]
         free(pos)
         free(acc)
         free(stack)
@@ -798,7 +815,7 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
         free(inside)
     if failed:
         raise MemoryError("climb: out of memory for thread scratch")
-    return centers_arr, counts_arr, iters_arr
+    return tuple(out) + (ms_dispensed(work_p),)
 
 
 # ---------------------------------------------------------------------------
@@ -1268,18 +1285,30 @@ cdef void _kth_chunk(const floating* data, const Tree* t, intp lo, intp hi,
 
 
 def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
-                      int n_threads=1):
-    """For every row of the tree's data, the distance to its k-th nearest
-    row, the row itself included (so k=1 gives 0), as
-    NearestNeighbors.kneighbors on the training data.  Returned in the
-    original row order, float64."""
-    cdef intp n = tree.t.n, d = tree.t.d, c, n_chunks
+                      int n_threads=1, intp start=0, double seconds=0.0,
+                      out=None):
+    """For the rows of the tree's data from ``start`` on (in tree order),
+    the distance to the k-th nearest row, the row itself included (so k=1
+    gives 0), as NearestNeighbors.kneighbors on the training data.
+
+    Returns ``(dist, stop)``: ``dist`` (float64, by original row number;
+    ``out`` if given, else a new array) is filled for the tree rows
+    ``start:stop``.  With ``seconds > 0`` no block of rows is begun after
+    that long and ``stop`` tells where to go on from; otherwise ``stop`` is
+    the number of rows.  The answers are exact, so several calls give the
+    same values as one."""
+    cdef intp n = tree.t.n, d = tree.t.d, lo, step
     if k < 1 or k > n:
         raise ValueError("k must be in [1, n_samples]")
     if data.shape[0] != n:
         raise ValueError("data must match the tree")
-    out_arr = np.empty(n, dtype=np.float64)
-    cdef double[::1] out = out_arr
+    if not 0 <= start <= n:
+        raise ValueError("need 0 <= start <= n_samples")
+    if out is None:
+        out = np.empty(n, dtype=np.float64)
+    cdef double[::1] res = out
+    if res.shape[0] != n:
+        raise ValueError("out must have one entry per row")
     cdef double* q
     cdef double* q_prev
     cdef double* cand
@@ -1287,30 +1316,35 @@ def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
     cdef intp stack_size = 2 * tree.t.n_levels + 2
     cdef int failed = 0
     cdef int* failed_p = &failed
-    # chunks of consecutive rows in tree order; each starts from scratch
-    n_chunks = min(n, max(1, 8 * n_threads))
-    if n < 2048:
-        n_chunks = 1
-    with nogil, parallel(num_threads=n_threads if n_chunks > 1 else 1):
+    cdef ms_dispenser work
+    cdef ms_dispenser* work_p = &work
+    ms_dispenser_init(work_p, start, n, seconds)
+    if start == n:
+        return out, n
+    # blocks of consecutive rows in tree order; each starts from scratch, so
+    # a block is long enough for the warm starts to pay
+    step = min(max(n // (8 * n_threads), 64), 1024)
+    with nogil, parallel(num_threads=n_threads if n - start > step else 1):
         q = <double*>malloc(d * sizeof(double))
         q_prev = <double*>malloc(d * sizeof(double))
         cand = <double*>malloc(n * sizeof(double))
         stack = <intp*>malloc(stack_size * sizeof(intp))
         if q == NULL or q_prev == NULL or cand == NULL or stack == NULL:
-            failed_p[0] = 1
-        for c in prange(n_chunks, schedule='dynamic', chunksize=1):
-            if q == NULL or q_prev == NULL or cand == NULL or stack == NULL:
-                continue
-            _kth_chunk(&data[0, 0], &tree.t, (n * c) // n_chunks,
-                       (n * (c + 1)) // n_chunks, k, &out[0], q, q_prev,
-                       cand, stack)
+            failed_p[0] = 1   # take no rows: the other threads finish theirs
+        else:
+            while True:
+                lo = ms_grab(work_p, step)
+                if lo < 0:
+                    break
+                _kth_chunk(&data[0, 0], &tree.t, lo, min(lo + step, n), k,
+                           &res[0], q, q_prev, cand, stack)
         free(q)
         free(q_prev)
         free(cand)
         free(stack)
     if failed:
         raise MemoryError("kth_neighbor_dist: out of memory")
-    return out_arr
+    return out, ms_dispensed(work_p)
 
 
 # ---------------------------------------------------------------------------

@@ -50,8 +50,10 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 
 def test_get_params_match_sklearn():
+    # every scikit-learn parameter with its default, plus our ``verbose``
     ours = MeanShift().get_params()
     ref = skc.MeanShift().get_params()
+    assert ours.pop("verbose") is False
     assert ours == ref
     assert ours == {
         "bandwidth": None,

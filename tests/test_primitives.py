@@ -71,7 +71,8 @@ def test_kth_neighbor_dist_matches_sorting():
     D = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2))
     D.sort(axis=1)
     for k in (1, 2, 7, 900, 3000):
-        got = _core.kth_neighbor_dist(tree, tree.data, k, 2)
+        got, stop = _core.kth_neighbor_dist(tree, tree.data, k, 2)
+        assert stop == len(X)
         assert_allclose(got, D[:, k - 1], rtol=1e-12, atol=1e-12)
 
 
@@ -95,9 +96,52 @@ def test_scan_climb_with_carried_bounds_matches_tree_climb(dtype):
     scan_tree = _core.build_tree(X, len(X), 1)
     ball_tree = _core.build_tree(X, 8, 1)
     assert scan_tree.n_levels == 1 and ball_tree.n_levels > 1
-    c1, n1, i1 = _core.climb(scan_tree, scan_tree.data, seeds, 6.0, 300, 2)
-    c2, n2, i2 = _core.climb(ball_tree, ball_tree.data, seeds, 6.0, 300, 2)
+    c1, n1, i1, _ = _core.climb(scan_tree, scan_tree.data, seeds, 6.0, 300, 2)
+    c2, n2, i2, _ = _core.climb(ball_tree, ball_tree.data, seeds, 6.0, 300, 2)
     assert_array_equal(n1, n2)
     assert_array_equal(i1, i2)
     assert i1.max() > 2  # several iterations, so the bounds were used
     assert_allclose(c1, c2, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+def _resume(call, total):
+    """Call ``call(start, out)`` with a budget too short for more than a
+    few rows until done; returns (out, number of calls)."""
+    out, start, calls = None, 0, 0
+    while start < total:
+        *out, stop = call(start, out)
+        assert start < stop <= total  # progress on every call
+        start, calls = stop, calls + 1
+    return out, calls
+
+
+@pytest.mark.parametrize("leaf_size", [8, None])  # ball tree, scan
+def test_climb_in_batches_equals_one_call(leaf_size):
+    # a deadline stops the climb between seeds; going on from where it
+    # stopped gives, bit for bit, what one call gives
+    X = np.random.default_rng(4).normal(size=(400, 3 if leaf_size else 20))
+    X[:200] += 4.0
+    tree = _core.build_tree(X, leaf_size or len(X), 2)
+    *whole, stop = _core.climb(tree, tree.data, X, 2.5, 300, 2)
+    assert stop == len(X)
+    parts, calls = _resume(
+        lambda start, out: _core.climb(tree, tree.data, X, 2.5, 300, 2, start, 1e-9, out),
+        len(X),
+    )
+    assert calls > 10
+    for a, b in zip(whole, parts):
+        assert_array_equal(a, b)
+
+
+def test_kth_neighbor_dist_in_batches_equals_one_call():
+    X = np.random.default_rng(5).normal(size=(5000, 2))
+    tree = _core.build_tree(X, 16, 2)
+    whole, _ = _core.kth_neighbor_dist(tree, tree.data, 300, 2)
+
+    def call(start, out):
+        out = out[0] if out else None
+        return _core.kth_neighbor_dist(tree, tree.data, 300, 2, start, 1e-9, out)
+
+    (parts,), calls = _resume(call, len(X))
+    assert calls > 2
+    assert_array_equal(whole, parts)

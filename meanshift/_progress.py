@@ -1,0 +1,88 @@
+"""Running the long stages of a fit in batches: progress and Ctrl-C.
+
+The compiled kernels hold no GIL and check no signals.  The stages whose
+cost grows fastest (the climb of every seed, the k-th neighbour distances
+behind the bandwidth estimate) are therefore run in batches: a call of the
+kernel begins no new seed (or block of rows) after a time budget, finishes
+what it began and returns where it stopped.  Between two calls Python runs:
+a pending Ctrl-C raises KeyboardInterrupt there, and progress is reported.
+A batch computes exactly what one whole call would compute for its rows,
+so results do not depend on batching; the threads only wait for each other
+once per batch.
+"""
+
+import sys
+import time
+from numbers import Integral
+
+__all__ = ["in_batches", "reporter"]
+
+# seconds after which a kernel call begins no new work: with the time to
+# finish what it began, the Ctrl-C latency
+BATCH_SECONDS = 0.1
+
+
+def in_batches(total, run, report=None, stage=""):
+    """Call ``stop = run(start, seconds)`` until ``stop == total``.
+
+    ``run`` does the rows from ``start`` on, beginning none after
+    ``seconds``, and returns one past the last row it did.  ``report``, if
+    given, is called as ``report(stage, done, total, elapsed)`` after each
+    call.
+    """
+    t_start = time.perf_counter()
+    done = 0
+    while done < total:
+        stop = run(done, BATCH_SECONDS)
+        if not done < stop <= total:  # pragma: no cover - a kernel bug
+            raise RuntimeError(f"batch from {done} stopped at {stop} of {total}")
+        done = stop
+        if report is not None:
+            report(stage, done, total, time.perf_counter() - t_start)
+
+
+_UNITS = {"bandwidth": "points", "climb": "seeds"}
+_NAMES = {"bandwidth": "estimating bandwidth", "climb": "climbing"}
+
+
+class _StderrReporter:
+    """One status line on stderr, rewritten in place on a terminal, else a
+    line at most every few seconds; the last one always."""
+
+    def __init__(self, stream=None):
+        self.stream = stream
+        self.last = 0.0
+
+    def __call__(self, stage, done, total, elapsed):
+        stream = self.stream if self.stream is not None else sys.stderr
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        last = done >= total
+        now = time.perf_counter()
+        if not last and (
+            elapsed < 0.25 or now - self.last < (0.2 if tty else 2.0)
+        ):
+            return
+        self.last = now
+        unit = _UNITS.get(stage, "rows")
+        rate = done / elapsed if elapsed > 0 else float("inf")
+        line = (
+            f"meanshift: {_NAMES.get(stage, stage)} {done:,}/{total:,} {unit} "
+            f"({100 * done / max(total, 1):.0f}%) {elapsed:.1f} s, "
+            f"{rate:,.0f} {unit}/s"
+        )
+        if tty:
+            stream.write("\r" + line + ("\n" if last else "\x1b[K"))
+        else:
+            stream.write(line + "\n")
+        stream.flush()
+
+
+def reporter(verbose):
+    """The progress callback for a ``verbose`` parameter: None for
+    False/0, a stderr status line for True or a positive int, the
+    callable itself (called as ``verbose(stage, done, total, elapsed)``)."""
+    if callable(verbose):
+        return verbose
+    if isinstance(verbose, Integral) and verbose > 0:
+        return _StderrReporter()
+    return None
