@@ -1246,15 +1246,18 @@ cdef intp _shell(const floating* data, const Tree* t, const double* q, intp d,
 
 cdef void _kth_chunk(const floating* data, const Tree* t, intp lo, intp hi,
                      intp k, double* out, double* q, double* q_prev,
-                     double* cand, intp* stack) noexcept nogil:
+                     double* r_prev_io, double* cand,
+                     intp* stack) noexcept nogil:
     """Distances to the k-th nearest point for the permuted rows [lo, hi).
 
     The k-th neighbour distance is 1-Lipschitz in the query, so after a
     query q' with answer r', the answer for q lies in r' +- |q - q'|.  Rows
     in tree order are close to each other, so only a thin shell of points
-    is examined; a miss (rounding) widens to the whole data set."""
+    is examined; a miss (rounding) widens to the whole data set.  q_prev
+    and r_prev_io carry the previous query and answer from call to call
+    (r_prev_io < 0: none yet)."""
     cdef intp d = t.d, j, kk, below, nc
-    cdef double r_prev = -1.0, delta, diff, r_lo, r_hi, ans
+    cdef double r_prev = r_prev_io[0], delta, diff, r_lo, r_hi, ans
     for j in range(lo, hi):
         delta = 0.0
         for kk in range(d):
@@ -1282,6 +1285,7 @@ cdef void _kth_chunk(const floating* data, const Tree* t, intp lo, intp hi,
         r_prev = ans
         for kk in range(d):
             q_prev[kk] = q[kk]
+    r_prev_io[0] = r_prev
 
 
 def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
@@ -1293,11 +1297,15 @@ def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
 
     Returns ``(dist, stop)``: ``dist`` (float64, by original row number;
     ``out`` if given, else a new array) is filled for the tree rows
-    ``start:stop``.  With ``seconds > 0`` no block of rows is begun after
-    that long and ``stop`` tells where to go on from; otherwise ``stop`` is
+    ``start:stop``.  With ``seconds > 0`` no row is begun after that long
+    and ``stop`` tells where to go on from; otherwise ``stop`` is
     the number of rows.  The answers are exact, so several calls give the
     same values as one."""
-    cdef intp n = tree.t.n, d = tree.t.d, lo, step
+    cdef intp n = tree.t.n, d = tree.t.d, lo
+    # rows handed out together: a thread's next query is near its last
+    # one, which its search starts from; few, as a row can be costly
+    cdef intp step = 8
+    cdef double r_prev
     if k < 1 or k > n:
         raise ValueError("k must be in [1, n_samples]")
     if data.shape[0] != n:
@@ -1321,10 +1329,8 @@ def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
     ms_dispenser_init(work_p, start, n, seconds)
     if start == n:
         return out, n
-    # blocks of consecutive rows in tree order; each starts from scratch, so
-    # a block is long enough for the warm starts to pay
-    step = min(max(n // (8 * n_threads), 64), 1024)
     with nogil, parallel(num_threads=n_threads if n - start > step else 1):
+        r_prev = -1.0
         q = <double*>malloc(d * sizeof(double))
         q_prev = <double*>malloc(d * sizeof(double))
         cand = <double*>malloc(n * sizeof(double))
@@ -1337,7 +1343,7 @@ def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
                 if lo < 0:
                     break
                 _kth_chunk(&data[0, 0], &tree.t, lo, min(lo + step, n), k,
-                           &res[0], q, q_prev, cand, stack)
+                           &res[0], q, q_prev, &r_prev, cand, stack)
         free(q)
         free(q_prev)
         free(cand)
