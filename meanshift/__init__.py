@@ -5,6 +5,7 @@ Same API and same results as ``sklearn.cluster.mean_shift``,
 """
 
 from ._api import MeanShift, estimate_bandwidth, get_bin_seeds, mean_shift
+from ._plot import plot
 
-__all__ = ["MeanShift", "estimate_bandwidth", "get_bin_seeds", "mean_shift"]
+__all__ = ["MeanShift", "estimate_bandwidth", "get_bin_seeds", "mean_shift", "plot"]
 __version__ = "0.1.0"
