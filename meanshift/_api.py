@@ -174,7 +174,9 @@ def _leaf_size(n_samples, n_features):
 # ---------------------------------------------------------------------------
 
 
-def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_jobs=None):
+def estimate_bandwidth(
+    X, *, quantile=0.3, n_samples=None, random_state=0, n_jobs=None, verbose=False
+):
     """Estimate the bandwidth to use with the mean-shift algorithm.
 
     The mean, over the points, of the distance to their
@@ -199,6 +201,10 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
     n_jobs : int, default=None
         Number of threads. ``None`` means all usable cores (scikit-learn
         means 1), ``-1`` all cores, ``-2`` all but one, and so on.
+    verbose : bool, int or callable, default=False
+        Progress: True or a positive int for a status line on stderr, or a
+        callable called as ``verbose("bandwidth", done, total, elapsed)``.
+        Not a scikit-learn parameter.
 
     Returns
     -------
@@ -222,12 +228,18 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
         )
     _check_int(owner, "n_samples", n_samples, 1, allow_none=True)
     _check_n_jobs(owner, n_jobs)
+    _check_verbose(owner, verbose)
     X = _as_float(check_array(X))
     scale = _overflow_scale(X)
     if scale != 1.0:
         X = X * scale
     bandwidth = _estimate_bandwidth(
-        X, quantile, n_samples, random_state, _effective_n_threads(n_jobs)
+        X,
+        quantile,
+        n_samples,
+        random_state,
+        _effective_n_threads(n_jobs),
+        report=reporter(verbose),
     )
     return bandwidth / scale
 

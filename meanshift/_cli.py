@@ -1,0 +1,675 @@
+"""The ``meanshift`` command: cluster a file, or run the demo.
+
+    meanshift demo [--plot FILE.png]
+    meanshift cluster INPUT [--bandwidth B | --quantile Q [--n-samples N]]
+                      [--bin-seeding] [--min-bin-freq N] [--no-cluster-all]
+                      [--max-iter N] [--n-jobs N] [--columns C [C ...]]
+                      [--labels OUT] [--centers OUT] [--plot FILE.png] [--json]
+
+Errors print one line to stderr and exit with status 1 (2 for a command
+line that cannot be parsed); output files are written whole or not at all.
+"""
+
+import argparse
+import gzip
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from . import __version__
+from ._api import MeanShift, _effective_n_threads, estimate_bandwidth
+
+__all__ = ["main"]
+
+_PROG = "meanshift"
+# how many clusters and coordinates the table shows (the files hold all)
+_MAX_ROWS = 20
+_MAX_COORDS = 6
+
+
+class CLIError(Exception):
+    """A problem with the input or the options: one line for the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ---------------------------------------------------------------------------
+# Reading the input
+# ---------------------------------------------------------------------------
+
+
+def _split_suffix(path):
+    """('.csv', True) for 'data.csv.gz': the format suffix and whether the
+    name says gzip."""
+    name = os.path.basename(path).lower()
+    gz = name.endswith(".gz")
+    if gz:
+        name = name[:-3]
+    return os.path.splitext(name)[1], gz
+
+
+def _is_number(field):
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_text(path):
+    """The text of a CSV/TSV file, standard input for '-', gunzipped when
+    compressed (by name or by content)."""
+    if path == "-":
+        raw = sys.stdin.buffer.read()
+        where = "standard input"
+    else:
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            raise CLIError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise CLIError(f"{path}: is a directory, not a data file") from None
+        except OSError as e:
+            raise CLIError(f"{path}: cannot read: {e.strerror}") from None
+        where = path
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise CLIError(f"{where}: not a valid gzip file ({e})") from None
+    try:
+        return raw.decode("utf-8-sig"), where
+    except UnicodeDecodeError:
+        raise CLIError(f"{where}: not a text file (expected CSV or TSV)") from None
+
+
+def _select_columns(columns, names, n_fields, where):
+    """Indices of the requested columns (names or 0-based numbers)."""
+    if not columns:
+        return list(range(n_fields)), names
+    wanted = [c.strip() for arg in columns for c in arg.split(",") if c.strip()]
+    picked = []
+    for c in wanted:
+        if names is not None and c in names:
+            picked.append(names.index(c))
+        elif c.lstrip("-").isdigit():
+            i = int(c)
+            if not 0 <= i < n_fields:
+                raise CLIError(
+                    f"--columns: column {i} does not exist: {where} has "
+                    f"{n_fields} columns (numbered from 0)"
+                )
+            picked.append(i)
+        elif names is None:
+            raise CLIError(
+                f"--columns: {c!r} is not a column number and {where} has no header"
+            )
+        else:
+            raise CLIError(
+                f"--columns: no column named {c!r} in {where} "
+                f"(columns: {', '.join(names)})"
+            )
+    if len(set(picked)) != len(picked):
+        raise CLIError("--columns: a column is named twice")
+    return picked, None if names is None else [names[i] for i in picked]
+
+
+def _load_delimited(path, delimiter, columns):
+    text, where = _read_text(path)
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        raise CLIError(f"{where}: no data")
+    if delimiter is None:  # standard input: tabs if the first line has them
+        delimiter = "\t" if "\t" in lines[first] and "," not in lines[first] else ","
+    fields = [f.strip().strip('"') for f in lines[first].split(delimiter)]
+    header = not all(_is_number(f) for f in fields)
+    names = fields if header else None
+    usecols, names = _select_columns(columns, names, len(fields), where)
+    body = lines[first + 1 :] if header else lines[first:]
+    try:
+        X = np.loadtxt(
+            body,
+            delimiter=delimiter,
+            usecols=usecols if columns else None,  # all: every row as wide
+            ndmin=2,
+            dtype=np.float64,
+            quotechar='"',
+        )
+    except ValueError as e:
+        raise CLIError(f"{where}: {_loadtxt_message(e, first + header)}") from None
+    if X.shape[0] == 0:
+        raise CLIError(f"{where}: a header but no data rows")
+    return X, names, where
+
+
+def _loadtxt_message(error, offset):
+    """numpy's parse error with its row (counted from 0 in the lines it was
+    given) as the line of the file (counted from 1)."""
+    msg = str(error).splitlines()[0].rstrip(".")
+    m = re.match(r"could not convert string (.*) to float\d* at row (\d+), column (\d+)", msg)
+    if m:
+        line = int(m.group(2)) + offset + 1
+        return f"line {line}, column {m.group(3)}: {m.group(1)} is not a number"
+    m = re.search(r"at row (\d+)", msg)
+    if m:  # this one counts from 1
+        msg = msg[: m.start()] + f"at line {int(m.group(1)) + offset}"
+    return f"unreadable data: {msg}"
+
+
+def load_input(path, columns=None):
+    """(X as float64 or the .npy's numeric dtype, column names or None,
+    a description of the source)."""
+    if path == "-":
+        return _load_delimited(path, None, columns)
+    suffix, _ = _split_suffix(path)
+    if suffix == ".npy":
+        try:
+            X = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise CLIError(f"{path}: no such file") from None
+        except (ValueError, OSError, EOFError) as e:
+            raise CLIError(f"{path}: not a readable .npy file ({e})") from None
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+            raise CLIError(f"{path}: holds {X.dtype} data, not numbers")
+        if X.ndim == 1:
+            X = X[:, None]
+        if X.ndim != 2:
+            raise CLIError(f"{path}: has {X.ndim} dimensions; expected rows x features")
+        usecols, _ = _select_columns(columns, None, X.shape[1], path)
+        if columns:
+            X = X[:, usecols]
+        return X, None, path
+    if suffix in (".csv", ".tsv"):
+        return _load_delimited(path, "\t" if suffix == ".tsv" else ",", columns)
+    raise CLIError(
+        f"{path}: unknown input format {suffix or '(no extension)'!r}: use .npy, "
+        ".csv or .tsv (optionally .gz), or '-' for CSV on standard input"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Writing the outputs, all or nothing
+# ---------------------------------------------------------------------------
+
+
+_OUTPUT_FORMATS = (".npy", ".csv", ".tsv")
+
+
+def _check_output(option, path):
+    if path is None:
+        return
+    suffix, gz = _split_suffix(path)
+    if gz or suffix not in _OUTPUT_FORMATS:
+        raise CLIError(f"{option}: {path}: write .npy, .csv or .tsv")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{option}: {path}: no such directory {folder}")
+
+
+def _check_plot(path):
+    if path is None:
+        return
+    try:  # a clear error before the fit
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise CLIError(
+            "--plot needs matplotlib: pip install meanshift[plot]"
+        ) from None
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"--plot: {path}: no such directory {folder}")
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class _Outputs:
+    """Files written to temporary names beside their targets, renamed into
+    place together by commit(), removed by discard()."""
+
+    def __init__(self):
+        self.pending = []
+
+    def _temp(self, path):
+        folder, name = os.path.split(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{name}.", suffix=os.path.splitext(name)[1], dir=folder
+        )
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it
+        self.pending.append((tmp, path))
+        return tmp
+
+    def array(self, path, array, header):
+        tmp = self._temp(path)
+        suffix, _ = _split_suffix(path)
+        if suffix == ".npy":
+            np.save(tmp, array)
+            return
+        delimiter = "\t" if suffix == ".tsv" else ","
+        fmt = "%d" if array.dtype.kind in "iu" else "%.17g"
+        np.savetxt(
+            tmp,
+            array.reshape(len(array), -1),
+            fmt=fmt,
+            delimiter=delimiter,
+            header=delimiter.join(header),
+            comments="",
+        )
+
+    def figure(self, path, fig):
+        tmp = self._temp(path)
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format=os.path.splitext(path)[1][1:] or "png")
+
+    def commit(self):
+        for tmp, path in self.pending:
+            os.replace(tmp, path)
+        self.pending = []
+
+    def discard(self):
+        for tmp, _ in self.pending:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        self.pending = []
+
+
+# ---------------------------------------------------------------------------
+# The summary
+# ---------------------------------------------------------------------------
+
+
+def _fmt(x):
+    return f"{x:.5g}"
+
+
+def summary_table(s):
+    """The summary dict as a readable table."""
+    lines = [
+        f"data        {s['n_samples']:,} points x {s['n_features']} features "
+        f"from {s['source']}",
+        f"bandwidth   {_fmt(s['bandwidth'])} ({s['bandwidth_from']})",
+        f"seeds       {s['n_seeds']:,} ({s['seeding']})",
+        f"clusters    {s['n_clusters']}"
+        + (f", {s['n_unclustered']:,} points unclustered" if s["n_unclustered"] else ""),
+        f"iterations  {s['n_iter']} at most per seed",
+        f"time        {s['seconds']['total']:.3f} s "
+        f"(bandwidth {s['seconds']['bandwidth']:.3f} s, fit {s['seconds']['fit']:.3f} s)"
+        f" on {s['n_threads']} thread{'s' if s['n_threads'] != 1 else ''}",
+        "",
+    ]
+    names = s["columns"]
+    shown = names[:_MAX_COORDS]
+    more = f"  (first {_MAX_COORDS} of {len(names)} features)" if len(names) > _MAX_COORDS else ""
+    lines.append(f"{'cluster':>7}  {'size':>10}  {'share':>6}  center{more}")
+    n = max(s["n_samples"], 1)
+    for c in s["clusters"][:_MAX_ROWS]:
+        coords = "  ".join(f"{name}={_fmt(v)}" for name, v in zip(shown, c["center"]))
+        lines.append(f"{c['label']:>7}  {c['size']:>10,}  {100 * c['size'] / n:5.1f}%  {coords}")
+    if len(s["clusters"]) > _MAX_ROWS:
+        rest = s["clusters"][_MAX_ROWS:]
+        lines.append(
+            f"{'...':>7}  {sum(c['size'] for c in rest):>10,}  "
+            f"{100 * sum(c['size'] for c in rest) / n:5.1f}%  in {len(rest):,} more clusters"
+        )
+    for kind, path in s["outputs"].items():
+        lines.append(f"{kind} written to {path}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# The commands
+# ---------------------------------------------------------------------------
+
+
+def _progress_wanted(args):
+    if args.progress is not None:
+        return args.progress
+    return sys.stderr.isatty()
+
+
+def run_clustering(X, args, source, names):
+    """Bandwidth, fit and summary for the array X under the options."""
+    n_threads = _effective_n_threads(args.n_jobs)
+    verbose = _progress_wanted(args)
+    t0 = time.perf_counter()
+    if args.bandwidth is not None:
+        bandwidth, bandwidth_from = args.bandwidth, "given"
+    else:
+        bandwidth = float(
+            estimate_bandwidth(
+                X,
+                quantile=args.quantile,
+                n_samples=args.n_samples,
+                n_jobs=args.n_jobs,
+                verbose=verbose,
+            )
+        )
+        sample = "all points" if args.n_samples is None else f"{args.n_samples:,} points"
+        bandwidth_from = f"estimated: quantile {args.quantile:g} of {sample}"
+        if not bandwidth > 0:
+            raise CLIError(
+                "the estimated bandwidth is 0: more than the quantile of the points "
+                "coincide; give --bandwidth or a larger --quantile"
+            )
+    t1 = time.perf_counter()
+    seeds = []  # the number of seeds, as the progress reports tell it
+    model = MeanShift(
+        bandwidth=bandwidth,
+        bin_seeding=args.bin_seeding,
+        min_bin_freq=args.min_bin_freq,
+        cluster_all=args.cluster_all,
+        max_iter=args.max_iter,
+        n_jobs=args.n_jobs,
+        verbose=_count_seeds(seeds, verbose),
+    )
+    model.fit(X)
+    t2 = time.perf_counter()
+    labels = model.labels_
+    centers = model.cluster_centers_
+    sizes = np.bincount(labels[labels >= 0], minlength=len(centers))
+    columns = names or [f"x{j}" for j in range(X.shape[1])]
+    return model, {
+        "source": source,
+        "n_samples": int(X.shape[0]),
+        "n_features": int(X.shape[1]),
+        "columns": columns,
+        "bandwidth": float(bandwidth),
+        "bandwidth_from": bandwidth_from,
+        "n_seeds": seeds[0] if seeds else 0,
+        "seeding": (
+            f"grid cells with at least {args.min_bin_freq} point"
+            + ("s" if args.min_bin_freq != 1 else "")
+            if args.bin_seeding
+            else "every point"
+        ),
+        "n_clusters": int(len(centers)),
+        "n_unclustered": int((labels < 0).sum()),
+        "n_iter": int(model.n_iter_),
+        "n_threads": int(n_threads),
+        "seconds": {"bandwidth": t1 - t0, "fit": t2 - t1, "total": t2 - t0},
+        "clusters": [
+            {"label": i, "size": int(sizes[i]), "center": [float(v) for v in centers[i]]}
+            for i in range(len(centers))
+        ],
+        "outputs": {},
+    }
+
+
+def _count_seeds(store, verbose):
+    """Wrap the progress reporting to learn the number of seeds."""
+    from ._progress import reporter
+
+    inner = reporter(verbose)
+
+    def report(stage, done, total, elapsed):
+        if stage == "climb" and not store:
+            store.append(int(total))
+        if inner is not None:
+            inner(stage, done, total, elapsed)
+
+    return report
+
+
+def _write_outputs(args, X, model, summary, names):
+    """All requested files, committed together."""
+    outputs = _Outputs()
+    try:
+        if args.labels:
+            outputs.array(args.labels, model.labels_.astype(np.int64), ["label"])
+            summary["outputs"]["labels"] = args.labels
+        if args.centers:
+            outputs.array(args.centers, model.cluster_centers_, summary["columns"])
+            summary["outputs"]["centers"] = args.centers
+        if args.plot:
+            from ._plot import plot
+
+            ax = plot(
+                X,
+                model.labels_,
+                model.cluster_centers_,
+                bandwidth=summary["bandwidth"],
+                title=f"mean shift: {summary['n_clusters']} clusters, "
+                f"bandwidth {_fmt(summary['bandwidth'])}",
+            )
+            if names and X.shape[1] <= 2:  # the file's column names
+                ax.set_xlabel(names[0])
+                if X.shape[1] == 2:
+                    ax.set_ylabel(names[1])
+            outputs.figure(args.plot, ax.figure)
+            summary["outputs"]["plot"] = args.plot
+        outputs.commit()
+    except BaseException:
+        outputs.discard()
+        raise
+
+
+def _emit(args, summary):
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(summary_table(summary))
+
+
+def cmd_cluster(args):
+    _check_output("--labels", args.labels)
+    _check_output("--centers", args.centers)
+    _check_plot(args.plot)
+    X, names, source = load_input(args.input, args.columns)
+    model, summary = run_clustering(X, args, source, names)
+    _write_outputs(args, X, model, summary, names)
+    _emit(args, summary)
+
+
+def demo_data(n_samples=20_000, random_state=0):
+    """The demo's data: five groups of points in the plane, of different
+    sizes, spreads and shapes, from a fixed seed."""
+    rng = np.random.default_rng(random_state)
+    means = np.array([[0.0, 0.0], [5.0, 5.0], [-4.0, 6.0], [6.0, -3.0], [-5.0, -4.0]])
+    shares = np.array([0.3, 0.25, 0.2, 0.15, 0.1])
+    cov = [
+        [[1.0, 0.0], [0.0, 1.0]],
+        [[1.2, 0.6], [0.6, 0.8]],
+        [[0.5, 0.0], [0.0, 1.5]],
+        [[0.7, -0.3], [-0.3, 0.7]],
+        [[0.9, 0.0], [0.0, 0.4]],
+    ]
+    counts = np.floor(shares * n_samples).astype(int)
+    counts[0] += n_samples - counts.sum()
+    parts = [rng.multivariate_normal(m, c, size=k) for m, c, k in zip(means, cov, counts)]
+    X = np.concatenate(parts)
+    return X[rng.permutation(len(X))]
+
+
+def cmd_demo(args):
+    plot_path = args.plot
+    _check_plot(plot_path)
+    X = demo_data(args.points)
+    model, summary = run_clustering(
+        X, args, f"the built-in demo data ({len(X):,} points in 5 groups)", None
+    )
+    args.labels = args.centers = None
+    _write_outputs(args, X, model, summary, None)
+    _emit(args, summary)
+
+
+def _positive_float(text):
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _quantile(text):
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text!r}")
+    return value
+
+
+def _int_at_least(low):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _n_jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("must not be 0 (-1: all cores)")
+    return value
+
+
+def _add_fit_options(p, demo=False):
+    bw = p.add_mutually_exclusive_group()
+    bw.add_argument(
+        "--bandwidth", type=_positive_float, help="kernel bandwidth (default: estimated)"
+    )
+    bw.add_argument(
+        "--quantile",
+        type=_quantile,
+        default=0.2 if demo else 0.3,
+        help="quantile of the pairwise distances that estimates the bandwidth "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--n-samples",
+        type=_int_at_least(1),
+        default=1000 if demo else None,
+        help="points sampled to estimate the bandwidth (default: "
+        + ("%(default)s)" if demo else "all; the estimate is quadratic in it)"),
+    )
+    p.add_argument("--bin-seeding", action="store_true", help="seed from a grid of cells")
+    p.add_argument(
+        "--min-bin-freq",
+        type=_int_at_least(1),
+        default=1,
+        help="points a grid cell needs to be a seed (default: 1)",
+    )
+    p.add_argument(
+        "--no-cluster-all",
+        dest="cluster_all",
+        action="store_false",
+        help="label points farther than bandwidth from every center -1",
+    )
+    p.add_argument(
+        "--max-iter", type=_int_at_least(0), default=300, help="iterations per seed (default: 300)"
+    )
+    p.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        default=None,
+        help="threads (default: all usable cores; -1 all, -2 all but one)",
+    )
+    p.add_argument("--plot", metavar="FILE.png", default=None, help="draw the clustering")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    prog = p.add_mutually_exclusive_group()
+    prog.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="show progress on stderr (default: when stderr is a terminal)",
+    )
+    prog.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="never show progress"
+    )
+
+
+def build_parser():
+    parser = _Parser(
+        prog=_PROG,
+        description="Mean shift clustering (scikit-learn's algorithm, compiled and "
+        "multithreaded).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    demo = sub.add_parser(
+        "demo",
+        help="cluster built-in demo data and draw it",
+        description="Cluster 20,000 generated points in 5 groups, print the summary "
+        "and draw the picture.",
+    )
+    _add_fit_options(demo, demo=True)
+    demo.add_argument(
+        "--points", type=_int_at_least(10), default=20_000,
+        help="number of demo points (default: %(default)s)",
+    )
+    demo.set_defaults(func=cmd_demo, plot="meanshift-demo.png", columns=None)
+
+    cluster = sub.add_parser(
+        "cluster",
+        help="cluster the rows of a .npy, .csv or .tsv file",
+        description="Cluster the rows of INPUT: .npy, .csv or .tsv (a header line "
+        "is detected; .gz compressed files too), or '-' for CSV on standard input.",
+    )
+    cluster.add_argument("input", metavar="INPUT")
+    cluster.add_argument(
+        "--columns",
+        nargs="+",
+        metavar="C",
+        help="columns to use, by header name or 0-based number (default: all)",
+    )
+    cluster.add_argument(
+        "--labels", metavar="OUT", help="write the label of every row (.csv, .tsv or .npy)"
+    )
+    cluster.add_argument(
+        "--centers", metavar="OUT", help="write the cluster centers (.csv, .tsv or .npy)"
+    )
+    _add_fit_options(cluster)
+    cluster.set_defaults(func=cmd_cluster)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except CLIError as e:
+        print(f"{_PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\n{_PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, MemoryError) as e:
+        # what the library raises on data it cannot cluster: one line
+        msg = " ".join(str(e).split())
+        print(f"{_PROG}: error: {msg}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # e.g. piped into head
+        return 1
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"{_PROG}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
+    return 0
