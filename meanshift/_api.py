@@ -7,6 +7,7 @@ their results.  It never loops over seeds, iterations or points in Python.
 
 import math
 import os
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -140,22 +141,33 @@ def _effective_n_threads(n_jobs):
     return int(n_jobs)
 
 
-def _overflow_scale(*arrays):
-    """A power of two that brings float64 data whose squared distances
-    could overflow (magnitudes above 2**500) to magnitudes below 1, else 1.
+def _range_exponent(*arrays):
+    """k such that ``np.ldexp(a, k)`` brings float64 data to magnitudes in
+    [0.5, 1) when its squared distances could overflow (magnitudes above
+    2**500) or underflow (all magnitudes below 2**-500, e.g. subnormal
+    data); 0 otherwise.
 
     Scaling by a power of two is exact, so the scaled problem takes every
-    decision the unscaled arithmetic would take where it does not overflow,
-    and the centers scale back exactly.  float32 data never needs it:
-    distances are computed in float64.
+    decision the unscaled arithmetic would take if it had the exponent
+    range, and the centers scale back exactly.  float32 data never needs
+    it: distances are computed in float64.
     """
     amax = 0.0
     for a in arrays:
         if a is not None and a.dtype == np.float64 and a.size:
             amax = max(amax, float(a.max()), -float(a.min()))  # no temporary
-    if not amax > 2.0**500:
-        return 1.0
-    return math.ldexp(1.0, -math.frexp(amax)[1])
+    if not (amax > 2.0**500 or 0.0 < amax < 2.0**-500):
+        return 0
+    return -math.frexp(amax)[1]
+
+
+def _ldexp(x, k):
+    """x * 2**k, exact where it is representable, the largest float where
+    it overflows (a bandwidth far beyond the data's extent)."""
+    try:
+        return math.ldexp(x, k)
+    except OverflowError:
+        return sys.float_info.max
 
 
 def _leaf_size(n_samples, n_features):
@@ -230,9 +242,9 @@ def estimate_bandwidth(
     _check_n_jobs(owner, n_jobs)
     _check_verbose(owner, verbose)
     X = _as_float(check_array(X))
-    scale = _overflow_scale(X)
-    if scale != 1.0:
-        X = X * scale
+    k = _range_exponent(X)
+    if k:
+        X = np.ldexp(X, k)
     bandwidth = _estimate_bandwidth(
         X,
         quantile,
@@ -241,7 +253,7 @@ def estimate_bandwidth(
         _effective_n_threads(n_jobs),
         report=reporter(verbose),
     )
-    return bandwidth / scale
+    return np.float64(math.ldexp(bandwidth, -k))
 
 
 def _estimate_bandwidth(
@@ -573,11 +585,11 @@ class MeanShift(ClusterMixin, BaseEstimator):
                     f"{X.shape[1]} features: they must match."
                 )
         bandwidth = self.bandwidth
-        scale = _overflow_scale(X)
-        if scale != 1.0:  # huge magnitudes: work on an exactly scaled copy
-            X = X * scale
-            seeds = None if seeds is None else seeds * scale
-            bandwidth = None if bandwidth is None else bandwidth * scale
+        k = _range_exponent(X)
+        if k:  # huge or tiny magnitudes: work on an exactly scaled copy
+            X = np.ldexp(X, k)
+            seeds = None if seeds is None else np.ldexp(seeds.astype(np.float64), k)
+            bandwidth = None if bandwidth is None else _ldexp(bandwidth, k)
 
         report = reporter(self.verbose)
         tree = _core.build_tree(X, _leaf_size(*X.shape), n_threads)
@@ -598,14 +610,14 @@ class MeanShift(ClusterMixin, BaseEstimator):
 
         bandwidth = float(bandwidth)
         centers, counts, self.n_iter_ = _climb(
-            tree, seeds, bandwidth, self.max_iter, n_threads, bandwidth / scale, report
+            tree, seeds, bandwidth, self.max_iter, n_threads, math.ldexp(bandwidth, -k), report
         )
         del tree, seeds  # the tree's copy of X is freed before labelling
         self.cluster_centers_, self.labels_ = _merge_and_label(
             X, centers, counts, bandwidth, self.cluster_all, n_threads
         )
-        if scale != 1.0:
-            self.cluster_centers_ /= scale
+        if k:
+            self.cluster_centers_ = np.ldexp(self.cluster_centers_, -k)
         if in_dtype == np.float16:  # scikit-learn's centers keep float16
             self.cluster_centers_ = self.cluster_centers_.astype(np.float16)
         return self
@@ -627,10 +639,17 @@ class MeanShift(ClusterMixin, BaseEstimator):
         X = _as_float(validate_data(self, X, reset=False))
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=np.float64)
         n_threads = _effective_n_threads(self.n_jobs)
+        if _range_exponent(centers) > 0:
+            # tiny centers: if X is tiny too its distances would underflow
+            k = _range_exponent(X, centers)
+            if k:
+                X, centers = np.ldexp(X, k), np.ldexp(centers, k)
         labels, overflow = _core.assign(X, centers, np.inf, True, n_threads)
         if overflow:  # huge magnitudes: ask again on an exactly scaled copy
-            scale = _overflow_scale(X, centers)
-            labels, _ = _core.assign(X * scale, centers * scale, np.inf, True, n_threads)
+            k = _range_exponent(X, centers)
+            labels, _ = _core.assign(
+                np.ldexp(X, k), np.ldexp(centers, k), np.inf, True, n_threads
+            )
         return labels
 
 

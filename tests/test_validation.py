@@ -7,6 +7,7 @@ Parameter errors are scikit-learn's ``InvalidParameterError``, a subclass of
 both ValueError and TypeError; meanshift's errors must be caught the same way.
 """
 
+import math
 import os
 import warnings
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn.cluster
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 
@@ -465,15 +466,28 @@ def test_repeated_fits_do_not_grow_memory():
     pytest.importorskip("resource")
     if not os.path.exists("/proc/self/statm"):
         pytest.skip("needs /proc")
-    X, _ = make_blobs(n_samples=1000, n_features=3, centers=4, random_state=0)
-    for _ in range(20):  # warm up allocator pools and caches
-        meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(X).predict(X)
+    X, _ = make_blobs(n_samples=300, n_features=3, centers=4, random_state=0)
+    X32 = X.astype(np.float32)
+    H = np.random.default_rng(0).normal(size=(200, 24))  # the scan path
+
+    def one_round(i):
+        model = meanshift.MeanShift(bandwidth=1.5, bin_seeding=i % 4 != 0).fit(
+            X32 if i % 3 == 0 else X
+        )
+        model.predict(X)
+        if i % 10 == 0:
+            meanshift.estimate_bandwidth(X[:200])
+            meanshift.mean_shift(H, bandwidth=6.0, cluster_all=False)
+        if i % 7 == 0:  # an error raised after the tree is built
+            with pytest.raises(ValueError, match="No point was within"):
+                meanshift.MeanShift(bandwidth=0.5, seeds=[[99.0, 99.0, 99.0]]).fit(X)
+
+    for i in range(50):  # warm up allocator pools and caches
+        one_round(i)
     gc.collect()
     before = rss_bytes()
-    for i in range(200):
-        model = meanshift.MeanShift(bandwidth=1.5, bin_seeding=i % 4 != 0).fit(X)
-        model.predict(X)
-        meanshift.estimate_bandwidth(X[:300])
+    for i in range(1000):
+        one_round(i)
     gc.collect()
     grown = rss_bytes() - before
     assert grown < 2 * 2**20, f"resident memory grew by {grown / 2**20:.1f} MiB"
@@ -496,3 +510,41 @@ def test_huge_magnitudes_give_the_scaled_result(bin_seeding):
     assert meanshift.estimate_bandwidth(X * factor) == meanshift.estimate_bandwidth(X) * factor
     with pytest.raises(ValueError, match="No point was within bandwidth"):
         meanshift.MeanShift(bandwidth=factor, seeds=[[-1e307, -1e307]]).fit(X * factor)
+
+
+@pytest.mark.parametrize("bin_seeding", [False, True])
+@pytest.mark.parametrize("exponent", [-1000, -1030])  # tiny; subnormal
+def test_tiny_magnitudes_give_the_scaled_result(bin_seeding, exponent):
+    # Coordinates so small that squared distances underflow to zero (at
+    # 2**-1030 the data itself is subnormal): scaled up by a power of two
+    # first, the fit is the ordinary one, scaled.  Before, every point was
+    # within any bandwidth of every other (0 <= 0) and all went to one
+    # cluster.
+    X, _ = make_blobs(n_samples=300, n_features=2, centers=3, random_state=0)
+    X = np.ldexp(np.round(np.ldexp(X, 20)), -20)  # 33 bits: exact when subnormal
+    small = meanshift.MeanShift(bandwidth=1.5, bin_seeding=bin_seeding).fit(X)
+    assert len(small.cluster_centers_) == 3
+    tiny = meanshift.MeanShift(
+        bandwidth=math.ldexp(1.5, exponent), bin_seeding=bin_seeding
+    ).fit(np.ldexp(X, exponent))
+    assert_array_equal(tiny.labels_, small.labels_)
+    assert tiny.n_iter_ == small.n_iter_
+    # the centers are means, rounded again where subnormal
+    assert_allclose(
+        np.ldexp(tiny.cluster_centers_, -exponent), small.cluster_centers_, rtol=0, atol=1e-6
+    )
+    assert_array_equal(tiny.predict(np.ldexp(X[:50], exponent)), small.predict(X[:50]))
+    assert math.isclose(
+        meanshift.estimate_bandwidth(np.ldexp(X, exponent)),
+        math.ldexp(meanshift.estimate_bandwidth(X), exponent),
+        rel_tol=1e-6,
+    )
+
+
+def test_bandwidth_far_beyond_tiny_data():
+    # scaling the data up must not overflow the bandwidth: one cluster
+    X = np.array([[1e-310, 0.0], [3e-310, 0.0], [0.0, 2e-310]])
+    model = meanshift.MeanShift(bandwidth=1e300).fit(X)
+    assert model.labels_.tolist() == [0, 0, 0]
+    assert np.isfinite(model.cluster_centers_).all()
+    assert_allclose(model.cluster_centers_, X.mean(axis=0, keepdims=True), rtol=1e-12)
