@@ -24,12 +24,23 @@ __all__ = ["MeanShift", "estimate_bandwidth", "get_bin_seeds", "mean_shift"]
 _FLOAT_DTYPES = [np.float64, np.float32]
 
 
-def _as_float(X):
-    """The dtype the kernels run in: float32 and float64 stay as they are,
-    every other numeric dtype becomes float64 (float16 becomes float32)."""
+def _as_float(X, input_name="X"):
+    """The dtype the kernels run in: float32 and float64 stay as they are
+    (in native byte order), every other numeric dtype becomes float64
+    (float16 becomes float32).  Values a wider float holds beyond float64's
+    range are refused, as scikit-learn refuses infinity."""
     if X.dtype in _FLOAT_DTYPES:
         return X
-    return X.astype(np.float32 if X.dtype == np.float16 else np.float64)
+    if X.dtype.kind == "f" and X.dtype.itemsize in (4, 8):  # other byte order
+        return X.astype(X.dtype.newbyteorder("="))
+    with np.errstate(over="ignore"):  # refused below
+        out = X.astype(np.float32 if X.dtype == np.float16 else np.float64)
+    if X.dtype.kind == "f" and X.dtype.itemsize > 8 and not np.isfinite(out).all():
+        raise ValueError(
+            f"Input {input_name} contains infinity or a value too large for "
+            "dtype('float64')."
+        )
+    return out
 
 
 try:  # scikit-learn's own class, so that code catching it catches ours
@@ -138,34 +149,52 @@ def _effective_n_threads(n_jobs):
         return max_n_threads
     if n_jobs < 0:
         return max(1, max_n_threads + n_jobs + 1)
-    return int(n_jobs)
+    # more threads than this only cost their creation (and a huge number
+    # could not be created at all); results do not depend on the number
+    return min(int(n_jobs), 4 * max(_cpu_count(), max_n_threads))
 
 
-def _range_exponent(*arrays):
-    """k such that ``np.ldexp(a, k)`` brings float64 data to magnitudes in
-    [0.5, 1) when its squared distances could overflow (magnitudes above
-    2**500) or underflow (all magnitudes below 2**-500, e.g. subnormal
-    data); 0 otherwise.
+def _range_exponent(*arrays, bandwidth=None):
+    """k such that the problem scaled by ``2**k`` (``np.ldexp``) keeps its
+    squared distances and squared bandwidth within float64's range; 0 when
+    it already does.
 
-    Scaling by a power of two is exact, so the scaled problem takes every
-    decision the unscaled arithmetic would take if it had the exponent
-    range, and the centers scale back exactly.  float32 data never needs
-    it: distances are computed in float64.
+    When coordinates or the bandwidth are above 2**500 (their squares would
+    overflow), they are brought below 1, but the coordinates no lower than
+    2**-500.  Then, when the bandwidth (or, without one, the data's
+    magnitude, which an estimated bandwidth follows) is below 2**-500 (its
+    square would underflow: distances near it could not be told apart,
+    subnormal data among them), it is brought up towards 1 as far as the
+    coordinates allow without passing 2**500.  Scaling by a power of two is
+    exact, so the scaled problem takes every decision the unscaled
+    arithmetic would take if it had the exponent range, and the centers
+    scale back exactly.  Only float64 arrays count: float32 coordinates
+    cannot get there, and with them an infinite squared bandwidth takes
+    every point, as it should.
     """
     amax = 0.0
     for a in arrays:
         if a is not None and a.dtype == np.float64 and a.size:
             amax = max(amax, float(a.max()), -float(a.min()))  # no temporary
-    if not (amax > 2.0**500 or 0.0 < amax < 2.0**-500):
+    if amax == 0.0:
         return 0
-    return -math.frexp(amax)[1]
+    big = amax if bandwidth is None else max(amax, bandwidth)
+    k = 0
+    if big > 2.0**500:
+        k = max(-math.frexp(big)[1], min(0, -500 - math.frexp(amax)[1]))
+    small = math.ldexp(amax if bandwidth is None else bandwidth, k)
+    if 0.0 < small < 2.0**-500:
+        up = min(-math.frexp(small)[1], 500 - math.frexp(math.ldexp(amax, k))[1])
+        k += max(up, 0)
+    return k
 
 
 def _ldexp(x, k):
-    """x * 2**k, exact where it is representable, the largest float where
-    it overflows (a bandwidth far beyond the data's extent)."""
+    """x * 2**k for a positive x, exact where it is representable, else the
+    largest float (a bandwidth far beyond the data's extent) or the
+    smallest (far below its resolution)."""
     try:
-        return math.ldexp(x, k)
+        return max(math.ldexp(x, k), 5e-324)
     except OverflowError:
         return sys.float_info.max
 
@@ -344,7 +373,8 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads):
     else:
         cells = np.zeros((0, Xa.shape[1]))
     if len(cells):
-        bin_seeds = np.asarray(cells, dtype=np.float32)
+        with np.errstate(over="ignore"):  # cells beyond float32: inf, as numpy
+            bin_seeds = np.asarray(cells, dtype=np.float32)
     else:
         bin_seeds = np.array([], dtype=np.float32)
     if len(bin_seeds) == len(X):
@@ -353,7 +383,14 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads):
             % bin_size
         )
         return X
-    return bin_seeds * bin_size
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below
+        seeds = bin_seeds * bin_size  # float32 for a Python float, as numpy does
+    if seeds.dtype == np.float32 and not (
+        np.finfo(np.float32).tiny <= bin_size <= np.finfo(np.float32).max
+        and np.isfinite(seeds).all()
+    ):  # beyond float32's range that product is 0 or inf: use float64
+        seeds = bin_seeds.astype(np.float64) * float(bin_size)
+    return seeds
 
 
 def mean_shift(
@@ -578,16 +615,17 @@ class MeanShift(ClusterMixin, BaseEstimator):
         n_threads = _effective_n_threads(self.n_jobs)
         seeds = self.seeds
         if seeds is not None:
-            seeds = _as_float(check_array(seeds, input_name="seeds"))
+            seeds = _as_float(check_array(seeds, input_name="seeds"), "seeds")
             if seeds.shape[1] != X.shape[1]:
                 raise ValueError(
                     f"seeds has {seeds.shape[1]} features, but X has "
                     f"{X.shape[1]} features: they must match."
                 )
         bandwidth = self.bandwidth
-        k = _range_exponent(X)
+        out_dtype = X.dtype
+        k = _range_exponent(X, bandwidth=bandwidth)
         if k:  # huge or tiny magnitudes: work on an exactly scaled copy
-            X = np.ldexp(X, k)
+            X = np.ldexp(X.astype(np.float64, copy=False), k)
             seeds = None if seeds is None else np.ldexp(seeds.astype(np.float64), k)
             bandwidth = None if bandwidth is None else _ldexp(bandwidth, k)
 
@@ -599,25 +637,40 @@ class MeanShift(ClusterMixin, BaseEstimator):
         if seeds is None:
             if self.bin_seeding:
                 seeds = _get_bin_seeds(X, bandwidth, self.min_bin_freq, n_threads)
+                shown = float(math.ldexp(bandwidth, -k))
                 if len(seeds) == 0:
                     raise ValueError(
                         f"No bin holds min_bin_freq={self.min_bin_freq} points "
-                        f"with bin_size={bandwidth!r}: lower min_bin_freq or "
+                        f"with bin_size={shown!r}: lower min_bin_freq or "
                         "increase the bandwidth."
+                    )
+                if not np.isfinite(seeds).all():
+                    raise ValueError(
+                        f"Bin seeding failed: with bin_size={shown!r} the grid "
+                        "cells of X lie beyond the range of float32, in which "
+                        "bin seeds are held. Use bin_seeding=False."
                     )
             else:
                 seeds = X
 
         bandwidth = float(bandwidth)
         centers, counts, self.n_iter_ = _climb(
-            tree, seeds, bandwidth, self.max_iter, n_threads, math.ldexp(bandwidth, -k), report
+            tree,
+            seeds,
+            bandwidth,
+            min(self.max_iter, 2**62),  # no seed gets further in any case
+            n_threads,
+            math.ldexp(bandwidth, -k),
+            report,
         )
         del tree, seeds  # the tree's copy of X is freed before labelling
         self.cluster_centers_, self.labels_ = _merge_and_label(
             X, centers, counts, bandwidth, self.cluster_all, n_threads
         )
         if k:
-            self.cluster_centers_ = np.ldexp(self.cluster_centers_, -k)
+            self.cluster_centers_ = np.ldexp(self.cluster_centers_, -k).astype(
+                out_dtype, copy=False
+            )
         if in_dtype == np.float16:  # scikit-learn's centers keep float16
             self.cluster_centers_ = self.cluster_centers_.astype(np.float16)
         return self
