@@ -19,6 +19,7 @@ import re
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -67,6 +68,25 @@ def _is_number(field):
     return True
 
 
+def _read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise CLIError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CLIError(f"{path}: is a directory, not a data file") from None
+    except OSError as e:
+        raise CLIError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _gunzip(raw, where):
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError) as e:
+        raise CLIError(f"{where}: not a valid gzip file ({e})") from None
+
+
 def _read_text(path):
     """The text of a CSV/TSV file, standard input for '-', gunzipped when
     compressed (by name or by content)."""
@@ -74,21 +94,10 @@ def _read_text(path):
         raw = sys.stdin.buffer.read()
         where = "standard input"
     else:
-        try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except FileNotFoundError:
-            raise CLIError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise CLIError(f"{path}: is a directory, not a data file") from None
-        except OSError as e:
-            raise CLIError(f"{path}: cannot read: {e.strerror}") from None
+        raw = _read_bytes(path)
         where = path
     if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
-            raise CLIError(f"{where}: not a valid gzip file ({e})") from None
+        raw = _gunzip(raw, where)
     try:
         return raw.decode("utf-8-sig"), where
     except UnicodeDecodeError:
@@ -138,34 +147,44 @@ def _load_delimited(path, delimiter, columns):
     header = not all(_is_number(f) for f in fields)
     names = fields if header else None
     usecols, names = _select_columns(columns, names, len(fields), where)
-    body = lines[first + 1 :] if header else lines[first:]
+    # the data lines, with their numbers in the file (blank lines skipped)
+    numbers = [i for i in range(first + header, len(lines)) if lines[i].strip()]
+    if not numbers:
+        raise CLIError(f"{where}: a header but no data rows")
     try:
         X = np.loadtxt(
-            body,
+            [lines[i] for i in numbers],
             delimiter=delimiter,
             usecols=usecols if columns else None,  # all: every row as wide
             ndmin=2,
             dtype=np.float64,
             quotechar='"',
+            comments=None,
         )
     except ValueError as e:
-        raise CLIError(f"{where}: {_loadtxt_message(e, first + header)}") from None
-    if X.shape[0] == 0:
-        raise CLIError(f"{where}: a header but no data rows")
+        raise CLIError(f"{where}: {_loadtxt_message(e, numbers)}") from None
+    if not columns and X.shape[1] != len(fields):
+        raise CLIError(
+            f"{where}: line {first + 1} has {len(fields)} fields but the data "
+            f"rows have {X.shape[1]}"
+        )
     return X, names, where
 
 
-def _loadtxt_message(error, offset):
-    """numpy's parse error with its row (counted from 0 in the lines it was
-    given) as the line of the file (counted from 1)."""
+def _loadtxt_message(error, numbers):
+    """numpy's parse error with its row (in the lines it was given) as the
+    line of the file (counted from 1); ``numbers`` maps one to the other."""
+
+    def line(row):
+        return numbers[min(max(row, 0), len(numbers) - 1)] + 1
+
     msg = str(error).splitlines()[0].rstrip(".")
     m = re.match(r"could not convert string (.*) to float\d* at row (\d+), column (\d+)", msg)
-    if m:
-        line = int(m.group(2)) + offset + 1
-        return f"line {line}, column {m.group(3)}: {m.group(1)} is not a number"
+    if m:  # this row counts from 0
+        return f"line {line(int(m.group(2)))}, column {m.group(3)}: {m.group(1)} is not a number"
     m = re.search(r"at row (\d+)", msg)
     if m:  # this one counts from 1
-        msg = msg[: m.start()] + f"at line {int(m.group(1)) + offset}"
+        msg = msg[: m.start()] + f"at line {line(int(m.group(1)) - 1)}"
     return f"unreadable data: {msg}"
 
 
@@ -176,10 +195,11 @@ def load_input(path, columns=None):
         return _load_delimited(path, None, columns)
     suffix, _ = _split_suffix(path)
     if suffix == ".npy":
+        raw = _read_bytes(path)
+        if raw[:2] == b"\x1f\x8b":
+            raw = _gunzip(raw, path)
         try:
-            X = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise CLIError(f"{path}: no such file") from None
+            X = np.load(io.BytesIO(raw), allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:
             raise CLIError(f"{path}: not a readable .npy file ({e})") from None
         if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
@@ -214,9 +234,15 @@ def _check_output(option, path):
     suffix, gz = _split_suffix(path)
     if gz or suffix not in _OUTPUT_FORMATS:
         raise CLIError(f"{option}: {path}: write .npy, .csv or .tsv")
+    _check_target(option, path)
+
+
+def _check_target(option, path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CLIError(f"{option}: {path}: no such directory {folder}")
+    if os.path.isdir(path):
+        raise CLIError(f"{option}: {path}: is a directory")
 
 
 def _check_plot(path):
@@ -225,12 +251,8 @@ def _check_plot(path):
     try:  # a clear error before the fit
         import matplotlib  # noqa: F401
     except ImportError:
-        raise CLIError(
-            "--plot needs matplotlib: pip install meanshift[plot]"
-        ) from None
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CLIError(f"--plot: {path}: no such directory {folder}")
+        raise CLIError("--plot needs matplotlib: pip install meanshift[plot]") from None
+    _check_target("--plot", path)
 
 
 def _umask():
@@ -260,7 +282,8 @@ class _Outputs:
         tmp = self._temp(path)
         suffix, _ = _split_suffix(path)
         if suffix == ".npy":
-            np.save(tmp, array)
+            with open(tmp, "wb") as f:  # a path not ending in .npy gets one
+                np.save(f, array)
             return
         delimiter = "\t" if suffix == ".tsv" else ","
         fmt = "%d" if array.dtype.kind in "iu" else "%.17g"
@@ -278,8 +301,22 @@ class _Outputs:
         fig.savefig(tmp, dpi=120, bbox_inches="tight", format=os.path.splitext(path)[1][1:] or "png")
 
     def commit(self):
-        for tmp, path in self.pending:
-            os.replace(tmp, path)
+        """Rename every file into place; on a failure, none stays."""
+        done = []
+        try:
+            for tmp, path in self.pending:
+                try:
+                    os.replace(tmp, path)
+                except OSError as e:
+                    raise CLIError(f"{path}: cannot write: {e.strerror}") from None
+                done.append(path)
+        except BaseException:
+            for path in done:  # what an earlier rename replaced is gone,
+                try:  # but no file of this run is left half-written
+                    os.unlink(path)
+                except OSError:
+                    pass
+            raise
         self.pending = []
 
     def discard(self):
@@ -503,22 +540,29 @@ def cmd_demo(args):
     _check_plot(plot_path)
     X = demo_data(args.points)
     model, summary = run_clustering(
-        X, args, f"the built-in demo data ({len(X):,} points in 5 groups)", None
+        X, args, "the built-in demo data (5 groups)", None
     )
     args.labels = args.centers = None
     _write_outputs(args, X, model, summary, None)
     _emit(args, summary)
 
 
+def _float(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+
+
 def _positive_float(text):
-    value = float(text)
+    value = _float(text)
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
 
 
 def _quantile(text):
-    value = float(text)
+    value = _float(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text!r}")
     return value
@@ -654,12 +698,21 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.func(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                args.func(args)
+            finally:
+                for w in caught:  # one line each, like the errors
+                    msg = " ".join(str(w.message).split())
+                    print(f"{_PROG}: warning: {msg}", file=sys.stderr)
     except CLIError as e:
         print(f"{_PROG}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\n{_PROG}: interrupted", file=sys.stderr)
+        # on a terminal, over the progress line
+        clear = "\r\x1b[K" if sys.stderr.isatty() else ""
+        print(f"{clear}{_PROG}: interrupted", file=sys.stderr)
         return 130
     except (ValueError, TypeError, MemoryError) as e:
         # what the library raises on data it cannot cluster: one line

@@ -1,0 +1,543 @@
+"""The ``meanshift`` command, run as a real subprocess.
+
+Every input format (CSV/TSV with and without a header, gzip by name and by
+content, .npy, standard input), every output format, ``--json`` parsed back,
+the demo and its PNG, progress on stderr, and each error path: its exit
+status, a single line on stderr, nothing on stdout and no file left behind.
+
+Results are checked for correctness, not only for running: what the command
+writes must equal ``meanshift.MeanShift`` fitted in this process on the same
+data with the same parameters (and scikit-learn's ``MeanShift`` on a few
+small cases).
+
+Each subprocess pays for importing scikit-learn, so the data are small and
+the assertions on one run are combined; each error path stays its own case.
+"""
+
+import gzip
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sklearn.cluster
+from numpy.testing import assert_allclose, assert_array_equal
+
+import meanshift
+from meanshift import MeanShift, estimate_bandwidth
+
+# a hung command fails its test instead of blocking the run (not a speed check)
+TIMEOUT = 600
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+NAMES = ["a", "b", "c"]
+BANDWIDTH = 2.0
+
+
+def run_cli(args, cwd, stdin=b"", exe=None):
+    """Run the command with the bytes ``stdin``; (returncode, stdout, stderr)."""
+    cmd = [sys.executable, "-m", "meanshift"] if exe is None else [str(exe)]
+    proc = subprocess.run(
+        [*cmd, *map(str, args)],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        timeout=TIMEOUT,
+    )
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+
+def blobs(n_per=20, seed=0):
+    """Three well separated groups in 3-D, shuffled."""
+    rng = np.random.default_rng(seed)
+    means = np.array([[0.0, 0.0, 0.0], [6.0, 6.0, 0.0], [0.0, 6.0, 6.0]])
+    X = np.concatenate([rng.normal(m, 0.5, size=(n_per, 3)) for m in means])
+    return X[rng.permutation(len(X))]
+
+
+X = blobs()
+
+
+def text(X, delimiter=",", header=None):
+    """X as delimited text; repr() round-trips every float exactly."""
+    lines = [] if header is None else [delimiter.join(header)]
+    lines += [delimiter.join(repr(float(v)) for v in row) for row in X]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def npy_bytes(array, allow_pickle=False):
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def listing(folder):
+    """Every file and directory below folder (hidden ones too), relative."""
+    found = set()
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            found.add(os.path.relpath(os.path.join(root, name), folder))
+    return found
+
+
+def hidden(folder):
+    """Leftover temporary files: the command's temp names start with '.'."""
+    return sorted(p for p in listing(folder) if os.path.basename(p).startswith("."))
+
+
+def read_output(path, header):
+    """An array written by the command; for text files, check the header line."""
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    delimiter = "\t" if suffix == ".tsv" else ","
+    first, _, rest = path.read_text().partition("\n")
+    assert first == delimiter.join(header), f"header line of {path.name}: {first!r}"
+    return np.loadtxt(io.StringIO(rest), delimiter=delimiter, ndmin=2)
+
+
+def check_labels_file(path, expected):
+    labels = read_output(path, ["label"])
+    if path.suffix.lower() == ".npy":
+        assert labels.dtype.kind in "iu", labels.dtype
+    labels = labels.reshape(-1)
+    assert labels.shape == expected.shape
+    assert_array_equal(labels, expected)
+
+
+def check_centers_file(path, expected, columns, rtol=1e-12):
+    centers = read_output(path, columns)
+    assert centers.shape == expected.shape
+    assert_allclose(centers, expected, rtol=rtol, atol=0)
+
+
+def check_summary(summary, X, model, columns, bandwidth, outputs, rtol=1e-12):
+    """The --json summary against the in-process fit."""
+    n = X.shape[0]
+    assert summary["n_samples"] == n
+    assert summary["n_features"] == X.shape[1]
+    assert summary["columns"] == columns
+    assert_allclose(summary["bandwidth"], bandwidth, rtol=1e-12)
+    assert summary["n_clusters"] == len(model.cluster_centers_)
+    assert summary["n_unclustered"] == int((model.labels_ < 0).sum())
+    assert summary["outputs"] == outputs
+    clusters = summary["clusters"]
+    assert [c["label"] for c in clusters] == list(range(len(model.cluster_centers_)))
+    sizes = [c["size"] for c in clusters]
+    labels = model.labels_
+    assert sizes == np.bincount(labels[labels >= 0], minlength=len(clusters)).tolist()
+    assert sum(sizes) + summary["n_unclustered"] == n
+    assert_allclose(
+        np.array([c["center"] for c in clusters]).reshape(model.cluster_centers_.shape),
+        model.cluster_centers_,
+        rtol=rtol,
+        atol=0,
+    )
+
+
+def assert_one_line_error(rc, out, err, expected_rc):
+    assert rc == expected_rc, (rc, out, err)
+    assert out == "", f"stdout should be empty, got {out!r}"
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].strip(), f"stderr is not one line: {err!r}"
+    assert lines[0].startswith("meanshift"), lines[0]
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------
+# Input formats (each with outputs in a different format and --json)
+# ---------------------------------------------------------------------------
+
+X32 = X.astype(np.float32)
+
+# id: (input name or '-', its bytes, the data it holds, its column names)
+INPUTS = {
+    "csv-header": ("data.csv", text(X, ",", NAMES), X, NAMES),
+    "csv-no-header": ("data.csv", text(X, ","), X, None),
+    "tsv-header": ("data.tsv", text(X, "\t", NAMES), X, NAMES),
+    "csv-gz-by-name": ("data.csv.gz", gzip.compress(text(X, ",", NAMES)), X, NAMES),
+    "csv-gzip-by-content": ("data.csv", gzip.compress(text(X, ",")), X, None),
+    "npy-float32": ("data.npy", npy_bytes(X32), X32, None),
+    "npy-gz": ("data.npy.gz", gzip.compress(npy_bytes(X)), X, None),
+    "stdin-csv-header": ("-", text(X, ",", NAMES), X, NAMES),
+    "stdin-tsv-no-header": ("-", text(X, "\t"), X, None),
+}
+OUTPUT_EXTS = [".csv", ".tsv", ".npy"]
+
+
+@pytest.mark.parametrize("case", list(INPUTS), ids=list(INPUTS))
+def test_input_formats_and_outputs(tmp_path, case):
+    name, content, data, names = INPUTS[case]
+    i = list(INPUTS).index(case)
+    # every input runs with a different pair of output formats
+    labels_out = "labels" + OUTPUT_EXTS[i % 3]
+    centers_out = "centers" + OUTPUT_EXTS[(i + 1) % 3]
+    stdin = b""
+    if name == "-":
+        stdin = content
+    else:
+        (tmp_path / name).write_bytes(content)
+    before = listing(tmp_path)
+    rc, out, err = run_cli(
+        ["cluster", name, "--bandwidth", BANDWIDTH, "--labels", labels_out,
+         "--centers", centers_out, "--json"],
+        tmp_path,
+        stdin=stdin,
+    )
+    assert rc == 0, err
+    assert err == ""
+    assert listing(tmp_path) - before == {labels_out, centers_out}
+
+    model = MeanShift(bandwidth=BANDWIDTH).fit(data)
+    assert len(model.cluster_centers_) == 3  # the data are what we think
+    columns = names or ["x0", "x1", "x2"]
+    rtol = 1e-6 if data.dtype == np.float32 else 1e-12
+    check_labels_file(tmp_path / labels_out, model.labels_)
+    check_centers_file(tmp_path / centers_out, model.cluster_centers_, columns, rtol)
+    check_summary(
+        json.loads(out), data, model, columns, BANDWIDTH,
+        {"labels": labels_out, "centers": centers_out}, rtol,
+    )
+
+
+def test_csv_against_sklearn_with_plot_and_table(tmp_path):
+    """A small case against scikit-learn itself; also the table, --plot and
+    --no-progress (stderr stays empty)."""
+    (tmp_path / "data.csv").write_bytes(text(X, ",", NAMES))
+    rc, out, err = run_cli(
+        ["cluster", "data.csv", "--bandwidth", BANDWIDTH, "--labels", "l.csv",
+         "--centers", "c.csv", "--plot", "pic.png", "--no-progress"],
+        tmp_path,
+    )
+    assert rc == 0, err
+    assert err == ""
+    ref = sklearn.cluster.MeanShift(bandwidth=BANDWIDTH).fit(X)
+    check_labels_file(tmp_path / "l.csv", ref.labels_)
+    centers = read_output(tmp_path / "c.csv", NAMES)
+    assert_allclose(centers, ref.cluster_centers_, rtol=0, atol=1e-3 * BANDWIDTH)
+    assert (tmp_path / "pic.png").read_bytes()[:8] == PNG_MAGIC
+    assert hidden(tmp_path) == []
+    # the human-readable table
+    assert re.search(r"^data\s+60 points x 3 features from data\.csv", out, re.M), out
+    assert re.search(r"^clusters\s+3\b", out, re.M), out
+    assert re.search(r"^bandwidth\s+2\b", out, re.M), out
+    for kind, path in [("labels", "l.csv"), ("centers", "c.csv"), ("plot", "pic.png")]:
+        assert f"{kind} written to {path}" in out
+    assert "a=" in out and "c=" in out  # centers shown with the column names
+
+
+def test_output_extension_case_insensitive(tmp_path):
+    """OUT.NPY / OUT.TSV are .npy / .tsv files, whole, and no temp file stays."""
+    (tmp_path / "data.npy").write_bytes(npy_bytes(X))
+    rc, out, err = run_cli(
+        ["cluster", "data.npy", "--bandwidth", BANDWIDTH, "--labels", "L.NPY",
+         "--centers", "C.TSV"],
+        tmp_path,
+    )
+    assert rc == 0, err
+    model = MeanShift(bandwidth=BANDWIDTH).fit(X)
+    assert hidden(tmp_path) == []
+    check_labels_file(tmp_path / "L.NPY", model.labels_)
+    check_centers_file(tmp_path / "C.TSV", model.cluster_centers_, ["x0", "x1", "x2"])
+
+
+# ---------------------------------------------------------------------------
+# --columns
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, content, columns, picked, names",
+    [
+        ("data.csv", text(X, ",", NAMES), ["c", "a"], [2, 0], ["c", "a"]),
+        ("data.csv", text(X, ","), ["2,1"], [2, 1], None),
+        ("data.npy", npy_bytes(X), ["1"], [1], None),
+    ],
+    ids=["by-name", "by-index-comma-no-header", "npy-by-index"],
+)
+def test_columns(tmp_path, name, content, columns, picked, names):
+    (tmp_path / name).write_bytes(content)
+    rc, out, err = run_cli(
+        ["cluster", name, "--bandwidth", BANDWIDTH, "--columns", *columns,
+         "--centers", "centers.csv", "--json"],
+        tmp_path,
+    )
+    assert rc == 0, err
+    data = X[:, picked]
+    model = MeanShift(bandwidth=BANDWIDTH).fit(data)
+    summary = json.loads(out)
+    assert summary["n_features"] == len(picked)
+    if names is not None:
+        assert summary["columns"] == names
+    check_summary(
+        summary, data, model, summary["columns"], BANDWIDTH, {"centers": "centers.csv"}
+    )
+    check_centers_file(tmp_path / "centers.csv", model.cluster_centers_, summary["columns"])
+
+
+# ---------------------------------------------------------------------------
+# Fit options: the command fits what MeanShift fits with the same parameters
+# ---------------------------------------------------------------------------
+
+X_OUT = np.concatenate([X, [[20.0, 20.0, 20.0]]])
+
+
+@pytest.mark.filterwarnings("ignore:Binning data failed")  # the in-process fits
+@pytest.mark.parametrize(
+    "options, params",
+    [
+        (["--bandwidth", "2", "--bin-seeding"], dict(bandwidth=2.0, bin_seeding=True)),
+        (
+            ["--bandwidth", "1.5", "--bin-seeding", "--min-bin-freq", "3",
+             "--no-cluster-all", "--max-iter", "5", "--n-jobs", "1"],
+            dict(bandwidth=1.5, bin_seeding=True, min_bin_freq=3, cluster_all=False,
+                 max_iter=5),
+        ),
+        (["--quantile", "0.5", "--n-samples", "30", "--n-jobs", "-1"],
+         dict(quantile=0.5, n_samples=30)),
+        # every point in a cell of its own: the library warns and seeds from
+        # the points; the command says so in its own words, if at all
+        (["--bandwidth", "0.05", "--bin-seeding", "--no-progress"],
+         dict(bandwidth=0.05, bin_seeding=True)),
+    ],
+    ids=["bin-seeding", "min-bin-freq-no-cluster-all-max-iter", "quantile-n-samples",
+         "bin-seeding-fallback"],
+)
+def test_fit_options(tmp_path, options, params):
+    (tmp_path / "data.npy").write_bytes(npy_bytes(X_OUT))
+    rc, out, err = run_cli(
+        ["cluster", "data.npy", *options, "--labels", "l.npy", "--centers", "c.npy",
+         "--json"],
+        tmp_path,
+    )
+    assert rc == 0, err
+    # no progress asked for; no Python warning text (file, line, source)
+    assert all(line.startswith("meanshift: ") for line in err.splitlines()), err
+    params = dict(params)
+    if "quantile" in params:
+        bandwidth = estimate_bandwidth(
+            X_OUT, quantile=params.pop("quantile"), n_samples=params.pop("n_samples", None)
+        )
+        params["bandwidth"] = bandwidth
+    model = MeanShift(**params).fit(X_OUT)
+    summary = json.loads(out)
+    check_summary(
+        summary, X_OUT, model, ["x0", "x1", "x2"], params["bandwidth"],
+        {"labels": "l.npy", "centers": "c.npy"},
+    )
+    assert summary["n_iter"] == model.n_iter_
+    check_labels_file(tmp_path / "l.npy", model.labels_)
+    check_centers_file(tmp_path / "c.npy", model.cluster_centers_, None)
+    if not params.get("cluster_all", True):
+        assert model.labels_[-1] == -1  # the outlier: the option did something
+        assert summary["n_unclustered"] >= 1
+    # and scikit-learn agrees
+    ref = sklearn.cluster.MeanShift(**params).fit(X_OUT)
+    assert_array_equal(np.load(tmp_path / "l.npy"), ref.labels_)
+    assert_allclose(
+        np.load(tmp_path / "c.npy"), ref.cluster_centers_, rtol=0,
+        atol=1e-3 * params["bandwidth"],
+    )
+
+
+# ---------------------------------------------------------------------------
+# Progress
+# ---------------------------------------------------------------------------
+
+
+def test_progress_on_stderr_and_default_bandwidth(tmp_path):
+    """--progress reports both stages; without --bandwidth the bandwidth is
+    estimate_bandwidth's (quantile 0.3 of all points)."""
+    (tmp_path / "data.csv").write_bytes(text(X, ",", NAMES))
+    rc, out, err = run_cli(["cluster", "data.csv", "--progress", "--json"], tmp_path)
+    assert rc == 0, err
+    bandwidth = estimate_bandwidth(X, quantile=0.3)
+    model = MeanShift(bandwidth=bandwidth).fit(X)
+    check_summary(json.loads(out), X, model, NAMES, bandwidth, {})  # clean JSON
+    lines = err.splitlines()
+    assert lines and all(line.startswith("meanshift: ") for line in lines), err
+    assert any("estimating bandwidth" in line and "100%" in line for line in lines), err
+    climbing = [line for line in lines if "climbing" in line]
+    assert climbing and "100%" in climbing[-1], err
+    assert "60/60" in climbing[-1], err
+
+
+# ---------------------------------------------------------------------------
+# The demo
+# ---------------------------------------------------------------------------
+
+DEMO_MEANS = np.array([[0.0, 0.0], [5.0, 5.0], [-4.0, 6.0], [6.0, -3.0], [-5.0, -4.0]])
+
+
+def test_demo_plot(tmp_path):
+    (tmp_path / "tmp").mkdir()
+    rc, out, err = run_cli(["demo", "--plot", "tmp/demo.png", "--points", 3000], tmp_path)
+    assert rc == 0, err
+    assert err == ""
+    assert re.search(r"^clusters\s+5\b", out, re.M), out
+    assert re.search(r"^data\s+3,000 points x 2 features", out, re.M), out
+    assert "plot written to tmp/demo.png" in out
+    png = tmp_path / "tmp" / "demo.png"
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    import matplotlib.image
+
+    image = matplotlib.image.imread(png)
+    assert image.ndim == 3 and image.shape[2] in (3, 4)
+    assert image.shape[0] >= 100 and image.shape[1] >= 100
+    assert image.std() > 0  # something is drawn
+    assert listing(tmp_path) == {"tmp", os.path.join("tmp", "demo.png")}
+
+
+def test_demo_json_default_plot(tmp_path):
+    rc, out, err = run_cli(["demo", "--points", 3000, "--json"], tmp_path)
+    assert rc == 0, err
+    assert err == ""
+    summary = json.loads(out)
+    assert summary["n_samples"] == 3000 and summary["n_features"] == 2
+    assert summary["n_clusters"] == 5
+    assert summary["outputs"] == {"plot": "meanshift-demo.png"}
+    assert (tmp_path / "meanshift-demo.png").read_bytes()[:8] == PNG_MAGIC
+    assert listing(tmp_path) == {"meanshift-demo.png"}
+    centers = np.array([c["center"] for c in summary["clusters"]])
+    sizes = np.array([c["size"] for c in summary["clusters"]])
+    assert sizes.sum() == 3000
+    # each generating group is found: a center near its mean, about its size
+    for mean, share in zip(DEMO_MEANS, [0.3, 0.25, 0.2, 0.15, 0.1]):
+        k = np.argmin(np.linalg.norm(centers - mean, axis=1))
+        assert np.linalg.norm(centers[k] - mean) < 0.5, (mean, centers)
+        assert abs(sizes[k] - share * 3000) < 0.05 * 3000, (mean, sizes)
+    # and exactly what MeanShift finds on the demo data with the demo defaults
+    from meanshift._cli import demo_data
+
+    data = demo_data(3000)
+    bandwidth = estimate_bandwidth(data, quantile=0.2, n_samples=1000)
+    model = MeanShift(bandwidth=bandwidth).fit(data)
+    check_summary(summary, data, model, ["x0", "x1"], bandwidth, summary["outputs"])
+
+
+# ---------------------------------------------------------------------------
+# The console script, --version, --help
+# ---------------------------------------------------------------------------
+
+
+def test_console_script(tmp_path):
+    script = Path(sys.executable).parent / "meanshift"
+    if not script.exists():
+        pytest.skip(f"no console script at {script}")
+    rc, out, err = run_cli(
+        ["cluster", "-", "--bandwidth", BANDWIDTH, "--json"], tmp_path,
+        stdin=text(X, ","), exe=script,
+    )
+    assert rc == 0, err
+    assert err == ""
+    model = MeanShift(bandwidth=BANDWIDTH).fit(X)
+    check_summary(json.loads(out), X, model, ["x0", "x1", "x2"], BANDWIDTH, {})
+
+
+def test_version(tmp_path):
+    rc, out, err = run_cli(["--version"], tmp_path)
+    assert rc == 0, err
+    assert out.strip() == f"meanshift {meanshift.__version__}"
+
+
+def test_help(tmp_path):
+    rc, out, err = run_cli(["--help"], tmp_path)
+    assert rc == 0, err
+    assert err == ""
+    for word in ["usage: meanshift", "cluster", "demo", "--version"]:
+        assert word in out
+
+
+# ---------------------------------------------------------------------------
+# Error paths: exit status, one line on stderr, nothing on stdout, no files
+# ---------------------------------------------------------------------------
+
+DIR = object()  # in a case's files: make a directory of that name
+GOOD = text(X, ",", NAMES)
+
+
+def _object_npy():
+    return npy_bytes(np.array([1, "a", None], dtype=object), allow_pickle=True)
+
+
+ERRORS = [
+    # (id, files to create, arguments after 'cluster', stdin, exit status,
+    #  what the message must contain)
+    ("missing-file", {}, ["missing.csv"], b"", 1, ["missing.csv"]),
+    ("directory-as-input", {"data.csv": DIR}, ["data.csv"], b"", 1, ["data.csv", "directory"]),
+    ("unknown-extension", {"data.txt": GOOD}, ["data.txt"], b"", 1, ["data.txt", ".txt"]),
+    ("non-numeric-cell", {"data.csv": b"a,b\n1,2\n3,oops\n4,5\n"}, ["data.csv"], b"", 1,
+     ["data.csv", "line 3", "column 2", "oops"]),
+    ("non-numeric-cell-after-blank-line", {"data.csv": b"a,b\n1,2\n\n3,4\n5,oops\n"},
+     ["data.csv"], b"", 1, ["line 5", "column 2", "oops"]),
+    ("ragged-rows", {"data.csv": b"1,2\n3,4\n5,6,7\n8,9\n"}, ["data.csv"], b"", 1,
+     ["data.csv", "line 3"]),
+    ("header-and-rows-differ-in-width", {"data.csv": b"a,b\n1,2,3\n4,5,6\n"},
+     ["data.csv", "--bandwidth", "1"], b"", 1, ["data.csv"]),
+    ("empty-file", {"data.csv": b""}, ["data.csv"], b"", 1, ["data.csv"]),
+    ("header-only", {"data.csv": b"a,b\n"}, ["data.csv"], b"", 1, ["data.csv"]),
+    ("empty-stdin", {}, ["-"], b"", 1, ["standard input"]),
+    ("npy-random-bytes",
+     {"data.npy": np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8).tobytes()},
+     ["data.npy"], b"", 1, ["data.npy"]),
+    ("npy-object-array", {"data.npy": _object_npy()}, ["data.npy"], b"", 1, ["data.npy"]),
+    ("npy-3d", {"data.npy": npy_bytes(np.zeros((4, 3, 2)))}, ["data.npy"], b"", 1,
+     ["data.npy", "dimension"]),
+    ("nan-in-data", {"data.csv": b"a,b\n1,2\nnan,3\n4,5\n"}, ["data.csv", "--bandwidth", "1"],
+     b"", 1, ["NaN"]),
+    ("estimated-bandwidth-zero", {"data.csv": b"1,1\n" * 10}, ["data.csv"], b"", 1,
+     ["bandwidth"]),
+    ("output-in-missing-directory", {"data.csv": GOOD},
+     ["data.csv", "--bandwidth", "2", "--labels", "nodir/labels.csv"], b"", 1, ["nodir"]),
+    ("unsupported-output-extension", {"data.csv": GOOD},
+     ["data.csv", "--bandwidth", "2", "--centers", "centers.txt"], b"", 1, ["centers.txt"]),
+    ("min-bin-freq-too-high", {"data.csv": GOOD},
+     ["data.csv", "--bandwidth", "2", "--bin-seeding", "--min-bin-freq", "1000"], b"", 1,
+     ["min_bin_freq"]),
+    ("columns-unknown-name", {"data.csv": GOOD}, ["data.csv", "--columns", "zz"], b"", 1,
+     ["zz"]),
+    # failures after the fit, when some outputs are ready: none may remain
+    ("late-failure-centers-is-a-directory", {"data.csv": GOOD, "centers.csv": DIR},
+     ["data.csv", "--bandwidth", "2", "--labels", "ok.csv", "--centers", "centers.csv"],
+     b"", 1, ["centers.csv"]),
+    ("late-failure-plot-format", {"data.csv": GOOD},
+     ["data.csv", "--bandwidth", "2", "--labels", "ok.csv", "--centers", "ok.npy",
+      "--plot", "pic.xyz"], b"", 1, ["xyz"]),
+    # usage errors (argparse): status 2
+    ("bandwidth-negative", {"data.csv": GOOD}, ["data.csv", "--bandwidth", "-1"], b"", 2,
+     ["--bandwidth"]),
+    ("bandwidth-not-a-number", {"data.csv": GOOD}, ["data.csv", "--bandwidth", "abc"], b"", 2,
+     ["--bandwidth", "abc"]),
+    ("max-iter-negative", {"data.csv": GOOD}, ["data.csv", "--max-iter", "-1"], b"", 2,
+     ["--max-iter"]),
+    ("n-jobs-zero", {"data.csv": GOOD}, ["data.csv", "--n-jobs", "0"], b"", 2, ["--n-jobs"]),
+    ("bandwidth-with-quantile", {"data.csv": GOOD},
+     ["data.csv", "--bandwidth", "1", "--quantile", "0.3"], b"", 2,
+     ["--bandwidth", "--quantile"]),
+]
+
+
+@pytest.mark.parametrize(
+    "files, args, stdin, status, words",
+    [pytest.param(*case[1:], id=case[0]) for case in ERRORS],
+)
+def test_errors(tmp_path, files, args, stdin, status, words):
+    for name, content in files.items():
+        if content is DIR:
+            (tmp_path / name).mkdir()
+        else:
+            (tmp_path / name).write_bytes(content)
+    before = listing(tmp_path)
+    rc, out, err = run_cli(["cluster", *args], tmp_path, stdin=stdin)
+    line = assert_one_line_error(rc, out, err, status)
+    for word in words:
+        assert word in line, f"{word!r} not in {line!r}"
+    assert listing(tmp_path) == before, "files were left behind"
+    for name, content in files.items():
+        if content is DIR:
+            assert not any((tmp_path / name).iterdir())
