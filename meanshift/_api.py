@@ -386,7 +386,7 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads):
     with np.errstate(over="ignore", invalid="ignore"):  # checked below
         seeds = bin_seeds * bin_size  # float32 for a Python float, as numpy does
     if seeds.dtype == np.float32 and not (
-        np.finfo(np.float32).tiny <= bin_size <= np.finfo(np.float32).max
+        np.finfo(np.float32).tiny <= abs(bin_size) <= np.finfo(np.float32).max
         and np.isfinite(seeds).all()
     ):  # beyond float32's range that product is 0 or inf: use float64
         seeds = bin_seeds.astype(np.float64) * float(bin_size)
