@@ -154,6 +154,29 @@ def _effective_n_threads(n_jobs):
     return min(int(n_jobs), 4 * max(_cpu_count(), max_n_threads))
 
 
+# A parallel region costs microseconds on an idle machine but up to a
+# scheduler time slice (milliseconds) when the other cores are busy; below
+# about this much work (nanoseconds of one core) one thread is faster.
+_SERIAL_WORK = 1_000_000
+
+
+def _threads_for(n_threads, work):
+    """n_threads, or 1 for a kernel call of less than _SERIAL_WORK (work
+    estimated from the sizes, in nanoseconds of one core)."""
+    return 1 if work < _SERIAL_WORK else n_threads
+
+
+def _build_tree(X, leaf_size, n_threads):
+    return _core.build_tree(
+        X, leaf_size, _threads_for(n_threads, 100 * X.shape[0] * X.shape[1])
+    )
+
+
+def _assign(X, centers, bandwidth, cluster_all, n_threads):
+    work = X.shape[0] * X.shape[1] * max(len(centers), 1)
+    return _core.assign(X, centers, bandwidth, cluster_all, _threads_for(n_threads, work))
+
+
 def _range_exponent(*arrays, bandwidth=None):
     """k such that the problem scaled by ``2**k`` (``np.ldexp``) keeps its
     squared distances and squared bandwidth within float64's range; 0 when
@@ -297,15 +320,15 @@ def _estimate_bandwidth(
         tree = None
     n_neighbors = max(1, int(X.shape[0] * quantile))
     if tree is None:
-        tree = _core.build_tree(X, _leaf_size(*X.shape), n_threads)
+        tree = _build_tree(X, _leaf_size(*X.shape), n_threads)
     dist = np.empty(X.shape[0])
 
-    def run(start, seconds):
+    def run(start, seconds, threads):
         return _core.kth_neighbor_dist(
-            tree, tree.data, n_neighbors, n_threads, start, seconds, dist
+            tree, tree.data, n_neighbors, threads, start, seconds, dist
         )[1]
 
-    in_batches(X.shape[0], run, report, "bandwidth")
+    in_batches(X.shape[0], run, n_threads, report, "bandwidth")
     # summed in the same batches as scikit-learn, for the same rounding
     bandwidth = 0.0
     for start in range(0, len(dist), 500):
@@ -368,7 +391,12 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads):
         and (np.zeros(1, dtype=np.float32) / bin_size).dtype == np.float32
     )
     if Xa.shape[0] and Xa.shape[1]:
-        cells, counts = _core.bin_cells(Xa, float(bin_size), f32_division, n_threads)
+        cells, counts = _core.bin_cells(
+            Xa,
+            float(bin_size),
+            f32_division,
+            _threads_for(n_threads, 8 * Xa.shape[0] * Xa.shape[1]),
+        )
         cells = cells[counts >= min_bin_freq]
     else:
         cells = np.zeros((0, Xa.shape[1]))
@@ -630,7 +658,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
             bandwidth = None if bandwidth is None else _ldexp(bandwidth, k)
 
         report = reporter(self.verbose)
-        tree = _core.build_tree(X, _leaf_size(*X.shape), n_threads)
+        tree = _build_tree(X, _leaf_size(*X.shape), n_threads)
         if bandwidth is None:
             bandwidth = _estimate_bandwidth(X, 0.3, None, 0, n_threads, tree, report)
 
@@ -697,10 +725,10 @@ class MeanShift(ClusterMixin, BaseEstimator):
             k = _range_exponent(X, centers)
             if k:
                 X, centers = np.ldexp(X, k), np.ldexp(centers, k)
-        labels, overflow = _core.assign(X, centers, np.inf, True, n_threads)
+        labels, overflow = _assign(X, centers, np.inf, True, n_threads)
         if overflow:  # huge magnitudes: ask again on an exactly scaled copy
             k = _range_exponent(X, centers)
-            labels, _ = _core.assign(
+            labels, _ = _assign(
                 np.ldexp(X, k), np.ldexp(centers, k), np.inf, True, n_threads
             )
         return labels
@@ -715,14 +743,14 @@ def _climb(tree, seeds, bandwidth, max_iter, n_threads, shown_bandwidth, report=
     """
     out = None
 
-    def run(start, seconds):
+    def run(start, seconds, threads):
         nonlocal out
         *out, stop = _core.climb(
-            tree, tree.data, seeds, bandwidth, max_iter, n_threads, start, seconds, out
+            tree, tree.data, seeds, bandwidth, max_iter, threads, start, seconds, out
         )
         return stop
 
-    in_batches(len(seeds), run, report, "climb")
+    in_batches(len(seeds), run, n_threads, report, "climb")
     centers, counts, iters = out
     converged = counts > 0
     if not converged.any():
@@ -741,10 +769,10 @@ def _merge_and_label(X, centers, counts, bandwidth, cluster_all, n_threads):
         np.ascontiguousarray(centers, dtype=np.float64), counts
     )
     ranked = centers[rows]
-    rank_tree = _core.build_tree(ranked, 16, n_threads)
+    rank_tree = _build_tree(ranked, 16, n_threads)
     keep = _core.suppress(rank_tree, rank_tree.data, bandwidth)
     cluster_centers = ranked[keep]
-    labels, _ = _core.assign(
+    labels, _ = _assign(
         X,
         np.ascontiguousarray(cluster_centers, dtype=np.float64),
         bandwidth,

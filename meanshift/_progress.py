@@ -20,20 +20,27 @@ __all__ = ["in_batches", "reporter"]
 # seconds after which a kernel call begins no new work: with the time to
 # finish what it began, the Ctrl-C latency
 BATCH_SECONDS = 0.1
+# the first call runs on one thread for this long: small problems end
+# there, without waking the other threads (which costs up to a scheduler
+# time slice when the machine is busy)
+SERIAL_SECONDS = 0.002
 
 
-def in_batches(total, run, report=None, stage=""):
-    """Call ``stop = run(start, seconds)`` until ``stop == total``.
+def in_batches(total, run, n_threads, report=None, stage=""):
+    """Call ``stop = run(start, seconds, threads)`` until ``stop == total``.
 
-    ``run`` does the rows from ``start`` on, beginning none after
-    ``seconds``, and returns one past the last row it did.  ``report``, if
-    given, is called as ``report(stage, done, total, elapsed)`` after each
-    call.
+    ``run`` does the rows from ``start`` on with ``threads`` threads,
+    beginning none after ``seconds``, and returns one past the last row it
+    did.  The first call is on one thread, briefly; the others on
+    ``n_threads``.  ``report``, if given, is called as
+    ``report(stage, done, total, elapsed)`` after each call.
     """
     t_start = time.perf_counter()
     done = 0
+    threads, seconds = 1, SERIAL_SECONDS
     while done < total:
-        stop = run(done, BATCH_SECONDS)
+        stop = run(done, seconds, threads)
+        threads, seconds = n_threads, BATCH_SECONDS
         if not done < stop <= total:  # pragma: no cover - a kernel bug
             raise RuntimeError(f"batch from {done} stopped at {stop} of {total}")
         done = stop
