@@ -26,20 +26,20 @@ _FLOAT_DTYPES = [np.float64, np.float32]
 
 def _as_float(X, input_name="X"):
     """The dtype the kernels run in: float32 and float64 stay as they are
-    (in native byte order), every other numeric dtype becomes float64
-    (float16 becomes float32).  Values a wider float holds beyond float64's
-    range are refused, as scikit-learn refuses infinity."""
+    (in native byte order, aligned: a misaligned view is copied), every
+    other numeric dtype becomes float64 (float16 becomes float32).  Values
+    a wider float holds beyond float64's range are refused, as
+    scikit-learn refuses infinity, and so is None in an object array
+    (which check_array lets through as NaN)."""
     if X.dtype in _FLOAT_DTYPES:
-        return X
+        return X if X.flags.aligned else X.copy()
     if X.dtype.kind == "f" and X.dtype.itemsize in (4, 8):  # other byte order
         return X.astype(X.dtype.newbyteorder("="))
     with np.errstate(over="ignore"):  # refused below
         out = X.astype(np.float32 if X.dtype == np.float16 else np.float64)
-    if X.dtype.kind == "f" and X.dtype.itemsize > 8 and not np.isfinite(out).all():
-        raise ValueError(
-            f"Input {input_name} contains infinity or a value too large for "
-            "dtype('float64')."
-        )
+    if X.dtype.kind in "fO" and X.dtype.itemsize != 2 and not np.isfinite(out).all():
+        what = "NaN" if np.isnan(out).any() else "infinity or a value too large for dtype('float64')"
+        raise ValueError(f"Input {input_name} contains {what}.")
     return out
 
 
@@ -110,7 +110,11 @@ def _check_verbose(owner, verbose):
 def _check_bandwidth(owner, bandwidth):
     if bandwidth is None:
         return
-    if not _is_real(bandwidth) or not 0 < bandwidth < np.inf:  # and NaN
+    try:
+        as_float = float(bandwidth)
+    except (TypeError, ValueError, OverflowError):  # e.g. 10**400
+        as_float = np.nan
+    if not _is_real(bandwidth) or not 0 < as_float < np.inf:  # and NaN
         raise InvalidParameterError(
             f"The 'bandwidth' parameter of {owner} must be a float in the range "
             f"(0.0, inf) or None. Got {bandwidth!r} instead."
@@ -212,6 +216,14 @@ def _range_exponent(*arrays, bandwidth=None):
     return k
 
 
+def _unscale(x, k):
+    """x * 2**k back in the caller's units: inf where that overflows."""
+    try:
+        return math.ldexp(x, k)
+    except OverflowError:
+        return math.inf
+
+
 def _ldexp(x, k):
     """x * 2**k for a positive x, exact where it is representable, else the
     largest float (a bandwidth far beyond the data's extent) or the
@@ -305,7 +317,7 @@ def estimate_bandwidth(
         _effective_n_threads(n_jobs),
         report=reporter(verbose),
     )
-    return np.float64(math.ldexp(bandwidth, -k))
+    return np.float64(_unscale(bandwidth, -k))
 
 
 def _estimate_bandwidth(
@@ -665,7 +677,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         if seeds is None:
             if self.bin_seeding:
                 seeds = _get_bin_seeds(X, bandwidth, self.min_bin_freq, n_threads)
-                shown = float(math.ldexp(bandwidth, -k))
+                shown = float(_unscale(bandwidth, -k))
                 if len(seeds) == 0:
                     raise ValueError(
                         f"No bin holds min_bin_freq={self.min_bin_freq} points "
@@ -688,7 +700,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
             bandwidth,
             min(self.max_iter, 2**62),  # no seed gets further in any case
             n_threads,
-            math.ldexp(bandwidth, -k),
+            _unscale(bandwidth, -k),
             report,
         )
         del tree, seeds  # the tree's copy of X is freed before labelling

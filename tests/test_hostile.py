@@ -28,7 +28,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_blobs
 from threadpoolctl import ThreadpoolController
 
+import meanshift
 from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds
+from sklearn.utils._param_validation import InvalidParameterError
 
 EPS = np.finfo(np.float64).eps
 
@@ -968,3 +970,55 @@ def test_non_finite_values_rejected(case):
             call()
     with oracle_context(), pytest.raises(ValueError, match="NaN|infinity"):
         skc.MeanShift(bandwidth=2.0).fit(X)
+
+
+# ---------------------------------------------------------------------------
+# Found by tools/fuzz.py
+# ---------------------------------------------------------------------------
+
+
+def test_none_in_object_input_is_nan():
+    # check_array lets None through as NaN in object arrays; scikit-learn's
+    # NearestNeighbors then refuses it, and so must we, everywhere
+    bad = np.array([[None, 1.0], [1.0, 2.0], [2.0, 3.0]], dtype=object)
+    with pytest.raises(ValueError, match="NaN"):
+        meanshift.estimate_bandwidth(bad)
+    with pytest.raises(ValueError, match="NaN"):
+        meanshift.mean_shift(bad, bandwidth=2.0)
+    with pytest.raises(ValueError, match="seeds contains NaN"):
+        meanshift.mean_shift(bad[1:].astype(float), bandwidth=2.0, seeds=bad)
+    model = meanshift.MeanShift(bandwidth=2.0).fit(bad[1:].astype(float))
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(bad)
+
+
+def test_misaligned_arrays_are_copied_not_read_in_place():
+    # a float64 view at an odd byte offset: reading it as double is
+    # undefined behaviour (UBSan aborts); the kernels get an aligned copy
+    buf = np.zeros(8 * 40 + 1, np.uint8)
+    U = buf[1:].view(np.float64).reshape(20, 2)
+    U[:] = np.random.default_rng(0).normal(size=(20, 2))
+    assert not U.flags.aligned
+    A = U.copy()
+    for fn in (
+        lambda X: meanshift.mean_shift(X, bandwidth=1.0),
+        lambda X: meanshift.mean_shift(X, bandwidth=1.0, bin_seeding=True),
+        lambda X: (meanshift.estimate_bandwidth(X),),
+        lambda X: (meanshift.get_bin_seeds(X, 0.5),),
+        lambda X: (meanshift.MeanShift(bandwidth=1.0).fit(A).predict(X),),
+        lambda X: meanshift.mean_shift(A, bandwidth=1.0, seeds=X[:5]),
+    ):
+        for a, b in zip(fn(U), fn(A)):
+            assert_array_equal(a, b)
+
+
+def test_extreme_values_never_raise_overflow_error():
+    # the bandwidth of data spanning the whole float range overflows float64
+    # in the caller's units: inf, not an OverflowError
+    bw = meanshift.estimate_bandwidth([[-1.7e308], [1.7e308]], quantile=1.0)
+    assert bw == np.inf
+    X = np.array([[1.7e308, -1.7e308], [-1.7e308, 1.7e308], [1e308, 1e308]])
+    centers, labels = meanshift.mean_shift(X, bandwidth=1e308)
+    assert np.isfinite(centers).all() and len(labels) == 3
+    with pytest.raises(InvalidParameterError, match="'bandwidth' parameter"):
+        meanshift.MeanShift(bandwidth=10**400).fit(X)
