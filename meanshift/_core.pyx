@@ -1303,8 +1303,9 @@ def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
     same values as one."""
     cdef intp n = tree.t.n, d = tree.t.d, lo
     # rows handed out together: a thread's next query is near its last
-    # one, which its search starts from; few, as a row can be costly
-    cdef intp step = 8
+    # one, which its search starts from (8 rows: 20000 x 3 took ~10% more
+    # than one block per chunk; 32: the same); few, as a row can be costly
+    cdef intp step = 32
     cdef double r_prev
     if k < 1 or k > n:
         raise ValueError("k must be in [1, n_samples]")

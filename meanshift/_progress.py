@@ -23,7 +23,7 @@ BATCH_SECONDS = 0.1
 # the first call runs on one thread for this long: small problems end
 # there, without waking the other threads (which costs up to a scheduler
 # time slice when the machine is busy)
-SERIAL_SECONDS = 0.002
+SERIAL_SECONDS = 0.001
 
 
 def in_batches(total, run, n_threads, report=None, stage=""):
