@@ -410,6 +410,8 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads):
             _threads_for(n_threads, 8 * Xa.shape[0] * Xa.shape[1]),
         )
         cells = cells[counts >= min_bin_freq]
+    elif Xa.shape[0]:  # no features: every point is in the one empty cell
+        cells = np.zeros((1 if Xa.shape[0] >= min_bin_freq else 0, 0))
     else:
         cells = np.zeros((0, Xa.shape[1]))
     if len(cells):

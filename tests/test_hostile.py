@@ -1022,3 +1022,15 @@ def test_extreme_values_never_raise_overflow_error():
     assert np.isfinite(centers).all() and len(labels) == 3
     with pytest.raises(InvalidParameterError, match="'bandwidth' parameter"):
         meanshift.MeanShift(bandwidth=10**400).fit(X)
+
+
+@pytest.mark.parametrize("n, min_bin_freq", [(2, 0), (2, 1), (3, 5), (1, 1), (0, 1)])
+def test_get_bin_seeds_without_features(n, min_bin_freq):
+    # every point lies in the one empty cell: scikit-learn returns it as a
+    # (1, 0) array (or X itself when that is one point), found by the fuzzer
+    X = np.zeros((n, 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = get_bin_seeds(X, 1.0, min_bin_freq)
+        ref = skc.get_bin_seeds(X, 1.0, min_bin_freq)
+    assert ours.shape == ref.shape and ours.dtype == ref.dtype
