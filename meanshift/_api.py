@@ -121,6 +121,40 @@ def _check_bandwidth(owner, bandwidth):
         )
 
 
+KERNELS = ("flat", "epanechnikov", "gaussian")
+LABEL_BY = ("nearest", "attractor")
+
+
+def _check_choice(owner, name, value, choices):
+    if not isinstance(value, str) or value not in choices:
+        among = "{" + ", ".join(repr(c) for c in choices) + "}"
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be a str among {among}. "
+            f"Got {value!r} instead."
+        )
+
+
+def _check_weights(sample_weight, X):
+    """sample_weight validated as scikit-learn validates it (one finite,
+    non-negative value per row, not all zero): float64, or None."""
+    if sample_weight is None:
+        return None
+    from sklearn.utils.validation import _check_sample_weight
+
+    if isinstance(sample_weight, (bool, np.bool_)):
+        raise ValueError(
+            f"sample_weight must be an array or a number, got {sample_weight!r}."
+        )
+    w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if not np.isfinite(w).all():
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if (w < 0).any():
+        raise ValueError("Negative values in data passed to sample_weight")
+    if not (w > 0).any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return w
+
+
 _CPU_COUNT = None
 
 
@@ -170,9 +204,10 @@ def _threads_for(n_threads, work):
     return 1 if work < _SERIAL_WORK else n_threads
 
 
-def _build_tree(X, leaf_size, n_threads):
+def _build_tree(X, leaf_size, n_threads, weights=None, moments=False):
+    work = 100 * X.shape[0] * X.shape[1] * (X.shape[1] if moments else 1)
     return _core.build_tree(
-        X, leaf_size, _threads_for(n_threads, 100 * X.shape[0] * X.shape[1])
+        X, leaf_size, _threads_for(n_threads, work), weights, moments
     )
 
 
@@ -321,26 +356,47 @@ def estimate_bandwidth(
 
 
 def _estimate_bandwidth(
-    X, quantile, n_samples, random_state, n_threads, tree=None, report=None
+    X,
+    quantile,
+    n_samples,
+    random_state,
+    n_threads,
+    tree=None,
+    report=None,
+    weights=None,
 ):
     """estimate_bandwidth on a checked array; ``tree`` may be a tree
-    already built over all of X; ``report`` a progress callback."""
+    already built over all of X (with ``weights``, if given); ``report`` a
+    progress callback.
+
+    With ``weights`` (used by fit only) the estimate is that of the data
+    with each row repeated by its weight, for integer weights: the k-th
+    neighbour is where the weights of the nearest points, the point itself
+    included, first reach max(1, int(total weight * quantile)), and the
+    distances are averaged with the weights."""
     random_state = check_random_state(random_state)
     if n_samples is not None:
         idx = random_state.permutation(X.shape[0])[:n_samples]
         X = X[idx]
         tree = None
     n_neighbors = max(1, int(X.shape[0] * quantile))
+    kweight = 0.0
+    if weights is not None:
+        total = float(weights.sum())
+        kweight = min(max(1.0, math.floor(total * quantile)), total)
+        n_neighbors = 1
     if tree is None:
-        tree = _build_tree(X, _leaf_size(*X.shape), n_threads)
+        tree = _build_tree(X, _leaf_size(*X.shape), n_threads, weights)
     dist = np.empty(X.shape[0])
 
     def run(start, seconds, threads):
         return _core.kth_neighbor_dist(
-            tree, tree.data, n_neighbors, threads, start, seconds, dist
+            tree, tree.data, n_neighbors, threads, start, seconds, dist, kweight
         )[1]
 
     in_batches(X.shape[0], run, n_threads, report, "bandwidth")
+    if weights is not None:
+        return np.float64(np.dot(weights, dist) / total)
     # summed in the same batches as scikit-learn, for the same rounding
     bandwidth = 0.0
     for start in range(0, len(dist), 500):
@@ -386,9 +442,13 @@ def get_bin_seeds(X, bin_size, min_bin_freq=1):
     return _get_bin_seeds(X, bin_size, min_bin_freq, _effective_n_threads(None))
 
 
-def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads):
+def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads, weights=None):
+    """get_bin_seeds; with ``weights`` a cell's weight is the sum of its
+    points' weights, binning fails when there are as many cells as the
+    weights add up to, and the points that are seeds then are those of
+    positive weight."""
     if bin_size == 0:
-        return X
+        return X if weights is None else X[weights > 0]
     Xa = check_array(
         X,
         ensure_all_finite=False,
@@ -408,6 +468,7 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads):
             float(bin_size),
             f32_division,
             _threads_for(n_threads, 8 * Xa.shape[0] * Xa.shape[1]),
+            weights,
         )
         cells = cells[counts >= min_bin_freq]
     elif Xa.shape[0]:  # no features: every point is in the one empty cell
@@ -419,18 +480,20 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads):
             bin_seeds = np.asarray(cells, dtype=np.float32)
     else:
         bin_seeds = np.array([], dtype=np.float32)
-    if len(bin_seeds) == len(X):
+    # (with weights: as many cells as the data with each row repeated by
+    # its weight would have points)
+    n_points = len(X) if weights is None else float(weights.sum())
+    if len(bin_seeds) == n_points:
         warnings.warn(
             "Binning data failed with provided bin_size=%f, using data points as seeds."
             % bin_size
         )
-        return X
-    with np.errstate(over="ignore", invalid="ignore"):  # checked below
+        return X if weights is None else X[weights > 0]
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         seeds = bin_seeds * bin_size  # float32 for a Python float, as numpy does
     if seeds.dtype == np.float32 and not (
-        np.finfo(np.float32).tiny <= abs(bin_size) <= np.finfo(np.float32).max
-        and np.isfinite(seeds).all()
-    ):  # beyond float32's range that product is 0 or inf: use float64
+        np.isfinite(seeds).all() and not ((seeds == 0) & (bin_seeds != 0)).any()
+    ):  # the float32 product overflowed or underflowed to 0: use float64
         seeds = bin_seeds.astype(np.float64) * float(bin_size)
     return seeds
 
@@ -446,13 +509,19 @@ def mean_shift(
     max_iter=300,
     n_jobs=None,
     verbose=False,
+    sample_weight=None,
+    kernel="flat",
+    label_by="nearest",
 ):
-    """Perform mean shift clustering of data using a flat kernel.
+    """Perform mean shift clustering of data.
 
-    Same arguments, results and errors as :func:`sklearn.cluster.mean_shift`,
-    computed by the compiled kernel.  The one deliberate difference is
-    ``n_jobs``: it is a number of threads, and ``None`` means all usable
-    cores (scikit-learn's None means one process).
+    With the defaults (flat kernel, no weights, nearest-center labels):
+    the same arguments, results and errors as
+    :func:`sklearn.cluster.mean_shift`, computed by the compiled kernel.
+    The one deliberate difference is ``n_jobs``: it is a number of threads,
+    and ``None`` means all usable cores (scikit-learn's None means one
+    process).  ``sample_weight``, ``kernel`` and ``label_by`` are additions
+    (see :class:`MeanShift`).
 
     Parameters
     ----------
@@ -469,10 +538,11 @@ def mean_shift(
         least ``min_bin_freq`` points (:func:`get_bin_seeds`). Ignored if
         seeds is not None.
     min_bin_freq : int, default=1
-        Accept only bins with at least min_bin_freq points as seeds.
+        Accept only bins with at least min_bin_freq points (with
+        ``sample_weight``: at least that much weight) as seeds.
     cluster_all : bool, default=True
-        If True, every point is labelled with its nearest center; if False,
-        points farther than bandwidth from every center get label -1.
+        If True, every point is labelled; if False, points farther than
+        bandwidth from every center get label -1.
     max_iter : int, default=300
         Maximum number of iterations per seed.
     n_jobs : int, default=None
@@ -480,11 +550,20 @@ def mean_shift(
         OMP_NUM_THREADS and threadpoolctl), -1 for all cores, -2 all but one,
         k > 0 for k threads. Results do not depend on it.
     verbose : bool, int or callable, default=False
-        Progress of the long stages (the bandwidth estimate and the climb).
+        Progress of the long stages (the bandwidth estimate and the climbs).
         True or a positive int: a status line on stderr (seeds done, total,
         elapsed time, rate).  A callable is called after each batch as
-        ``verbose(stage, done, total, elapsed)`` with stage ``"bandwidth"``
-        or ``"climb"``.  Not a scikit-learn parameter.
+        ``verbose(stage, done, total, elapsed)`` with stage ``"bandwidth"``,
+        ``"climb"`` or ``"labels"`` (points followed for
+        ``label_by="attractor"``).  Not a scikit-learn parameter.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weight of each point (see :class:`MeanShift`). Not a scikit-learn
+        parameter.
+    kernel : {"flat", "epanechnikov", "gaussian"}, default="flat"
+        The kernel (see :class:`MeanShift`). Not a scikit-learn parameter.
+    label_by : {"nearest", "attractor"}, default="nearest"
+        How points are labelled (see :class:`MeanShift`). Not a
+        scikit-learn parameter.
 
     Returns
     -------
@@ -516,7 +595,9 @@ def mean_shift(
         n_jobs=n_jobs,
         max_iter=max_iter,
         verbose=verbose,
-    ).fit(X)
+        kernel=kernel,
+        label_by=label_by,
+    ).fit(X, sample_weight=sample_weight)
     return model.cluster_centers_, model.labels_
 
 
@@ -526,32 +607,43 @@ def mean_shift(
 
 
 class MeanShift(ClusterMixin, BaseEstimator):
-    """Mean shift clustering using a flat kernel.
+    """Mean shift clustering.
 
-    A drop-in replacement for :class:`sklearn.cluster.MeanShift`: same
-    parameters, attributes, results and errors, computed by a compiled
+    A drop-in replacement for :class:`sklearn.cluster.MeanShift`: with the
+    default flat kernel, no weights and nearest-center labels it has the
+    same parameters, attributes, results and errors, computed by a compiled
     multithreaded kernel.  It is a scikit-learn estimator (clone, pipelines,
     grid search, pickling).
 
-    Each seed climbs to the mean of the points within ``bandwidth`` of it
-    until it moves by at most ``1e-3 * bandwidth`` or has done ``max_iter``
-    iterations.  Converged seeds are ranked by the number of points around
-    them, a center within bandwidth of a stronger one is dropped, and every
-    point is labelled with its nearest center.
+    Each seed climbs: it moves to the weighted mean of the points within
+    the kernel's reach,
+
+        next = sum(s_i k(r_i) x_i) / sum(s_i k(r_i)),
+
+    (r_i the distance of point x_i, s_i its sample weight, 1 without
+    weights, k the kernel's weight) until it moves by at most
+    ``1e-3 * bandwidth`` or has done ``max_iter`` iterations; a seed with
+    no weight in reach is dropped.  Converged seeds are ranked by their
+    intensity, sum(s_i k(r_i)) over their last neighbourhood (for the flat
+    kernel without weights, scikit-learn's count of points), a center
+    within bandwidth of a stronger one is dropped, and points are labelled.
 
     Parameters
     ----------
     bandwidth : float, default=None
-        Bandwidth used in the flat kernel. If None, it is estimated with
-        :func:`estimate_bandwidth` (quadratic in the number of samples).
+        Bandwidth of the kernel. If None, it is estimated with
+        :func:`estimate_bandwidth` (quadratic in the number of samples),
+        with ``sample_weight`` on the data as if each row were repeated by
+        its weight.
     seeds : array-like of shape (n_seeds, n_features), default=None
-        Seeds used to initialize kernels. If None, every point, or the bin
-        seeds when ``bin_seeding=True``.
+        Seeds used to initialize kernels. If None, every point of positive
+        weight, or the bin seeds when ``bin_seeding=True``.
     bin_seeding : bool, default=False
         Seed from a grid of spacing ``bandwidth`` (see :func:`get_bin_seeds`):
         far fewer seeds, much faster. Ignored if seeds is not None.
     min_bin_freq : int, default=1
-        Accept only bins with at least min_bin_freq points as seeds.
+        Accept only bins with at least min_bin_freq points as seeds (with
+        ``sample_weight``: whose points weigh at least that much together).
     cluster_all : bool, default=True
         If False, points farther than bandwidth from every center (orphans)
         get label -1.
@@ -565,16 +657,39 @@ class MeanShift(ClusterMixin, BaseEstimator):
         Maximum number of iterations per seed.
     verbose : bool, int or callable, default=False
         Progress of the long stages of fit (the bandwidth estimate and the
-        climb). True or a positive int: a status line on stderr (seeds
+        climbs). True or a positive int: a status line on stderr (seeds
         done, total, elapsed time, rate).  A callable is called after each
         batch as ``verbose(stage, done, total, elapsed)`` with stage
-        ``"bandwidth"`` or ``"climb"``.  Not a scikit-learn parameter.
+        ``"bandwidth"``, ``"climb"`` or ``"labels"``.  Not a scikit-learn
+        parameter.
+    kernel : {"flat", "epanechnikov", "gaussian"}, default="flat"
+        The weight k(r) of a point at distance r from the moving position:
+        ``"flat"`` (scikit-learn's): 1 for r <= bandwidth;
+        ``"epanechnikov"``: 1 - (r / bandwidth)**2 for r <= bandwidth;
+        ``"gaussian"``: exp(-r**2 / (2 bandwidth**2)) for r <= 3 bandwidth
+        (points farther away are left out).  Whatever the kernel, centers
+        within bandwidth of a stronger one are dropped and orphans are the
+        points farther than bandwidth from every center.  Not a
+        scikit-learn parameter.
+    label_by : {"nearest", "attractor"}, default="nearest"
+        ``"nearest"`` (scikit-learn's): each point gets the label of its
+        nearest center.  ``"attractor"``: each point gets the cluster its
+        own climb ends in: the kept center its climb converged to, or,
+        where that center was dropped, the kept center that dropped it
+        (the strongest kept one within bandwidth of it).  A point whose
+        climb is not a seed's (with ``bin_seeding``, given ``seeds``, or a
+        zero weight) climbs too, and takes the kept center nearest to where
+        its climb ended; a point with no weight in reach takes the center
+        nearest to itself.  With every point a seed this costs nothing
+        extra; otherwise it costs a climb of every point.  ``predict`` then
+        climbs each new point on the training data, which the model keeps
+        (a copy of X and the weights).  Not a scikit-learn parameter.
 
     Notes
     -----
-    The climb runs in batches of seeds of about a tenth of a second each, so
-    Ctrl-C (KeyboardInterrupt) stops a long fit promptly; batching does not
-    change the results.
+    The climbs run in batches of seeds of about a tenth of a second each,
+    so Ctrl-C (KeyboardInterrupt) stops a long fit promptly; batching does
+    not change the results.
 
     Attributes
     ----------
@@ -602,6 +717,13 @@ class MeanShift(ClusterMixin, BaseEstimator):
     array([1, 0])
     >>> clustering
     MeanShift(bandwidth=2)
+
+    A point standing for three, and a smooth kernel:
+
+    >>> model = MeanShift(bandwidth=2, kernel="epanechnikov")
+    >>> model.fit(X, sample_weight=[3, 1, 1, 1, 1, 1]).cluster_centers_
+    array([[1.17915596, 0.82101577],
+           [3.23916093, 5.90220127]])
     """
 
     def __init__(
@@ -615,6 +737,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
         n_jobs=None,
         max_iter=300,
         verbose=False,
+        kernel="flat",
+        label_by="nearest",
     ):
         self.bandwidth = bandwidth
         self.seeds = seeds
@@ -624,6 +748,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.max_iter = max_iter
         self.verbose = verbose
+        self.kernel = kernel
+        self.label_by = label_by
 
     def _check_params(self):
         owner = type(self).__name__
@@ -634,8 +760,10 @@ class MeanShift(ClusterMixin, BaseEstimator):
         _check_n_jobs(owner, self.n_jobs)
         _check_int(owner, "max_iter", self.max_iter, 0)
         _check_verbose(owner, self.verbose)
+        _check_choice(owner, "kernel", self.kernel, KERNELS)
+        _check_choice(owner, "label_by", self.label_by, LABEL_BY)
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Perform clustering.
 
         Parameters
@@ -644,6 +772,12 @@ class MeanShift(ClusterMixin, BaseEstimator):
             Samples to cluster.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each point: a point of weight s counts as s points in
+            every mean, intensity and bin (integer weights give the result
+            of repeating the rows).  A zero weight removes the point from
+            the density and from the seeds; it still gets a label.  Finite,
+            non-negative, not all zero.  None: every weight is 1.
 
         Returns
         -------
@@ -654,7 +788,9 @@ class MeanShift(ClusterMixin, BaseEstimator):
         X = validate_data(self, X)
         in_dtype = X.dtype
         X = _as_float(X)
+        weights = _check_weights(sample_weight, X)
         n_threads = _effective_n_threads(self.n_jobs)
+        kernel = _core.KERNELS[self.kernel]
         seeds = self.seeds
         if seeds is not None:
             seeds = _as_float(check_array(seeds, input_name="seeds"), "seeds")
@@ -672,13 +808,31 @@ class MeanShift(ClusterMixin, BaseEstimator):
             bandwidth = None if bandwidth is None else _ldexp(bandwidth, k)
 
         report = reporter(self.verbose)
-        tree = _build_tree(X, _leaf_size(*X.shape), n_threads)
+        tree = _build_tree(
+            X,
+            _leaf_size(*X.shape),
+            n_threads,
+            weights,
+            moments=self.kernel == "epanechnikov",
+        )
         if bandwidth is None:
-            bandwidth = _estimate_bandwidth(X, 0.3, None, 0, n_threads, tree, report)
+            bandwidth = _estimate_bandwidth(
+                X, 0.3, None, 0, n_threads, tree, report, weights
+            )
+            # scikit-learn's threshold: 1e-3 times the bandwidth, in the
+            # bandwidth's own type (numpy's promotion rules)
+            stop_thresh = float(1e-3 * bandwidth)
+        else:
+            stop_thresh = _ldexp(float(1e-3 * self.bandwidth), k) if k else float(
+                1e-3 * self.bandwidth
+            )
 
+        seed_rows = None  # the points that are seeds, when seeds are points
         if seeds is None:
             if self.bin_seeding:
-                seeds = _get_bin_seeds(X, bandwidth, self.min_bin_freq, n_threads)
+                seeds = _get_bin_seeds(
+                    X, bandwidth, self.min_bin_freq, n_threads, weights
+                )
                 shown = float(_unscale(bandwidth, -k))
                 if len(seeds) == 0:
                     raise ValueError(
@@ -692,23 +846,59 @@ class MeanShift(ClusterMixin, BaseEstimator):
                         "cells of X lie beyond the range of float32, in which "
                         "bin seeds are held. Use bin_seeding=False."
                     )
-            else:
+            elif weights is None or (weights > 0).all():
                 seeds = X
+                seed_rows = slice(None)
+            else:
+                seed_rows = np.flatnonzero(weights > 0)
+                seeds = X[seed_rows]
 
         bandwidth = float(bandwidth)
-        centers, counts, self.n_iter_ = _climb(
-            tree,
-            seeds,
-            bandwidth,
-            min(self.max_iter, 2**62),  # no seed gets further in any case
-            n_threads,
-            _unscale(bandwidth, -k),
-            report,
+        climb = _Climber(tree, bandwidth, kernel, stop_thresh, n_threads, report)
+        centers, totals, iters = climb(seeds, min(self.max_iter, 2**62))
+        converged = totals > 0
+        if not converged.any():
+            raise ValueError(
+                "No point was within bandwidth=%f of any seed. Try a different "
+                "seeding strategy or increase the bandwidth."
+                % _unscale(bandwidth, -k)
+            )
+        self.n_iter_ = int(iters[converged].max(initial=0))
+        cluster_centers, seed_cluster = _merge(
+            centers[converged], totals[converged], bandwidth, n_threads
         )
-        del tree, seeds  # the tree's copy of X is freed before labelling
-        self.cluster_centers_, self.labels_ = _merge_and_label(
-            X, centers, counts, bandwidth, self.cluster_all, n_threads
-        )
+        if self.label_by == "nearest":
+            climb = tree = seeds = None  # the tree's copy of X is freed first
+            labels, _ = _assign(
+                X, _as_f64(cluster_centers), bandwidth, self.cluster_all, n_threads
+            )
+        else:
+            labels = np.empty(X.shape[0], dtype=np.intp)
+            done = np.zeros(X.shape[0], dtype=bool)
+            if seed_rows is not None:  # the points' own climbs are known
+                rows = np.arange(X.shape[0])[seed_rows][converged]
+                labels[rows] = seed_cluster
+                done[rows] = True
+            rest = np.flatnonzero(~done)
+            if len(rest):
+                labels[rest] = _follow(
+                    climb, X, rest, self.max_iter, cluster_centers, n_threads
+                )
+            climb = tree = seeds = None
+            if not self.cluster_all:
+                orphans, _ = _assign(
+                    X, _as_f64(cluster_centers), bandwidth, False, n_threads
+                )
+                labels[orphans < 0] = -1
+            self._attractor = {  # what predict climbs on (X may be the caller's)
+                "X": X if k else X.copy(),
+                "weights": weights,
+                "bandwidth": bandwidth,
+                "stop_thresh": stop_thresh,
+                "exponent": k,
+            }
+        self.cluster_centers_ = cluster_centers
+        self.labels_ = labels
         if k:
             self.cluster_centers_ = np.ldexp(self.cluster_centers_, -k).astype(
                 out_dtype, copy=False
@@ -717,8 +907,32 @@ class MeanShift(ClusterMixin, BaseEstimator):
             self.cluster_centers_ = self.cluster_centers_.astype(np.float16)
         return self
 
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Perform clustering on X and return the labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to cluster.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each point (see :meth:`fit`).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Cluster labels.
+        """
+        return self.fit(X, sample_weight=sample_weight).labels_
+
     def predict(self, X):
-        """Predict the closest cluster each sample in X belongs to.
+        """Predict the cluster each sample in X belongs to.
+
+        With ``label_by="nearest"``, the nearest center; with
+        ``"attractor"``, the kept center nearest to where the point's own
+        climb on the training data ends (the center nearest to the point
+        when no training weight is within its reach).
 
         Parameters
         ----------
@@ -732,8 +946,10 @@ class MeanShift(ClusterMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = _as_float(validate_data(self, X, reset=False))
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=np.float64)
         n_threads = _effective_n_threads(self.n_jobs)
+        if getattr(self, "_attractor", None) is not None and len(X):
+            return self._predict_attractor(X, n_threads)
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=np.float64)
         if _range_exponent(centers) > 0:
             # tiny centers: if X is tiny too its distances would underflow
             k = _range_exponent(X, centers)
@@ -747,50 +963,107 @@ class MeanShift(ClusterMixin, BaseEstimator):
             )
         return labels
 
-
-def _climb(tree, seeds, bandwidth, max_iter, n_threads, shown_bandwidth, report=None):
-    """Climb every seed; returns the converged centers (seed order), their
-    counts, and n_iter_.  shown_bandwidth is the caller's, for the error.
-
-    Runs in batches of seeds (see :mod:`meanshift._progress`): Ctrl-C
-    between two batches raises KeyboardInterrupt, ``report`` sees progress.
-    """
-    out = None
-
-    def run(start, seconds, threads):
-        nonlocal out
-        *out, stop = _core.climb(
-            tree, tree.data, seeds, bandwidth, max_iter, threads, start, seconds, out
+    def _predict_attractor(self, X, n_threads):
+        state = self._attractor
+        k = state["exponent"]
+        train = state["X"]
+        if k:
+            X = np.ldexp(X.astype(np.float64, copy=False), k)
+            centers = np.ldexp(self.cluster_centers_.astype(np.float64), k)
+        else:
+            centers = self.cluster_centers_
+        if X.dtype != train.dtype:
+            X = X.astype(train.dtype)
+        tree = _build_tree(
+            train,
+            _leaf_size(*train.shape),
+            n_threads,
+            state["weights"],
+            moments=self.kernel == "epanechnikov",
         )
-        return stop
-
-    in_batches(len(seeds), run, n_threads, report, "climb")
-    centers, counts, iters = out
-    converged = counts > 0
-    if not converged.any():
-        raise ValueError(
-            "No point was within bandwidth=%f of any seed. Try a different "
-            "seeding strategy or increase the bandwidth." % shown_bandwidth
+        climb = _Climber(
+            tree,
+            state["bandwidth"],
+            _core.KERNELS[self.kernel],
+            state["stop_thresh"],
+            n_threads,
+            reporter(self.verbose),
         )
-    return centers[converged], counts[converged], int(iters.max(initial=0))
+        return _follow(
+            climb, X, np.arange(len(X)), self.max_iter, centers, n_threads
+        )
 
 
-def _merge_and_label(X, centers, counts, bandwidth, cluster_all, n_threads):
-    """scikit-learn's post-processing: rank the centers, drop those within
-    bandwidth of a stronger one, label every point with its nearest center.
-    Returns (cluster_centers, labels)."""
-    rows, _ = _core.dedupe_and_rank(
-        np.ascontiguousarray(centers, dtype=np.float64), counts
-    )
+def _as_f64(a):
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+class _Climber:
+    """Climbs of many positions on one tree, in batches (see
+    :mod:`meanshift._progress`): Ctrl-C between two batches raises
+    KeyboardInterrupt, ``report`` sees progress."""
+
+    def __init__(self, tree, bandwidth, kernel, stop_thresh, n_threads, report):
+        self.tree = tree
+        self.bandwidth = bandwidth
+        self.kernel = kernel
+        self.stop_thresh = stop_thresh
+        self.n_threads = n_threads
+        self.report = report
+
+    def __call__(self, seeds, max_iter, stage="climb"):
+        """Per seed: the final mean (dtype of the data), its intensity
+        (0: no weight in reach, the seed is to be dropped) and the number
+        of iterations."""
+        tree = self.tree
+        out = None
+
+        def run(start, seconds, threads):
+            nonlocal out
+            *out, stop = _core.climb(
+                tree,
+                tree.data,
+                seeds,
+                self.bandwidth,
+                max_iter,
+                threads,
+                start,
+                seconds,
+                out,
+                self.kernel,
+                self.stop_thresh,
+            )
+            return stop
+
+        in_batches(len(seeds), run, self.n_threads, self.report, stage)
+        if out is None:  # no seeds
+            dtype = tree.data.dtype
+            d = tree.data.shape[1]
+            return np.zeros((0, d), dtype), np.zeros(0), np.zeros(0, np.intp)
+        return tuple(out)
+
+
+def _follow(climb, X, rows, max_iter, centers, n_threads):
+    """Labels of the points ``X[rows]`` by where their own climbs end: the
+    center nearest to the end, or to the point itself when it had no
+    weight in reach."""
+    points = X[rows]
+    ends, totals, _ = climb(points, min(max_iter, 2**62), stage="labels")
+    lost = totals <= 0
+    ends[lost] = points[lost]
+    labels, _ = _assign(ends, _as_f64(centers), np.inf, True, n_threads)
+    return labels
+
+
+def _merge(centers, totals, bandwidth, n_threads):
+    """scikit-learn's post-processing: rank the converged centers by
+    intensity, drop those within bandwidth of a stronger one.  Returns the
+    kept centers, strongest first, and for each converged seed the index
+    of its cluster: the kept center it converged to, or the one that
+    dropped its center."""
+    rows, _, rank_of = _core.dedupe_and_rank(_as_f64(centers), totals)
     ranked = centers[rows]
     rank_tree = _build_tree(ranked, 16, n_threads)
-    keep = _core.suppress(rank_tree, rank_tree.data, bandwidth)
-    cluster_centers = ranked[keep]
-    labels, _ = _assign(
-        X,
-        np.ascontiguousarray(cluster_centers, dtype=np.float64),
-        bandwidth,
-        cluster_all,
-        n_threads,
-    )
-    return cluster_centers, labels
+    keep, by = _core.suppress(rank_tree, rank_tree.data, bandwidth)
+    cluster_of_rank = np.cumsum(keep) - 1
+    return ranked[keep], cluster_of_rank[by[rank_of]]

@@ -24,9 +24,9 @@ order, whatever the dtype of the data; sums are accumulated in float64.
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport INFINITY, NAN, rint, rintf, sqrt
+from libc.math cimport INFINITY, NAN, exp, rint, rintf, sqrt
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memcpy, memset
 
 import numpy as np
@@ -153,6 +153,11 @@ cdef struct Tree:
     const double* sums      # n_nodes x d: coordinate sums of its points
     const double* box       # n_nodes x 2d: per coordinate min, then max
     double rel            # relative rounding allowance of bound tests
+    const double* w       # permuted sample weights (n), NULL: every weight 1
+    const double* wsum    # n_nodes: sum of the weights of its points (with w)
+    const double* mom     # n_nodes x nm: moments about the centroid, or NULL
+    intp nm               # 2d + 1 + d(d+1)/2: sum w y, sum w|y|^2,
+                          # sum w|y|^2 y, sum w y y^T (upper triangle)
 
 
 cdef class BallTree:
@@ -173,6 +178,9 @@ cdef class BallTree:
     cdef readonly object radius
     cdef readonly object sums
     cdef readonly object box
+    cdef readonly object w
+    cdef readonly object wsum
+    cdef readonly object mom
     cdef readonly intp n_levels
     cdef readonly double rel
     cdef Tree t
@@ -205,6 +213,21 @@ cdef class BallTree:
         self.t.sums = &sums[0, 0]
         self.t.box = &box[0, 0]
         self.t.rel = self.rel
+        cdef double[::1] w, wsum
+        cdef double[:, ::1] mom
+        self.t.w = NULL
+        self.t.wsum = NULL
+        self.t.mom = NULL
+        self.t.nm = 0
+        if self.w is not None:
+            w = self.w
+            wsum = self.wsum
+            self.t.w = &w[0]
+            self.t.wsum = &wsum[0]
+        if self.mom is not None:
+            mom = self.mom
+            self.t.mom = &mom[0, 0]
+            self.t.nm = mom.shape[1]
 
 
 def tree_levels(intp n, intp leaf_size):
@@ -369,6 +392,59 @@ cdef void _build_subtree(floating* data, intp* idx, intp d, intp* start,
     _inner_stats(data, d, start, end, centroid, radius, sums, box, node)
 
 
+cdef void _weighted_leaf(const floating* data, const double* w, intp d,
+                         intp s, intp e, double* wsum, double* sm) noexcept nogil:
+    """Weight sum and weighted coordinate sums of rows [s, e), added in the
+    order _leaf_stats adds the plain sums (so weights of 1 give the same
+    sums, bit for bit)."""
+    cdef intp p, k
+    cdef double wi, ws = 0.0
+    for k in range(d):
+        sm[k] = 0.0
+    for p in range(s, e):
+        wi = w[p]
+        ws += wi
+        for k in range(d):
+            sm[k] += wi * data[p * d + k]
+    wsum[0] = ws
+
+
+cdef void _node_moments(const floating* data, const double* w, intp d,
+                        intp s, intp e, const double* c,
+                        double* m) noexcept nogil:
+    """Moments of rows [s, e) about c (y = x - c, weights w or 1): sum w y
+    (d), sum w |y|^2 (1), sum w |y|^2 y (d), sum w y y^T (upper triangle,
+    row by row).  They give a node's Epanechnikov sums for any query in
+    O(d^2) without its points."""
+    cdef intp nm = 2 * d + 1 + d * (d + 1) // 2, p, k, j, i
+    cdef double wi, r2, yk, wyk, wr2
+    cdef const floating* row
+    cdef double* S1 = m
+    cdef double* S2 = m + d
+    cdef double* T3 = m + d + 1
+    cdef double* M = m + 2 * d + 1
+    for k in range(nm):
+        m[k] = 0.0
+    for p in range(s, e):
+        row = data + p * d
+        wi = w[p] if w != NULL else 1.0
+        r2 = 0.0
+        for k in range(d):
+            yk = row[k] - c[k]
+            r2 += yk * yk
+        S2[0] += wi * r2
+        wr2 = wi * r2
+        i = 0
+        for k in range(d):
+            yk = row[k] - c[k]
+            wyk = wi * yk
+            S1[k] += wyk
+            T3[k] += wr2 * yk
+            for j in range(k, d):
+                M[i] += wyk * (row[j] - c[j])
+                i += 1
+
+
 cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
                      int n_threads) noexcept nogil:
     cdef intp i, k
@@ -377,11 +453,16 @@ cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
             data[i * d + k] = X[i, k]
 
 
-def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
+def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
+               weights=None, bint moments=False):
     """Build a :class:`BallTree` over the rows of X (any strides).
 
     The tree keeps a permuted C-ordered copy of X in X's dtype; node
-    centroids, radii and coordinate sums are float64.
+    centroids, radii and coordinate sums are float64.  With ``weights``
+    (float64, one per row, non-negative) the node sums are weighted sums
+    and each node also holds the sum of its weights; with ``moments`` each
+    node holds the moments the Epanechnikov kernel needs (see
+    _node_moments).
     """
     cdef intp n = X.shape[0], d = X.shape[1]
     cdef intp n_levels = tree_levels(n, leaf_size)
@@ -435,6 +516,8 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
                 _inner_stats(&data[0, 0], d, &start[0], &end[0], &centroid[0, 0],
                              &radius[0], &sums[0, 0], &box[0, 0], node)
     cdef BallTree tree = BallTree.__new__(BallTree)
+    cdef double[::1] w_view, wsum_view
+    cdef double[:, ::1] mom_view
     tree.data = data_arr
     tree.idx = idx_arr
     tree.start = start_arr
@@ -444,6 +527,24 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
     tree.sums = sums_arr
     tree.box = box_arr
     tree.n_levels = n_levels
+    tree.w = None
+    tree.wsum = None
+    tree.mom = None
+    if weights is not None:
+        w_in = np.asarray(weights, dtype=np.float64)
+        if w_in.shape != (n,):
+            raise ValueError("weights must hold one value per row")
+        tree.w = np.ascontiguousarray(w_in[idx_arr])
+        tree.wsum = np.zeros(n_nodes, dtype=np.float64)
+        w_view = tree.w
+        wsum_view = tree.wsum
+        _weighted_aggregates(w_view, wsum_view, data, start, end, sums,
+                             first_leaf, n_threads)
+    if moments:
+        tree.mom = np.zeros((n_nodes, 2 * d + 1 + d * (d + 1) // 2),
+                            dtype=np.float64)
+        mom_view = tree.mom
+        _all_moments(tree.w, mom_view, data, start, end, centroid, n_threads)
     # rounding of a distance is ~ (d + 3) eps relative; radii of inner
     # nodes add one such error per level
     tree.rel = BASE_REL_TOL + 8.0 * (d + 4) * (n_levels + 2) * DBL_EPS
@@ -451,8 +552,47 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1):
     return tree
 
 
+cdef void _weighted_aggregates(const double[::1] w, double[::1] wsum,
+                               const floating[:, ::1] data,
+                               const intp[::1] start, const intp[::1] end,
+                               double[:, ::1] sums, intp first_leaf,
+                               int n_threads):
+    """Weighted node sums: leaves from their rows, inner nodes from their
+    children (as the plain sums are formed)."""
+    cdef intp n_nodes = start.shape[0], d = data.shape[1], node, k
+    if n_nodes * d < 8192:
+        n_threads = 1
+    with nogil:
+        for node in prange(first_leaf, n_nodes, schedule='static',
+                           num_threads=n_threads):
+            _weighted_leaf(&data[0, 0], &w[0], d, start[node], end[node],
+                           &wsum[node], &sums[node, 0])
+        for node in range(first_leaf - 1, -1, -1):
+            wsum[node] = wsum[2 * node + 1] + wsum[2 * node + 2]
+            for k in range(d):
+                sums[node, k] = sums[2 * node + 1, k] + sums[2 * node + 2, k]
+
+
+cdef void _all_moments(w_obj, double[:, ::1] mom, const floating[:, ::1] data,
+                       const intp[::1] start, const intp[::1] end,
+                       const double[:, ::1] centroid, int n_threads):
+    cdef intp n_nodes = start.shape[0], d = data.shape[1], node
+    cdef const double* w = NULL
+    cdef const double[::1] wv
+    if w_obj is not None:
+        wv = w_obj
+        w = &wv[0]
+    if data.shape[0] * d < 16384:
+        n_threads = 1
+    with nogil:
+        for node in prange(n_nodes, schedule='dynamic', chunksize=16,
+                           num_threads=n_threads):
+            _node_moments(&data[0, 0], w, d, start[node], end[node],
+                          &centroid[node, 0], &mom[node, 0])
+
+
 # ---------------------------------------------------------------------------
-# The flat kernel: sum and count of the points within bandwidth
+# The kernels: weighted sums of the points within reach
 # ---------------------------------------------------------------------------
 
 cdef inline double _sqdist_bounded(const floating* row, const double* q,
@@ -484,31 +624,92 @@ cdef inline double _sqdist_bounded(const floating* row, const double* q,
 cdef enum:
     BOX_MAX_D = 2
 
+# The kernels (k(r) the weight of a point at distance r, bw the bandwidth):
+# flat k = 1 for r <= bw; Epanechnikov k = 1 - (r/bw)^2 for r <= bw;
+# Gaussian k = exp(-r^2 / (2 bw^2)) for r <= 3 bw.
+cdef enum:
+    KERNEL_FLAT = 0
+    KERNEL_EPANECHNIKOV = 1
+    KERNEL_GAUSSIAN = 2
 
-cdef inline intp _ball_sum_d(const floating* data, const Tree* t,
-                             const double* q, intp d, double bw, double bw2,
-                             bint exact_only, double* acc,
-                             intp* stack) noexcept nogil:
-    """Add to acc the coordinates of the points within bw of q (distance
-    <= bw, i.e. squared distance <= bw2) and return how many there are.
+KERNELS = {"flat": KERNEL_FLAT, "epanechnikov": KERNEL_EPANECHNIKOV,
+           "gaussian": KERNEL_GAUSSIAN}
+
+
+cdef inline double _reach(double bw, int kern) noexcept nogil:
+    """Distance beyond which a kernel gives no weight."""
+    return 3.0 * bw if kern == KERNEL_GAUSSIAN else bw
+
+
+cdef inline double _epan_node(const Tree* t, intp node, const double* q,
+                              intp d, double bw2, double* acc) noexcept nogil:
+    """A node wholly within bw under the Epanechnikov kernel: add
+    sum w k(r) x to acc and return sum w k(r), from the node's moments about
+    its centroid c (p = q - c, y = x - c, r^2 = |y - p|^2):
+    sum w r^2 = S2 - 2 p.S1 + |p|^2 S0 and
+    sum w r^2 x = c sum w r^2 + T3 - 2 M p + |p|^2 S1."""
+    cdef const double* c = t.centroid + node * d
+    cdef const double* m = t.mom + node * t.nm
+    cdef const double* S1 = m
+    cdef double S2 = m[d]
+    cdef const double* T3 = m + d + 1
+    cdef const double* M = m + 2 * d + 1
+    cdef double S0, pp = 0.0, pS1 = 0.0, Q, kw, mp, pk
+    cdef intp k, j
+    S0 = t.wsum[node] if t.wsum != NULL else <double>(t.end[node] - t.start[node])
+    for k in range(d):
+        pk = q[k] - c[k]
+        pp += pk * pk
+        pS1 += pk * S1[k]
+    Q = S2 - 2.0 * pS1 + pp * S0
+    kw = S0 - Q / bw2
+    for k in range(d):
+        # (M p)_k from the upper triangle: M[k][j] for j >= k at
+        # k*d - k*(k-1)/2 + (j - k), M[j][k] for j < k
+        mp = 0.0
+        for j in range(d):
+            if j >= k:
+                mp += M[k * d - k * (k - 1) // 2 + (j - k)] * (q[j] - c[j])
+            else:
+                mp += M[j * d - j * (j - 1) // 2 + (k - j)] * (q[j] - c[j])
+        acc[k] += c[k] * kw + S1[k] - (T3[k] - 2.0 * mp + pp * S1[k]) / bw2
+    return kw
+
+
+cdef inline double _ball_sum_d(const floating* data, const Tree* t,
+                               const double* q, intp d, double bw, double bw2,
+                               bint exact_only, int kern, double* acc,
+                               intp* stack) noexcept nogil:
+    """Add to acc the weighted coordinates sum w_i k(r_i) x_i of the points
+    within the kernel's reach of q and return their weight
+    sum w_i k(r_i) (w_i the sample weight, 1 without weights; for the flat
+    kernel without weights, the number of points within bw: distance
+    <= bw, i.e. squared distance <= bw2).
 
     In low dimensions a node is skipped when its bounding box is farther
-    than bw * f from q and taken whole when its farthest corner is within
+    than reach * f from q and taken whole when its farthest corner is within
     bw / f; in higher ones the same with its ball: skipped when
-    dc > (bw + r) * f, taken whole when dc + r <= bw / f (dc the distance
+    dc > (reach + r) * f, taken whole when dc + r <= bw / f (dc the distance
     from q to its centroid, r its radius).  f = (1 + rel) / (1 - rel): the
     margin rel covers every rounding error of these tests, so they agree
     with the exact per-point test on every point of the node.  Squares
-    avoid the square root.
+    avoid the square root.  A node is taken whole with its sums (flat) or
+    its moments (Epanechnikov); Gaussian nodes within reach are opened.
     """
     cdef intp sp = 1, node, p, k, count = 0
     cdef double f = (1.0 + t.rel) / (1.0 - t.rel)
+    cdef double reach = _reach(bw, kern)
+    cdef double reach2 = bw2 if kern != KERNEL_GAUSSIAN else reach * reach
     cdef double bw_in = bw / f
     cdef double bw2_in = bw_in * bw_in
-    cdef double bw2_out = bw * f * bw * f
-    cdef double diff, d2, lim, lo2, hi2, a, b
+    cdef double bw2_out = reach * f * reach * f
+    cdef double inv2 = 1.0 / (2.0 * bw2)
+    cdef double diff, d2, lim, lo2, hi2, a, b, wi, total = 0.0
     cdef bint inside
     cdef bint use_box = d <= BOX_MAX_D
+    cdef bint plain = kern == KERNEL_FLAT and t.w == NULL
+    cdef bint whole = kern == KERNEL_FLAT or (kern == KERNEL_EPANECHNIKOV
+                                              and t.mom != NULL)
     cdef const double* c
     cdef const floating* row
     stack[0] = 0
@@ -531,71 +732,121 @@ cdef inline intp _ball_sum_d(const floating* data, const Tree* t,
                     a = -a if -a > -b else -b    # max(q - lo, hi - q)
                     hi2 += a * a
                 if lo2 > bw2_out:
-                    continue                  # no point can be within bw
-                inside = hi2 <= bw2_in        # every point is within bw
+                    continue                  # no point is within reach
+                inside = whole and hi2 <= bw2_in  # every point within bw
             else:
                 c = t.centroid + node * d
                 d2 = 0.0
                 for k in range(d):
                     diff = q[k] - c[k]
                     d2 += diff * diff
-                lim = (bw + t.radius[node]) * f
+                lim = (reach + t.radius[node]) * f
                 if d2 > lim * lim:
                     continue
                 lim = bw_in - t.radius[node]
-                inside = lim >= 0.0 and d2 <= lim * lim
+                inside = whole and lim >= 0.0 and d2 <= lim * lim
             if inside:
-                count += t.end[node] - t.start[node]
+                if kern == KERNEL_EPANECHNIKOV:
+                    total += _epan_node(t, node, q, d, bw2, acc)
+                    continue
+                if t.wsum != NULL:
+                    total += t.wsum[node]
+                else:
+                    count += t.end[node] - t.start[node]
                 c = t.sums + node * d
                 for k in range(d):
                     acc[k] += c[k]
                 continue
         if node >= t.first_leaf:
+            if plain:
+                for p in range(t.start[node], t.end[node]):
+                    row = data + p * d
+                    if _sqdist_bounded(row, q, d, bw2) <= bw2:
+                        count += 1
+                        for k in range(d):
+                            acc[k] += row[k]
+                continue
             for p in range(t.start[node], t.end[node]):
                 row = data + p * d
-                if _sqdist_bounded(row, q, d, bw2) <= bw2:
-                    count += 1
+                d2 = _sqdist_bounded(row, q, d, reach2)
+                if d2 <= reach2:
+                    wi = t.w[p] if t.w != NULL else 1.0
+                    if kern == KERNEL_EPANECHNIKOV:
+                        wi = wi * (1.0 - d2 / bw2)
+                    elif kern == KERNEL_GAUSSIAN:
+                        wi = wi * exp(-d2 * inv2)
+                    total += wi
                     for k in range(d):
-                        acc[k] += row[k]
+                        acc[k] += wi * row[k]
         else:
             stack[sp] = 2 * node + 2
             stack[sp + 1] = 2 * node + 1
             sp += 2
-    return count
+    return total + <double>count
 
 
-cdef intp _ball_sum(const floating* data, const Tree* t, const double* q,
-                    double bw, double bw2, bint exact_only, double* acc,
-                    intp* stack) noexcept nogil:
+cdef inline double _ball_sum_k(const floating* data, const Tree* t,
+                               const double* q, double bw, double bw2,
+                               bint exact_only, int kern, double* acc,
+                               intp* stack) noexcept nogil:
     # constant dimensions let the compiler unroll the coordinate loops
     if t.d == 2:
-        return _ball_sum_d(data, t, q, 2, bw, bw2, exact_only, acc, stack)
+        return _ball_sum_d(data, t, q, 2, bw, bw2, exact_only, kern, acc, stack)
     if t.d == 3:
-        return _ball_sum_d(data, t, q, 3, bw, bw2, exact_only, acc, stack)
+        return _ball_sum_d(data, t, q, 3, bw, bw2, exact_only, kern, acc, stack)
     if t.d == 1:
-        return _ball_sum_d(data, t, q, 1, bw, bw2, exact_only, acc, stack)
-    return _ball_sum_d(data, t, q, t.d, bw, bw2, exact_only, acc, stack)
+        return _ball_sum_d(data, t, q, 1, bw, bw2, exact_only, kern, acc, stack)
+    return _ball_sum_d(data, t, q, t.d, bw, bw2, exact_only, kern, acc, stack)
+
+
+cdef double _ball_sum(const floating* data, const Tree* t, const double* q,
+                      double bw, double bw2, bint exact_only, int kern,
+                      double* acc, intp* stack) noexcept nogil:
+    # a constant kernel, too, lets the compiler drop the other kernels'
+    # branches from each copy
+    if kern == KERNEL_FLAT:
+        return _ball_sum_k(data, t, q, bw, bw2, exact_only, KERNEL_FLAT, acc,
+                           stack)
+    if kern == KERNEL_EPANECHNIKOV:
+        return _ball_sum_k(data, t, q, bw, bw2, exact_only,
+                           KERNEL_EPANECHNIKOV, acc, stack)
+    return _ball_sum_k(data, t, q, bw, bw2, exact_only, KERNEL_GAUSSIAN, acc,
+                       stack)
 
 
 cdef inline bint _use_exact_only(double bw2) noexcept nogil:
     # Node bounds rely on relative rounding errors; with squared distances
     # in the subnormal or overflow range they do not hold, so every point
-    # is tested on its own there.
+    # is tested on its own there.  (The Gaussian reach, 3 bw, keeps its
+    # square in range too: 9 bw2 < 1e281.)
     return not (bw2 > 1e-280 and bw2 < 1e280)
+
+
+cdef int _check_kernel(BallTree tree, int kern) except -1:
+    if kern < KERNEL_FLAT or kern > KERNEL_GAUSSIAN:
+        raise ValueError(f"unknown kernel code {kern}")
+    if kern == KERNEL_EPANECHNIKOV and tree.mom is None:
+        raise ValueError("the Epanechnikov kernel needs a tree built with "
+                         "moments=True")
+    return 0
 
 
 def ball_sums(BallTree tree, const floating[:, ::1] data,
               const double[:, :] positions, double bandwidth,
-              int n_threads=1):
-    """One step for many positions: for each row of ``positions``, the sum
-    (float64) and count of the points within ``bandwidth`` of it."""
+              int n_threads=1, int kernel=KERNEL_FLAT):
+    """One step for many positions: for each row of ``positions``, the
+    weighted sum sum w_i k(r_i) x_i (float64) and the weight
+    sum w_i k(r_i) (float64; for the flat kernel without weights, the count)
+    of the points within the kernel's reach of it.  ``kernel`` is a value
+    of ``KERNELS``."""
     cdef intp m = positions.shape[0], d = tree.t.d, i, k
     if positions.shape[1] != d or data.shape[0] != tree.t.n:
         raise ValueError("positions and data must match the tree")
+    _check_kernel(tree, kernel)
     sums_arr = np.zeros((m, d), dtype=np.float64)
-    counts_arr = np.zeros(m, dtype=np.intp)
+    totals_arr = np.zeros(m, dtype=np.float64)
     cdef double[:, ::1] sums = sums_arr
-    cdef intp[::1] counts = counts_arr
+    cdef double[::1] totals = totals_arr
     cdef double bw2 = bandwidth * bandwidth
     cdef bint exact_only = _use_exact_only(bw2)
     cdef intp stack_size = 2 * tree.t.n_levels + 2
@@ -604,7 +855,7 @@ def ball_sums(BallTree tree, const floating[:, ::1] data,
     cdef int failed = 0
     cdef int* failed_p = &failed
     if m == 0:
-        return sums_arr, counts_arr
+        return sums_arr, totals_arr
     with nogil, parallel(num_threads=n_threads):
         q = <double*>malloc(d * sizeof(double))
         stack = <intp*>malloc(stack_size * sizeof(intp))
@@ -615,13 +866,13 @@ def ball_sums(BallTree tree, const floating[:, ::1] data,
                 continue
             for k in range(d):
                 q[k] = positions[i, k]
-            counts[i] = _ball_sum(&data[0, 0], &tree.t, q, bandwidth, bw2,
-                                  exact_only, &sums[i, 0], stack)
+            totals[i] = _ball_sum(&data[0, 0], &tree.t, q, bandwidth, bw2,
+                                  exact_only, kernel, &sums[i, 0], stack)
         free(q)
         free(stack)
     if failed:
         raise MemoryError("ball_sums: out of memory for thread scratch")
-    return sums_arr, counts_arr
+    return sums_arr, totals_arr
 
 
 # ---------------------------------------------------------------------------
@@ -629,14 +880,15 @@ def ball_sums(BallTree tree, const floating[:, ::1] data,
 # ---------------------------------------------------------------------------
 
 cdef inline double _move_to_mean(const floating* data, const double* acc,
-                                 intp cnt, double* pos, intp d) noexcept nogil:
-    """Move pos to the mean acc / cnt, held in the data's dtype as numpy's
-    mean would be (data only selects that dtype); returns the squared
-    length of the move."""
+                                 double total, double* pos,
+                                 intp d) noexcept nogil:
+    """Move pos to the mean acc / total, held in the data's dtype as
+    numpy's mean would be (data only selects that dtype); returns the
+    squared length of the move."""
     cdef intp k
     cdef double m, diff, shift2 = 0.0
     for k in range(d):
-        m = <floating>(acc[k] / cnt)
+        m = <floating>(acc[k] / total)
         diff = m - pos[k]
         shift2 += diff * diff
         pos[k] = m
@@ -644,42 +896,46 @@ cdef inline double _move_to_mean(const floating* data, const double* acc,
 
 
 cdef void _climb_one(const floating* data, const Tree* t, double* pos,
-                     double bw, double bw2, bint exact_only, double stop_thresh,
-                     intp max_iter, double* acc, intp* stack,
-                     intp* count_out, intp* iter_out) noexcept nogil:
-    """scikit-learn's _mean_shift_single_seed: pos holds the seed on entry
-    and the final mean on exit."""
-    cdef intp d = t.d, k, it = 0, cnt
-    cdef double shift2
+                     double bw, double bw2, bint exact_only, int kern,
+                     double stop_thresh, intp max_iter, double* acc,
+                     intp* stack, double* total_out,
+                     intp* iter_out) noexcept nogil:
+    """scikit-learn's _mean_shift_single_seed, for any kernel and weights:
+    pos holds the seed on entry and the final mean on exit; total_out the
+    weight of the last neighbourhood (0: nothing in reach, seed dropped)."""
+    cdef intp d = t.d, k, it = 0
+    cdef double shift2, total
     while True:
         for k in range(d):
             acc[k] = 0.0
-        cnt = _ball_sum(data, t, pos, bw, bw2, exact_only, acc, stack)
-        if cnt == 0:
-            break                    # nothing within bandwidth: seed dropped
-        shift2 = _move_to_mean(data, acc, cnt, pos, d)
+        total = _ball_sum(data, t, pos, bw, bw2, exact_only, kern, acc, stack)
+        if not total > 0.0:
+            total = 0.0
+            break                    # no weight in reach: seed dropped
+        shift2 = _move_to_mean(data, acc, total, pos, d)
         if sqrt(shift2) <= stop_thresh or it == max_iter:
             break
         it += 1
-    count_out[0] = cnt
+    total_out[0] = total
     iter_out[0] = it
 
 
-cdef void _climb_one_scan(const floating* data, intp n, intp d, double* pos,
-                          double bw, double bw2, double stop_thresh,
-                          intp max_iter, double* acc, double* lb, double* ub,
-                          unsigned char* inside, intp* count_out,
-                          intp* iter_out) noexcept nogil:
-    """The same climb as _climb_one on a single-leaf tree (a brute-force
-    scan), with per-point distance bounds carried from one iteration to the
-    next: when the mean moves by delta, a point's distance changes by at
-    most delta, so a point certainly still inside (upper bound <= bw) or
-    outside (lower bound > bw) keeps its status without a distance
-    computation, and the sum is updated only for the points that cross.
-    The margins (1e-9 relative) cover every rounding, so the points taken
-    are exactly those the per-point test takes."""
-    cdef intp i, k, it = 0, cnt = 0
-    cdef double shift2, d2, delta
+cdef void _climb_one_scan(const floating* data, const double* w, intp n,
+                          intp d, double* pos, double bw, double bw2,
+                          double stop_thresh, intp max_iter, double* acc,
+                          double* lb, double* ub, unsigned char* inside,
+                          double* total_out, intp* iter_out) noexcept nogil:
+    """The same climb as _climb_one (flat kernel, weights w or 1) on a
+    single-leaf tree (a brute-force scan), with per-point distance bounds
+    carried from one iteration to the next: when the mean moves by delta, a
+    point's distance changes by at most delta, so a point certainly still
+    inside (upper bound <= bw) or outside (lower bound > bw) keeps its
+    status without a distance computation, and the sums are updated only
+    for the points that cross.  The margins (1e-9 relative) cover every
+    rounding, so the points taken are exactly those the per-point test
+    takes."""
+    cdef intp i, k, it = 0, n_pos = 0   # points inside with weight > 0
+    cdef double shift2, d2, delta, wi, total = 0.0
     cdef double bw_in = bw * (1.0 - 1e-9), bw_out = bw * (1.0 + 1e-9)
     cdef bint now_in
     cdef const floating* row
@@ -692,13 +948,18 @@ cdef void _climb_one_scan(const floating* data, intp n, intp d, double* pos,
         lb[i] = sqrt(d2)        # a partial sum (early exit) is a lower bound
         ub[i] = lb[i] if inside[i] else INFINITY
         if inside[i]:
-            cnt += 1
+            wi = w[i] if w != NULL else 1.0
+            n_pos += wi > 0.0
+            total += wi
             for k in range(d):
-                acc[k] += row[k]
+                acc[k] += wi * row[k]
     while True:
-        if cnt == 0:
-            break                    # nothing within bandwidth: seed dropped
-        shift2 = _move_to_mean(data, acc, cnt, pos, d)
+        # (weights added and taken away may leave a rounding residue: the
+        # count of weighted points inside decides)
+        if n_pos == 0 or not total > 0.0:
+            total = 0.0
+            break                    # no weight in reach: seed dropped
+        shift2 = _move_to_mean(data, acc, total, pos, d)
         if sqrt(shift2) <= stop_thresh or it == max_iter:
             break
         it += 1
@@ -718,54 +979,66 @@ cdef void _climb_one_scan(const floating* data, intp n, intp d, double* pos,
             ub[i] = lb[i] if now_in else INFINITY
             if now_in != inside[i]:
                 inside[i] = now_in
+                wi = w[i] if w != NULL else 1.0
                 if now_in:
-                    cnt += 1
+                    n_pos += wi > 0.0
+                    total += wi
                     for k in range(d):
-                        acc[k] += row[k]
+                        acc[k] += wi * row[k]
                 else:
-                    cnt -= 1
+                    n_pos -= wi > 0.0
+                    total -= wi
                     for k in range(d):
-                        acc[k] -= row[k]
-    count_out[0] = cnt
+                        acc[k] -= wi * row[k]
+    total_out[0] = total
     iter_out[0] = it
 
 
 def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
           double bandwidth, intp max_iter, int n_threads=1, intp start=0,
-          double seconds=0.0, out=None):
-    """Climb the seeds ``start:`` to their modes with the flat kernel.
+          double seconds=0.0, out=None, int kernel=KERNEL_FLAT,
+          double stop_thresh=-1.0):
+    """Climb the seeds ``start:`` to their modes with ``kernel`` (a value
+    of ``KERNELS``) and the tree's weights.
 
-    Returns ``(centers, counts, n_iter, stop)``: per seed the final mean
-    (dtype of the data), the number of points within bandwidth at its last
-    query (0 for a seed that had none: it is to be dropped) and the number
-    of completed iterations, exactly as scikit-learn counts them, filled
-    for the rows ``start:stop``.  With ``seconds > 0`` no seed is begun
-    after that long: the seeds begun are finished and ``stop`` tells where
-    to go on from; otherwise ``stop`` is the number of seeds.  ``out``, the
-    three arrays of an earlier call on the same seeds, is filled instead
-    of new arrays.
+    Returns ``(centers, totals, n_iter, stop)``: per seed the final mean
+    (dtype of the data), the weight sum w_i k(r_i) of its last
+    neighbourhood (float64; for the flat kernel without weights the number
+    of points within bandwidth; 0 for a seed that had no weight in reach:
+    it is to be dropped) and the number of completed iterations, exactly
+    as scikit-learn counts them, filled for the rows ``start:stop``.  A
+    climb stops when a move is at most ``stop_thresh`` (default
+    ``1e-3 * bandwidth``).  With ``seconds > 0`` no seed is begun after
+    that long: the seeds begun are finished and ``stop`` tells where to go
+    on from; otherwise ``stop`` is the number of seeds.  ``out``, the three
+    arrays of an earlier call on the same seeds, is filled instead of new
+    arrays.
     """
     cdef intp m = seeds.shape[0], d = tree.t.d, s, k
     if seeds.shape[1] != d or data.shape[0] != tree.t.n:
         raise ValueError("seeds and data must match the tree")
     if not 0 <= start <= m:
         raise ValueError("need 0 <= start <= n_seeds")
+    _check_kernel(tree, kernel)
     if out is None:
         dtype = np.float32 if floating is float else np.float64
-        out = (np.zeros((m, d), dtype=dtype), np.zeros(m, dtype=np.intp),
+        out = (np.zeros((m, d), dtype=dtype), np.zeros(m, dtype=np.float64),
                np.zeros(m, dtype=np.intp))
     cdef floating[:, ::1] centers = out[0]
-    cdef intp[::1] counts = out[1]
+    cdef double[::1] totals = out[1]
     cdef intp[::1] iters = out[2]
-    if centers.shape[0] != m or centers.shape[1] != d or counts.shape[0] != m \
+    if centers.shape[0] != m or centers.shape[1] != d or totals.shape[0] != m \
             or iters.shape[0] != m:
         raise ValueError("out must hold one row per seed")
     cdef double bw2 = bandwidth * bandwidth
-    cdef double stop_thresh = 1e-3 * bandwidth
+    if stop_thresh < 0.0:
+        stop_thresh = 1e-3 * bandwidth
     cdef bint exact_only = _use_exact_only(bw2)
     cdef intp stack_size = 2 * tree.t.n_levels + 2
-    # a single-leaf tree is a brute-force scan: carry distance bounds
-    cdef bint scan = tree.t.n_levels == 1 and not exact_only
+    # a single-leaf tree is a brute-force scan: carry distance bounds (the
+    # flat kernel only: the others weigh every point anew at each step)
+    cdef bint scan = (tree.t.n_levels == 1 and not exact_only
+                      and kernel == KERNEL_FLAT)
     cdef intp n = tree.t.n, n_scan = tree.t.n if scan else 1
     cdef double* pos
     cdef double* acc
@@ -798,13 +1071,13 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
                 for k in range(d):
                     pos[k] = seeds[s, k]
                 if scan:
-                    _climb_one_scan(&data[0, 0], n, d, pos, bandwidth, bw2,
-                                    stop_thresh, max_iter, acc, lb, ub,
-                                    inside, &counts[s], &iters[s])
+                    _climb_one_scan(&data[0, 0], tree.t.w, n, d, pos,
+                                    bandwidth, bw2, stop_thresh, max_iter,
+                                    acc, lb, ub, inside, &totals[s], &iters[s])
                 else:
                     _climb_one(&data[0, 0], &tree.t, pos, bandwidth, bw2,
-                               exact_only, stop_thresh, max_iter, acc, stack,
-                               &counts[s], &iters[s])
+                               exact_only, kernel, stop_thresh, max_iter, acc,
+                               stack, &totals[s], &iters[s])
                 for k in range(d):
                     centers[s, k] = <floating>pos[k]
         free(pos)
@@ -828,7 +1101,7 @@ cdef struct RankCtx:
     const double* X       # m x d centers
     intp d
     const intp* rows      # position -> row of X (ranking by position)
-    const intp* counts    # position -> count
+    const double* counts  # position -> intensity
 
 
 cdef int _cmp_coords(const void* ctx, intp a, intp b) noexcept nogil:
@@ -890,27 +1163,31 @@ cdef void _merge_sort(intp* a, intp* tmp, intp n, cmp_fn cmp,
         memcpy(a, src, n * sizeof(intp))
 
 
-def dedupe_and_rank(const double[:, ::1] centers, const intp[::1] counts):
+def dedupe_and_rank(const double[:, ::1] centers, const double[::1] counts):
     """Order the converged seeds the way scikit-learn's post-processing does.
 
     Seeds whose centers are equal (==, coordinate by coordinate) count once,
     as keys of a dict would: the coordinates of the first such seed, the
-    count of the last.  The survivors are ordered by (count, coordinates)
-    descending.  Returns ``(rows, counts)``: for each ranked center, the row
-    of ``centers`` holding its coordinates, and its count.
+    intensity (``counts``: a count, or a weight sum) of the last.  The
+    survivors are ordered by (intensity, coordinates) descending.  Returns
+    ``(rows, counts, rank_of)``: for each ranked center, the row of
+    ``centers`` holding its coordinates, and its intensity; for each row of
+    ``centers``, the rank of the center it counts for.
     """
-    cdef intp m = centers.shape[0], d = centers.shape[1], i, g, u = 0
+    cdef intp m = centers.shape[0], d = centers.shape[1], i, g, j, u = 0
     order_arr = np.arange(m, dtype=np.intp)
     tmp_arr = np.empty(m, dtype=np.intp)
     rows_arr = np.empty(m, dtype=np.intp)
-    ucounts_arr = np.empty(m, dtype=np.intp)
+    ucounts_arr = np.empty(m, dtype=np.float64)
+    group_arr = np.empty(m, dtype=np.intp)
     cdef intp[::1] order = order_arr
     cdef intp[::1] tmp = tmp_arr
     cdef intp[::1] rows = rows_arr
-    cdef intp[::1] ucounts = ucounts_arr
+    cdef double[::1] ucounts = ucounts_arr
+    cdef intp[::1] group = group_arr
     cdef RankCtx ctx
     if m == 0:
-        return rows_arr, ucounts_arr
+        return rows_arr, ucounts_arr, group_arr
     ctx.X = &centers[0, 0]
     ctx.d = d
     with nogil:
@@ -922,24 +1199,28 @@ def dedupe_and_rank(const double[:, ::1] centers, const intp[::1] counts):
             while g + 1 < m and _cmp_coords(&ctx, order[i], order[g + 1]) == 0:
                 g += 1
             rows[u] = order[i]             # first seed's coordinates
-            ucounts[u] = counts[order[g]]  # last seed's count
+            ucounts[u] = counts[order[g]]  # last seed's intensity
+            for j in range(i, g + 1):
+                group[order[j]] = u
             u += 1
             i = g + 1
-        # rank by (count, coordinates) descending; ucounts is indexed by
-        # position in rows, so rank positions and map back afterwards
+        # rank by (intensity, coordinates) descending; ucounts is indexed
+        # by position in rows, so rank positions and map back afterwards
         for i in range(u):
             order[i] = i
         ctx.rows = &rows[0]
         ctx.counts = &ucounts[0]
         _merge_sort(&order[0], &tmp[0], u, _cmp_intensity_desc, &ctx)
         for i in range(u):
+            tmp[order[i]] = i              # group -> rank
+        for i in range(m):
+            group[i] = tmp[group[i]]
+        for i in range(u):
             tmp[i] = rows[order[i]]
         for i in range(u):
             rows[i] = tmp[i]
-            order[i] = ucounts[order[i]]
-        for i in range(u):
-            ucounts[i] = order[i]
-    return rows_arr[:u].copy(), ucounts_arr[:u].copy()
+    # order[rank] is the group at that rank
+    return rows_arr[:u].copy(), ucounts_arr[order_arr[:u]], group_arr
 
 
 cdef int _cmp_intensity_desc(const void* ctx, intp a, intp b) noexcept nogil:
@@ -956,11 +1237,15 @@ cdef int _cmp_intensity_desc(const void* ctx, intp a, intp b) noexcept nogil:
 def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
     """Greedy suppression in rank order (the rows the tree was built on are
     ranked strongest first): a center within bandwidth of a stronger kept
-    center is removed.  Returns a boolean mask over the ranked rows."""
-    cdef intp n = tree.t.n, d = tree.t.d, i, j, k, node, sp, p
+    center is removed.  Returns ``(keep, by)``: a boolean mask over the
+    ranked rows, and for each row the kept row that removed it (the
+    strongest kept one within bandwidth; itself for a kept row)."""
+    cdef intp n = tree.t.n, d = tree.t.d, i, j, k, node, sp, p, o
     keep_arr = np.ones(n, dtype=np.uint8)
+    by_arr = np.full(n, -1, dtype=np.intp)
     pos_arr = np.empty(n, dtype=np.intp)     # ranked row -> permuted row
     cdef unsigned char[::1] keep = keep_arr
+    cdef intp[::1] by = by_arr
     cdef intp[::1] pos = pos_arr
     cdef double bw2 = bandwidth * bandwidth
     cdef bint exact_only = _use_exact_only(bw2)
@@ -999,20 +1284,26 @@ def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
                         continue
                     if dc + r + tol <= bandwidth:
                         for p in range(t.start[node], t.end[node]):
-                            keep[t.idx[p]] = 0
+                            o = t.idx[p]
+                            if o > i and keep[o]:
+                                keep[o] = 0
+                                by[o] = i
                         continue
                 if node >= t.first_leaf:
                     for p in range(t.start[node], t.end[node]):
-                        if _sqdist_bounded(&data[p, 0], q, d, bw2) <= bw2:
-                            keep[t.idx[p]] = 0
+                        o = t.idx[p]
+                        if o > i and keep[o] and \
+                                _sqdist_bounded(&data[p, 0], q, d, bw2) <= bw2:
+                            keep[o] = 0
+                            by[o] = i
                 else:
                     stack[sp] = 2 * node + 2
                     stack[sp + 1] = 2 * node + 1
                     sp += 2
-            keep[i] = 1
+            by[i] = i
     free(q)
     free(stack)
-    return keep_arr.astype(bool)
+    return keep_arr.astype(bool), by_arr
 
 
 # ---------------------------------------------------------------------------
@@ -1204,13 +1495,15 @@ cdef double _kth_smallest(double* a, intp n, intp kth) noexcept nogil:
 
 cdef intp _shell(const floating* data, const Tree* t, const double* q, intp d,
                  double r_lo, double r_hi, double* cand, intp* n_cand,
-                 intp* stack) noexcept nogil:
-    """Count the points at distance <= r_lo from q (returned) and append to
-    cand the distances that lie in (r_lo, r_hi].  Whole nodes are counted or
-    skipped only when the margin rel makes the exact test agree."""
+                 intp* stack, double* below_w) noexcept nogil:
+    """Count the points at distance <= r_lo from q (returned; their weight
+    to below_w when the tree has weights) and append to cand the distances
+    that lie in (r_lo, r_hi] (with weights: (distance, weight) pairs).
+    Whole nodes are counted or skipped only when the margin rel makes the
+    exact test agree."""
     cdef intp sp = 1, node, p, k, count = 0, nc = 0
     cdef double f = (1.0 + t.rel) / (1.0 - t.rel)
-    cdef double diff, d2, lim, dist
+    cdef double diff, d2, lim, dist, bw_sum = 0.0
     cdef const double* c
     stack[0] = 0
     while sp > 0:
@@ -1227,25 +1520,59 @@ cdef intp _shell(const floating* data, const Tree* t, const double* q, intp d,
         lim = r_lo / f - t.radius[node]
         if lim >= 0.0 and d2 <= lim * lim:
             count += t.end[node] - t.start[node]
+            if t.w != NULL:
+                bw_sum += t.wsum[node]
             continue
         if node >= t.first_leaf:
             for p in range(t.start[node], t.end[node]):
                 dist = sqrt(_sqdist_bounded(data + p * d, q, d, INFINITY))
                 if dist <= r_lo:
                     count += 1
+                    if t.w != NULL:
+                        bw_sum += t.w[p]
                 elif dist <= r_hi:
-                    cand[nc] = dist
+                    if t.w != NULL:
+                        cand[2 * nc] = dist
+                        cand[2 * nc + 1] = t.w[p]
+                    else:
+                        cand[nc] = dist
                     nc += 1
         else:
             stack[sp] = 2 * node + 2
             stack[sp + 1] = 2 * node + 1
             sp += 2
     n_cand[0] = nc
+    below_w[0] = bw_sum
     return count
 
 
+cdef int _cmp_pair(const void* a, const void* b) noexcept nogil:
+    cdef double x = (<const double*>a)[0], y = (<const double*>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef double _weighted_kth(double* pairs, intp nc, double need,
+                          bint* found) noexcept nogil:
+    """The smallest distance at which the weights of the (distance, weight)
+    pairs, by increasing distance, add up to at least need; reorders
+    pairs.  Without such a distance (need beyond their total), the
+    largest distance of positive weight and found = False."""
+    cdef intp i
+    cdef double acc = 0.0, last = NAN
+    qsort(pairs, nc, 2 * sizeof(double), _cmp_pair)
+    for i in range(nc):
+        acc += pairs[2 * i + 1]
+        if pairs[2 * i + 1] > 0.0:
+            last = pairs[2 * i]
+        if acc >= need:
+            found[0] = True
+            return pairs[2 * i]
+    found[0] = False
+    return last
+
+
 cdef void _kth_chunk(const floating* data, const Tree* t, intp lo, intp hi,
-                     intp k, double* out, double* q, double* q_prev,
+                     intp k, double kw, double* out, double* q, double* q_prev,
                      double* r_prev_io, double* cand,
                      intp* stack) noexcept nogil:
     """Distances to the k-th nearest point for the permuted rows [lo, hi).
@@ -1255,9 +1582,13 @@ cdef void _kth_chunk(const floating* data, const Tree* t, intp lo, intp hi,
     in tree order are close to each other, so only a thin shell of points
     is examined; a miss (rounding) widens to the whole data set.  q_prev
     and r_prev_io carry the previous query and answer from call to call
-    (r_prev_io < 0: none yet)."""
-    cdef intp d = t.d, j, kk, below, nc
+    (r_prev_io < 0: none yet).  With weights the k-th point is where the
+    weights, by increasing distance, first add up to kw (integer weights:
+    the k-th point of the data with each row repeated weight times)."""
+    cdef intp d = t.d, j, kk, below, nc, i
     cdef double r_prev = r_prev_io[0], delta, diff, r_lo, r_hi, ans
+    cdef double below_w, cand_w
+    cdef bint found
     for j in range(lo, hi):
         delta = 0.0
         for kk in range(d):
@@ -1272,8 +1603,19 @@ cdef void _kth_chunk(const floating* data, const Tree* t, intp lo, intp hi,
             r_lo = r_prev - delta - 1e-9 * (r_prev + delta)
             r_hi = r_prev + delta + 1e-9 * (r_prev + delta)
         while True:
-            below = _shell(data, t, q, d, r_lo, r_hi, cand, &nc, stack)
-            if below < k <= below + nc:
+            below = _shell(data, t, q, d, r_lo, r_hi, cand, &nc, stack,
+                           &below_w)
+            if t.w != NULL:
+                cand_w = 0.0
+                for i in range(nc):
+                    cand_w += cand[2 * i + 1]
+                if below_w < kw and (kw <= below_w + cand_w
+                                     or (r_lo < 0.0 and r_hi == INFINITY)):
+                    # (all points and still short of kw: rounding of the
+                    # weights' total; the farthest weighted point)
+                    ans = _weighted_kth(cand, nc, kw - below_w, &found)
+                    break
+            elif below < k <= below + nc:
                 ans = _kth_smallest(cand, nc, k - below - 1)
                 break
             if r_lo < 0.0 and r_hi == INFINITY:
@@ -1290,10 +1632,12 @@ cdef void _kth_chunk(const floating* data, const Tree* t, intp lo, intp hi,
 
 def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
                       int n_threads=1, intp start=0, double seconds=0.0,
-                      out=None):
+                      out=None, double kweight=0.0):
     """For the rows of the tree's data from ``start`` on (in tree order),
     the distance to the k-th nearest row, the row itself included (so k=1
-    gives 0), as NearestNeighbors.kneighbors on the training data.
+    gives 0), as NearestNeighbors.kneighbors on the training data.  On a
+    tree with weights, the distance at which the weights of the nearest
+    rows first add up to ``kweight`` (> 0) instead.
 
     Returns ``(dist, stop)``: ``dist`` (float64, by original row number;
     ``out`` if given, else a new array) is filled for the tree rows
@@ -1309,6 +1653,8 @@ def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
     cdef double r_prev
     if k < 1 or k > n:
         raise ValueError("k must be in [1, n_samples]")
+    if tree.w is not None and not kweight > 0.0:
+        raise ValueError("a tree with weights needs kweight > 0")
     if data.shape[0] != n:
         raise ValueError("data must match the tree")
     if not 0 <= start <= n:
@@ -1334,7 +1680,8 @@ def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
         r_prev = -1.0
         q = <double*>malloc(d * sizeof(double))
         q_prev = <double*>malloc(d * sizeof(double))
-        cand = <double*>malloc(n * sizeof(double))
+        cand = <double*>malloc((2 * n if tree.t.w != NULL else n)
+                               * sizeof(double))
         stack = <intp*>malloc(stack_size * sizeof(intp))
         if q == NULL or q_prev == NULL or cand == NULL or stack == NULL:
             failed_p[0] = 1   # take no rows: the other threads finish theirs
@@ -1344,7 +1691,7 @@ def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
                 if lo < 0:
                     break
                 _kth_chunk(&data[0, 0], &tree.t, lo, min(lo + step, n), k,
-                           &res[0], q, q_prev, &r_prev, cand, stack)
+                           kweight, &res[0], q, q_prev, &r_prev, cand, stack)
         free(q)
         free(q_prev)
         free(cand)
@@ -1365,7 +1712,7 @@ cdef struct CellMap:
     intp n_cells
     intp cell_cap
     double* keys      # n_cells x d, in order of first appearance
-    intp* counts
+    double* counts    # number of points, or sum of their weights
     uint64_t* hashes
 
 
@@ -1396,7 +1743,7 @@ cdef int _map_init(CellMap* m, intp d) noexcept nogil:
     m.cell_cap = 32
     m.slots = <intp*>malloc(m.cap * sizeof(intp))
     m.keys = <double*>malloc(m.cell_cap * d * sizeof(double))
-    m.counts = <intp*>malloc(m.cell_cap * sizeof(intp))
+    m.counts = <double*>malloc(m.cell_cap * sizeof(double))
     m.hashes = <uint64_t*>malloc(m.cell_cap * sizeof(uint64_t))
     if m.slots == NULL or m.keys == NULL or m.counts == NULL or m.hashes == NULL:
         return -1
@@ -1434,7 +1781,7 @@ cdef int _map_grow(CellMap* m) noexcept nogil:
 
 
 cdef int _map_add(CellMap* m, const double* key, uint64_t h,
-                  intp count) noexcept nogil:
+                  double count) noexcept nogil:
     """Add count to the cell of key, creating it (last in order) if new."""
     cdef intp d = m.d, s, c, k, new_cc
     cdef intp mask
@@ -1463,10 +1810,10 @@ cdef int _map_add(CellMap* m, const double* key, uint64_t h,
         if p == NULL:
             return -1
         m.keys = <double*>p
-        p = realloc(m.counts, new_cc * sizeof(intp))
+        p = realloc(m.counts, new_cc * sizeof(double))
         if p == NULL:
             return -1
-        m.counts = <intp*>p
+        m.counts = <double*>p
         p = realloc(m.hashes, new_cc * sizeof(uint64_t))
         if p == NULL:
             return -1
@@ -1482,8 +1829,9 @@ cdef int _map_add(CellMap* m, const double* key, uint64_t h,
     return 0
 
 
-cdef int _bin_chunk(const floating[:, :] X, intp lo, intp hi, double bin_size,
-                    bint f32_division, CellMap* m) noexcept nogil:
+cdef int _bin_chunk(const floating[:, :] X, const double* w, intp lo, intp hi,
+                    double bin_size, bint f32_division,
+                    CellMap* m) noexcept nogil:
     cdef intp d = X.shape[1], i, k
     cdef float bs32 = <float>bin_size
     cdef double* key = <double*>malloc(d * sizeof(double))
@@ -1499,7 +1847,8 @@ cdef int _bin_chunk(const floating[:, :] X, intp lo, intp hi, double bin_size,
                 key[k] = rintf(<float>X[i, k] / bs32)
             else:
                 key[k] = rint(<double>X[i, k] / bin_size)
-        if _map_add(m, key, _hash_key(key, d), 1) != 0:
+        if _map_add(m, key, _hash_key(key, d),
+                    w[i] if w != NULL else 1.0) != 0:
             free(key)
             return -1
     free(key)
@@ -1507,11 +1856,12 @@ cdef int _bin_chunk(const floating[:, :] X, intp lo, intp hi, double bin_size,
 
 
 def bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
-              int n_threads=1):
+              int n_threads=1, weights=None):
     """Grid cells of the rows of X: ``round(x / bin_size)`` per coordinate
     (round half to even, as numpy), in order of first appearance, with the
-    number of rows in each.  Returns ``(cells, counts)``: float64 cells
-    (integer values) and intp counts.
+    number of rows in each (with ``weights``, one per row: the sum of their
+    weights).  Returns ``(cells, counts)``: float64 cells (integer values)
+    and float64 counts.
 
     Threads each bin a contiguous chunk; the chunks' maps are merged in
     chunk order, which keeps the order of first appearance.
@@ -1519,6 +1869,14 @@ def bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
     cdef intp n = X.shape[0], d = X.shape[1], c, i, k, n_chunks
     if f32_division and floating is double:
         raise ValueError("float32 division needs float32 data")
+    cdef const double[::1] wv
+    cdef const double* w = NULL
+    if weights is not None:
+        wv = np.ascontiguousarray(weights, dtype=np.float64)
+        if wv.shape[0] != n:
+            raise ValueError("weights must hold one value per row")
+        if n:
+            w = &wv[0]
     n_chunks = n_threads if n >= 4096 * n_threads else 1
     if n_chunks < 1:
         n_chunks = 1
@@ -1535,7 +1893,7 @@ def bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
     with nogil:
         for c in prange(n_chunks, schedule='static', chunksize=1,
                         num_threads=n_threads):
-            status[c] = _bin_chunk(X, (n * c) // n_chunks,
+            status[c] = _bin_chunk(X, w, (n * c) // n_chunks,
                                    (n * (c + 1)) // n_chunks,
                                    bin_size, f32_division, &maps[c])
         for c in range(n_chunks):
@@ -1560,9 +1918,9 @@ def bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
         _map_free(&total)
         raise MemoryError("bin_cells: out of memory")
     cells_arr = np.empty((total.n_cells, d), dtype=np.float64)
-    counts_arr = np.empty(total.n_cells, dtype=np.intp)
+    counts_arr = np.empty(total.n_cells, dtype=np.float64)
     cdef double[:, ::1] cells = cells_arr
-    cdef intp[::1] counts = counts_arr
+    cdef double[::1] counts = counts_arr
     for i in range(total.n_cells):
         counts[i] = total.counts[i]
         for k in range(d):

@@ -48,8 +48,12 @@ def in_batches(total, run, n_threads, report=None, stage=""):
             report(stage, done, total, time.perf_counter() - t_start)
 
 
-_UNITS = {"bandwidth": "points", "climb": "seeds"}
-_NAMES = {"bandwidth": "estimating bandwidth", "climb": "climbing"}
+_UNITS = {"bandwidth": "points", "climb": "seeds", "labels": "points"}
+_NAMES = {
+    "bandwidth": "estimating bandwidth",
+    "climb": "climbing",
+    "labels": "following points to their modes",
+}
 
 
 class _StderrReporter:
