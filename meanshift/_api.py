@@ -240,6 +240,8 @@ def _range_exponent(*arrays, bandwidth=None):
             amax = max(amax, float(a.max()), -float(a.min()))  # no temporary
     if amax == 0.0:
         return 0
+    if bandwidth is not None:
+        bandwidth = float(bandwidth)  # a float32 bandwidth compares as float
     big = amax if bandwidth is None else max(amax, bandwidth)
     k = 0
     if big > 2.0**500:
