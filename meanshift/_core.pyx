@@ -107,7 +107,52 @@ cdef extern from *:
                                    Py_ssize_t d, double bound)
     { MS_SQDIST_PLAIN }
     #endif
+
+    /* Nearest of kc centers (C: kc x d, row-major) for a block of
+       MS_BLOCK points stored by coordinate (xs[k * MS_BLOCK + p]): the
+       loops run over the points of the block, innermost, so they
+       vectorise; each distance is still summed in coordinate order, and
+       the strict comparison keeps the first (strongest) center on ties.
+       best/bi come in initialised (INFINITY, 0). */
+    #define MS_BLOCK 32
+    #if defined(__GNUC__) || defined(__clang__)
+    #define MS_RESTRICT __restrict__
+    #else
+    #define MS_RESTRICT
+    #endif
+    MS_CLONES static void ms_nearest_block(const double *MS_RESTRICT xs,
+                                           Py_ssize_t d,
+                                           const double *MS_RESTRICT C,
+                                           Py_ssize_t kc,
+                                           double *MS_RESTRICT dist,
+                                           double *MS_RESTRICT best,
+                                           Py_ssize_t *MS_RESTRICT bi)
+    {
+        for (Py_ssize_t j = 0; j < kc; j++) {
+            const double *c = C + j * d;
+            for (Py_ssize_t p = 0; p < MS_BLOCK; p++) {
+                double t = xs[p] - c[0];
+                dist[p] = t * t;
+            }
+            for (Py_ssize_t k = 1; k < d; k++) {
+                const double ck = c[k];
+                const double *MS_RESTRICT x = xs + k * MS_BLOCK;
+                for (Py_ssize_t p = 0; p < MS_BLOCK; p++) {
+                    double t = x[p] - ck;
+                    dist[p] += t * t;
+                }
+            }
+            for (Py_ssize_t p = 0; p < MS_BLOCK; p++) {
+                int closer = dist[p] < best[p];
+                best[p] = closer ? dist[p] : best[p];
+                bi[p] = closer ? j : bi[p];
+            }
+        }
+    }
     """
+    enum: MS_BLOCK
+    void ms_nearest_block(const double* xs, intp d, const double* C, intp kc,
+                          double* dist, double* best, intp* bi) noexcept nogil
     double ms_sqdist_hd_f64(const double* row, const double* q, intp d,
                             double bound) noexcept nogil
     double ms_sqdist_hd_f32(const float* row, const double* q, intp d,
@@ -1310,33 +1355,6 @@ def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
 # Labels: nearest center
 # ---------------------------------------------------------------------------
 
-cdef void _nearest_brute(const double* q, const double* Ct, intp kc, intp d,
-                         double* buf, intp* best_i,
-                         double* best_d2) noexcept nogil:
-    """Nearest of kc centers stored by coordinate (Ct[k * kc + j]); the
-    first wins ties.  The distances go to buf in a loop over centers that
-    vectorises, each still summed in coordinate order; the arg-min is
-    branch-free."""
-    cdef intp j, k
-    cdef double diff, qk, best
-    cdef intp bi = 0
-    cdef const double* row
-    for j in range(kc):
-        buf[j] = 0.0
-    for k in range(d):
-        qk = q[k]
-        row = Ct + k * kc
-        for j in range(kc):
-            diff = qk - row[j]
-            buf[j] += diff * diff
-    best = buf[0]
-    for j in range(1, kc):
-        bi = j if buf[j] < best else bi
-        best = buf[j] if buf[j] < best else best
-    best_i[0] = bi
-    best_d2[0] = best
-
-
 cdef void _nearest_tree(const double* q, const double* cdata, const Tree* t,
                         intp* stack, intp* best_i, double* best_d2) noexcept nogil:
     """Exact nearest row (lowest row wins ties) by branch and bound."""
@@ -1395,12 +1413,17 @@ cdef intp TREE_ASSIGN_MIN_CENTERS = 48
 
 def assign(const floating[:, :] X, const double[:, ::1] centers,
            double bandwidth, bint cluster_all, int n_threads=1):
-    """Index of the nearest center of every row of X (the first on ties);
-    with ``cluster_all=False``, -1 where that center is farther than
-    bandwidth.  Returns ``(labels, overflow)``: an intp array, and whether
-    some row's squared distance to every center overflowed (its label is
-    then the first center; the caller may rescale and ask again)."""
-    cdef intp n = X.shape[0], d = X.shape[1], kc = centers.shape[0], i, k
+    """Index of the nearest center of every row of X (the first, i.e. the
+    strongest, on ties); with ``cluster_all=False``, -1 where that center is
+    farther than bandwidth.  Returns ``(labels, overflow)``: an intp array,
+    and whether some row's squared distance to every center overflowed (its
+    label is then the first center; the caller may rescale and ask again).
+
+    Up to TREE_ASSIGN_MIN_CENTERS centers, blocks of MS_BLOCK rows are
+    compared with every center at once (ms_nearest_block); above, each row
+    searches a tree over the centers."""
+    cdef intp n = X.shape[0], d = X.shape[1], kc = centers.shape[0], i, k, p
+    cdef intp blk, lo, hi, n_blocks
     labels_arr = np.empty(n, dtype=np.intp)
     cdef intp[::1] labels = labels_arr
     cdef BallTree tree = None
@@ -1409,10 +1432,13 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
     cdef bint use_tree = kc > TREE_ASSIGN_MIN_CENTERS
     cdef intp stack_size = 2
     cdef double* q
-    cdef double* buf
+    cdef double* xs
+    cdef double* dist
+    cdef double* best
+    cdef intp* bi
     cdef intp* stack
-    cdef intp bi
-    cdef double bd2
+    cdef intp bi1
+    cdef double bd2, bwl = bandwidth
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef int overflow = 0
@@ -1428,34 +1454,62 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
         cdata = tree.data
         t = &tree.t
         stack_size = 2 * tree.t.n_levels + 2
-    ct_arr = np.ascontiguousarray(np.asarray(centers).T)
-    cdef const double[:, ::1] ct = ct_arr
-    with nogil, parallel(num_threads=n_threads):
-        q = <double*>malloc(d * sizeof(double))
-        stack = <intp*>malloc(stack_size * sizeof(intp))
-        buf = <double*>malloc(kc * sizeof(double))
-        if q == NULL or stack == NULL or buf == NULL:
-            failed_p[0] = 1
-        for i in prange(n, schedule='static'):
-            if q == NULL or stack == NULL or buf == NULL:
-                continue
-            # assigned here so that each thread has its own copy
-            bi = -1
-            bd2 = INFINITY
-            for k in range(d):
-                q[k] = X[i, k]
-            if use_tree:
-                _nearest_tree(q, &cdata[0, 0], t, stack, &bi, &bd2)
-            else:
-                _nearest_brute(q, &ct[0, 0], kc, d, buf, &bi, &bd2)
-            if bd2 == INFINITY:
-                overflow_p[0] = 1
-            if not cluster_all and sqrt(bd2) > bandwidth:
-                bi = -1
-            labels[i] = bi
-        free(q)
-        free(stack)
-        free(buf)
+        with nogil, parallel(num_threads=n_threads):
+            q = <double*>malloc(d * sizeof(double))
+            stack = <intp*>malloc(stack_size * sizeof(intp))
+            if q == NULL or stack == NULL:
+                failed_p[0] = 1
+            for i in prange(n, schedule='static'):
+                if q == NULL or stack == NULL:
+                    continue
+                # assigned here so that each thread has its own copy
+                bi1 = -1
+                bd2 = INFINITY
+                for k in range(d):
+                    q[k] = X[i, k]
+                _nearest_tree(q, &cdata[0, 0], t, stack, &bi1, &bd2)
+                if bd2 == INFINITY:
+                    overflow_p[0] = 1
+                if not cluster_all and sqrt(bd2) > bwl:
+                    bi1 = -1
+                labels[i] = bi1
+            free(q)
+            free(stack)
+    else:
+        n_blocks = (n + MS_BLOCK - 1) // MS_BLOCK
+        with nogil, parallel(num_threads=n_threads):
+            xs = <double*>malloc(d * MS_BLOCK * sizeof(double))
+            dist = <double*>malloc(MS_BLOCK * sizeof(double))
+            best = <double*>malloc(MS_BLOCK * sizeof(double))
+            bi = <intp*>malloc(MS_BLOCK * sizeof(intp))
+            if xs == NULL or dist == NULL or best == NULL or bi == NULL:
+                failed_p[0] = 1
+            for blk in prange(n_blocks, schedule='static'):
+                if xs == NULL or dist == NULL or best == NULL or bi == NULL:
+                    continue
+                lo = blk * MS_BLOCK
+                hi = lo + MS_BLOCK
+                if hi > n:
+                    hi = n
+                for p in range(MS_BLOCK):
+                    # a short last block repeats its last row
+                    i = lo + p if lo + p < hi else hi - 1
+                    for k in range(d):
+                        xs[k * MS_BLOCK + p] = X[i, k]
+                    best[p] = INFINITY
+                    bi[p] = 0
+                ms_nearest_block(xs, d, &centers[0, 0], kc, dist, best, bi)
+                for p in range(hi - lo):
+                    if best[p] == INFINITY:
+                        overflow_p[0] = 1
+                    if not cluster_all and sqrt(best[p]) > bwl:
+                        labels[lo + p] = -1
+                    else:
+                        labels[lo + p] = bi[p]
+            free(xs)
+            free(dist)
+            free(best)
+            free(bi)
     if failed:
         raise MemoryError("assign: out of memory for thread scratch")
     return labels_arr, bool(overflow)
