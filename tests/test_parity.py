@@ -46,7 +46,6 @@ from sklearn.datasets import make_blobs, make_moons
 from threadpoolctl import ThreadpoolController
 
 from conftest import (
-    EPS64,
     as_scaled_integers,
     assert_at_least_as_close,
     clustering_difference,
