@@ -111,6 +111,18 @@ def test_callback_errors_propagate_and_the_next_fit_works():
 # Ctrl-C
 # ---------------------------------------------------------------------------
 
+def _sigint_by_default():
+    """In the child, before it starts Python: SIGINT back to its default.
+
+    A process started with SIGINT ignored (a background job of a shell
+    script, some CI runners) passes SIG_IGN on to its children, and Python
+    then installs no KeyboardInterrupt handler: the SIGINT the tests send
+    would be ignored and the child would run to its end.  These tests are
+    about what Ctrl-C does, so the child gets the disposition of a
+    terminal's foreground process whatever the test run inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # A fit of many seconds on any machine; it reports its progress, and says
 # "started" once the given stage has begun.
 _CHILD = textwrap.dedent(
@@ -168,6 +180,7 @@ def test_sigint_interrupts_a_long_fit(stage, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_by_default,
     )
     try:
         assert proc.stdout.readline().strip() == "started"
@@ -198,6 +211,7 @@ def test_sigint_stops_the_command_without_output(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_by_default,
     )
     try:
         seen = []

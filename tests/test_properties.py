@@ -17,7 +17,14 @@ What each property can promise is stated where it is tested.  In short:
 * permuting the rows, scaling by 3 and float32 change the rounding of the
   means, so they are checked on continuous data (no exact ties), up to
   rounding;
-* scikit-learn, the oracle, gives the same clustering on tiny data.
+* scikit-learn, the oracle, gives the same clustering on tiny data, or
+  where its rounding decides otherwise (on at most 11 points its neighbour
+  queries go through a matrix product, whose rounding depends on the BLAS;
+  with 3 points or fewer the estimated bandwidth is exactly 0, scikit-learn's
+  its rounding, ~1e-8 * |x|), meanshift's is the clustering of exact
+  arithmetic.  Only an example with a decision within rounding of its
+  threshold, where meanshift differs from both, is set aside, by an
+  ``assume`` that says which decision.
 """
 
 import warnings
@@ -25,7 +32,8 @@ from contextlib import contextmanager
 
 import numpy as np
 import sklearn.cluster as skc
-from hypothesis import HealthCheck, assume, given, settings
+from conftest import clustering_difference, referee_mean_shift
+from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
@@ -489,6 +497,11 @@ def oracle_context():
         yield
 
 
+def _assume_not_degenerate(reason):
+    note(f"set aside: {reason}")
+    assume(False)
+
+
 @settings(max_examples=100, **SETTINGS)
 @given(problem=problems(max_n=25, max_d=3))
 def test_matches_sklearn(problem):
@@ -501,14 +514,16 @@ def test_matches_sklearn(problem):
             ref_exc = None
         except ValueError as e:
             ref, ref_exc = None, e
-    if ref is None:
-        # scikit-learn's message for an empty bin set is its max() failing
-        assert exc is not None, f"scikit-learn raised {ref_exc!r}, meanshift did not"
-        return
-    assert exc is None, exc
     bandwidth = effective_bandwidth(X, params)
-    assert ours.cluster_centers_.shape == ref.cluster_centers_.shape
-    assert ours.cluster_centers_.dtype == ref.cluster_centers_.dtype
-    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=0, atol=1e-3 * bandwidth)
-    assert_array_equal(ours.labels_, ref.labels_)
-    assert ours.n_iter_ == ref.n_iter_
+    if ours is not None and ref is not None:
+        # machine independent: strict
+        assert ours.cluster_centers_.dtype == ref.cluster_centers_.dtype
+        assert ours.labels_.dtype == ref.labels_.dtype
+    ours = exc if ours is None else ours
+    ref = ref_exc if ref is None else ref
+    if clustering_difference(ours, ref, bandwidth) is None:
+        return
+    # scikit-learn's message for an empty bin set is its max() failing;
+    # meanshift raises "No bin holds ..." there, and so does the referee
+    with oracle_context():
+        referee_mean_shift(X, params, ours, ref, _assume_not_degenerate)
