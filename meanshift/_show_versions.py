@@ -86,7 +86,9 @@ def _build_section(build, cpu_features):
             else "default clone (this CPU has no AVX2)"
         )
     if build["openmp"]:
-        section["OpenMP at build"] = f"yes (OpenMP {build['openmp_version']})"
+        section["OpenMP at build"] = (
+            f"yes (OpenMP {build['openmp_version']}, via {build['openmp_via']})"
+        )
     else:
         section["OpenMP at build"] = "no: built without threads"
     return section

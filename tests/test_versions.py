@@ -69,7 +69,8 @@ def test_build_info_is_what_the_build_used():
     # OpenMP at build time is what the compiled module reports at run time
     assert build["openmp"] == meanshift._core.openmp_enabled()
     if build["openmp"]:
-        assert re.fullmatch(r"\d+\.\d+", build["openmp_version"])
+        assert re.fullmatch(r"\d+\.\d+|_OPENMP=\d+", build["openmp_version"])
+        assert build["openmp_via"]
 
 
 def test_report_lists_the_openmp_runtime_in_use():
