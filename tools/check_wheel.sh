@@ -78,7 +78,8 @@ no_compiler() {
 run_test_suite() {
     step "the test suite against the installed wheel"
     cd "$repo"
-    python -c "import meanshift, sys; print('testing', meanshift.__file__, 'with', sys.executable)"
+    # (-I: not the source tree, which the current folder would put first)
+    python -I -c "import meanshift, sys; print('testing', meanshift.__file__, 'with', sys.executable)"
     python -m pytest --doctest-modules --pyargs meanshift tests -p no:cacheprovider "${pytest_args[@]}"
 }
 
