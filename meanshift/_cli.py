@@ -24,7 +24,9 @@ import warnings
 import numpy as np
 
 from . import __version__
-from ._api import MeanShift, _effective_n_threads, estimate_bandwidth
+
+# scikit-learn (through ._api) is imported only to cluster: --help, --version
+# and a malformed command line answer without it
 
 __all__ = ["main"]
 
@@ -384,6 +386,8 @@ def _progress_wanted(args):
 
 def run_clustering(X, args, source, names):
     """Bandwidth, fit and summary for the array X under the options."""
+    from ._api import MeanShift, _effective_n_threads, estimate_bandwidth
+
     n_threads = _effective_n_threads(args.n_jobs)
     verbose = _progress_wanted(args)
     t0 = time.perf_counter()
