@@ -247,13 +247,22 @@ def _check_target(option, path):
         raise CLIError(f"{option}: {path}: is a directory")
 
 
+_INSTALL_PLOT = 'pip install "meanshift[plot]"'
+
+
+def _have_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _check_plot(path):
     if path is None:
         return
-    try:  # a clear error before the fit
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise CLIError("--plot needs matplotlib: pip install meanshift[plot]") from None
+    if not _have_matplotlib():  # a clear error before the fit
+        raise CLIError(f"--plot needs matplotlib: {_INSTALL_PLOT}")
     _check_target("--plot", path)
 
 
@@ -539,9 +548,16 @@ def demo_data(n_samples=20_000, random_state=0):
     return X[rng.permutation(len(X))]
 
 
+_DEMO_PLOT = "meanshift-demo.png"
+
+
 def cmd_demo(args):
-    plot_path = args.plot
-    _check_plot(plot_path)
+    # the picture is drawn when it can be: without matplotlib (the plain
+    # install) the demo still clusters, and says how to get the picture
+    no_picture = args.plot is None and not _have_matplotlib()
+    if args.plot is None and not no_picture:
+        args.plot = _DEMO_PLOT
+    _check_plot(args.plot)
     X = demo_data(args.points)
     model, summary = run_clustering(
         X, args, "the built-in demo data (5 groups)", None
@@ -549,6 +565,13 @@ def cmd_demo(args):
     args.labels = args.centers = None
     _write_outputs(args, X, model, summary, None)
     _emit(args, summary)
+    if no_picture:
+        sys.stdout.flush()  # after the summary, also when both go to one file
+        print(
+            f"{_PROG}: no picture drawn: matplotlib is not installed "
+            f"({_INSTALL_PLOT} draws {_DEMO_PLOT})",
+            file=sys.stderr,
+        )
 
 
 def _float(text):
@@ -636,7 +659,13 @@ def _add_fit_options(p, demo=False):
         default=None,
         help="threads (default: all usable cores; -1 all, -2 all but one)",
     )
-    p.add_argument("--plot", metavar="FILE.png", default=None, help="draw the clustering")
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        default=None,
+        help="draw the clustering (needs matplotlib"
+        + (f"; default: {_DEMO_PLOT} when it is installed)" if demo else ")"),
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     prog = p.add_mutually_exclusive_group()
     prog.add_argument(
@@ -672,7 +701,7 @@ def build_parser():
         "--points", type=_int_at_least(10), default=20_000,
         help="number of demo points (default: %(default)s)",
     )
-    demo.set_defaults(func=cmd_demo, plot="meanshift-demo.png", columns=None)
+    demo.set_defaults(func=cmd_demo, columns=None)
 
     cluster = sub.add_parser(
         "cluster",

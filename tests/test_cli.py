@@ -454,6 +454,68 @@ def test_help(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# Without matplotlib (the plain install)
+# ---------------------------------------------------------------------------
+
+# the command in an interpreter where `import matplotlib` raises ImportError
+NO_MATPLOTLIB = (
+    "import sys\n"
+    "sys.modules['matplotlib'] = None\n"
+    "from meanshift._cli import main\n"
+    "sys.exit(main())\n"
+)
+PLOT_HINT = 'pip install "meanshift[plot]"'
+
+
+def run_without_matplotlib(args, cwd):
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_MATPLOTLIB, *map(str, args)],
+        cwd=cwd, capture_output=True, timeout=TIMEOUT,
+    )
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+
+def test_demo_without_matplotlib(tmp_path):
+    """The demo clusters and prints its summary, then one line on stderr
+    says how to get the picture; no file is written."""
+    rc, out, err = run_without_matplotlib(["demo", "--points", 3000], tmp_path)
+    assert rc == 0, err
+    assert re.search(r"^clusters\s+5\b", out, re.M), out
+    assert re.search(r"^data\s+3,000 points x 2 features", out, re.M), out
+    assert "written" not in out
+    assert err.splitlines() == [
+        "meanshift: no picture drawn: matplotlib is not installed "
+        f"({PLOT_HINT} draws meanshift-demo.png)"
+    ], err
+    assert listing(tmp_path) == set()
+
+
+def test_demo_json_without_matplotlib(tmp_path):
+    rc, out, err = run_without_matplotlib(["demo", "--points", 3000, "--json"], tmp_path)
+    assert rc == 0, err
+    summary = json.loads(out)  # the note is not in the JSON
+    assert summary["n_clusters"] == 5 and summary["outputs"] == {}
+    assert len(err.splitlines()) == 1 and PLOT_HINT in err, err
+    assert listing(tmp_path) == set()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["demo", "--plot", "pic.png", "--points", 300],
+     ["cluster", "data.csv", "--bandwidth", BANDWIDTH, "--plot", "pic.png"]],
+    ids=["demo", "cluster"],
+)
+def test_explicit_plot_without_matplotlib(tmp_path, args):
+    """--plot FILE asks for the picture: without matplotlib that is an
+    error, before any work."""
+    (tmp_path / "data.csv").write_bytes(GOOD)
+    rc, out, err = run_without_matplotlib(args, tmp_path)
+    line = assert_one_line_error(rc, out, err, 1)
+    assert line == f"meanshift: error: --plot needs matplotlib: {PLOT_HINT}"
+    assert listing(tmp_path) == {"data.csv"}
+
+
+# ---------------------------------------------------------------------------
 # Error paths: exit status, one line on stderr, nothing on stdout, no files
 # ---------------------------------------------------------------------------
 
