@@ -15,7 +15,6 @@ import gzip
 import io
 import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -24,7 +23,10 @@ import warnings
 import numpy as np
 
 from . import __version__
-from ._api import MeanShift, _effective_n_threads, estimate_bandwidth
+from ._csv import InputError, read_delimited, select_columns
+
+# scikit-learn (through ._api) is imported only to cluster: --help, --version
+# and a malformed command line answer without it
 
 __all__ = ["main"]
 
@@ -60,14 +62,6 @@ def _split_suffix(path):
     return os.path.splitext(name)[1], gz
 
 
-def _is_number(field):
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
-
-
 def _read_bytes(path):
     try:
         with open(path, "rb") as f:
@@ -87,112 +81,11 @@ def _gunzip(raw, where):
         raise CLIError(f"{where}: not a valid gzip file ({e})") from None
 
 
-def _read_text(path):
-    """The text of a CSV/TSV file, standard input for '-', gunzipped when
-    compressed (by name or by content)."""
-    if path == "-":
-        raw = sys.stdin.buffer.read()
-        where = "standard input"
-    else:
-        raw = _read_bytes(path)
-        where = path
-    if raw[:2] == b"\x1f\x8b":
-        raw = _gunzip(raw, where)
-    try:
-        return raw.decode("utf-8-sig"), where
-    except UnicodeDecodeError:
-        raise CLIError(f"{where}: not a text file (expected CSV or TSV)") from None
-
-
-def _select_columns(columns, names, n_fields, where):
-    """Indices of the requested columns (names or 0-based numbers)."""
-    if not columns:
-        return list(range(n_fields)), names
-    wanted = [c.strip() for arg in columns for c in arg.split(",") if c.strip()]
-    picked = []
-    for c in wanted:
-        if names is not None and c in names:
-            picked.append(names.index(c))
-        elif c.lstrip("-").isdigit():
-            i = int(c)
-            if not 0 <= i < n_fields:
-                raise CLIError(
-                    f"--columns: column {i} does not exist: {where} has "
-                    f"{n_fields} columns (numbered from 0)"
-                )
-            picked.append(i)
-        elif names is None:
-            raise CLIError(
-                f"--columns: {c!r} is not a column number and {where} has no header"
-            )
-        else:
-            raise CLIError(
-                f"--columns: no column named {c!r} in {where} "
-                f"(columns: {', '.join(names)})"
-            )
-    if len(set(picked)) != len(picked):
-        raise CLIError("--columns: a column is named twice")
-    return picked, None if names is None else [names[i] for i in picked]
-
-
-def _load_delimited(path, delimiter, columns):
-    text, where = _read_text(path)
-    lines = text.splitlines()
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is None:
-        raise CLIError(f"{where}: no data")
-    if delimiter is None:  # standard input: tabs if the first line has them
-        delimiter = "\t" if "\t" in lines[first] and "," not in lines[first] else ","
-    fields = [f.strip().strip('"') for f in lines[first].split(delimiter)]
-    header = not all(_is_number(f) for f in fields)
-    names = fields if header else None
-    usecols, names = _select_columns(columns, names, len(fields), where)
-    # the data lines, with their numbers in the file (blank lines skipped)
-    numbers = [i for i in range(first + header, len(lines)) if lines[i].strip()]
-    if not numbers:
-        raise CLIError(f"{where}: a header but no data rows")
-    try:
-        X = np.loadtxt(
-            [lines[i] for i in numbers],
-            delimiter=delimiter,
-            usecols=usecols if columns else None,  # all: every row as wide
-            ndmin=2,
-            dtype=np.float64,
-            quotechar='"',
-            comments=None,
-        )
-    except ValueError as e:
-        raise CLIError(f"{where}: {_loadtxt_message(e, numbers)}") from None
-    if not columns and X.shape[1] != len(fields):
-        raise CLIError(
-            f"{where}: line {first + 1} has {len(fields)} fields but the data "
-            f"rows have {X.shape[1]}"
-        )
-    return X, names, where
-
-
-def _loadtxt_message(error, numbers):
-    """numpy's parse error with its row (in the lines it was given) as the
-    line of the file (counted from 1); ``numbers`` maps one to the other."""
-
-    def line(row):
-        return numbers[min(max(row, 0), len(numbers) - 1)] + 1
-
-    msg = str(error).splitlines()[0].rstrip(".")
-    m = re.match(r"could not convert string (.*) to float\d* at row (\d+), column (\d+)", msg)
-    if m:  # this row counts from 0
-        return f"line {line(int(m.group(2)))}, column {m.group(3)}: {m.group(1)} is not a number"
-    m = re.search(r"at row (\d+)", msg)
-    if m:  # this one counts from 1
-        msg = msg[: m.start()] + f"at line {line(int(m.group(1)) - 1)}"
-    return f"unreadable data: {msg}"
-
-
 def load_input(path, columns=None):
     """(X as float64 or the .npy's numeric dtype, column names or None,
     a description of the source)."""
     if path == "-":
-        return _load_delimited(path, None, columns)
+        return read_delimited(path, None, columns)
     suffix, _ = _split_suffix(path)
     if suffix == ".npy":
         raw = _read_bytes(path)
@@ -208,12 +101,13 @@ def load_input(path, columns=None):
             X = X[:, None]
         if X.ndim != 2:
             raise CLIError(f"{path}: has {X.ndim} dimensions; expected rows x features")
-        usecols, _ = _select_columns(columns, None, X.shape[1], path)
+        usecols, _ = select_columns(columns, None, X.shape[1], path)
         if columns:
             X = X[:, usecols]
         return X, None, path
     if suffix in (".csv", ".tsv"):
-        return _load_delimited(path, "\t" if suffix == ".tsv" else ",", columns)
+        delimiter = "\t" if suffix == ".tsv" else ","
+        return read_delimited(path, delimiter, columns)
     raise CLIError(
         f"{path}: unknown input format {suffix or '(no extension)'!r}: use .npy, "
         ".csv or .tsv (optionally .gz), or '-' for CSV on standard input"
@@ -245,13 +139,22 @@ def _check_target(option, path):
         raise CLIError(f"{option}: {path}: is a directory")
 
 
+_INSTALL_PLOT = 'pip install "meanshift[plot]"'
+
+
+def _have_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _check_plot(path):
     if path is None:
         return
-    try:  # a clear error before the fit
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise CLIError("--plot needs matplotlib: pip install meanshift[plot]") from None
+    if not _have_matplotlib():  # a clear error before the fit
+        raise CLIError(f"--plot needs matplotlib: {_INSTALL_PLOT}")
     _check_target("--plot", path)
 
 
@@ -384,6 +287,8 @@ def _progress_wanted(args):
 
 def run_clustering(X, args, source, names):
     """Bandwidth, fit and summary for the array X under the options."""
+    from ._api import MeanShift, _effective_n_threads, estimate_bandwidth
+
     n_threads = _effective_n_threads(args.n_jobs)
     verbose = _progress_wanted(args)
     t0 = time.perf_counter()
@@ -535,9 +440,16 @@ def demo_data(n_samples=20_000, random_state=0):
     return X[rng.permutation(len(X))]
 
 
+_DEMO_PLOT = "meanshift-demo.png"
+
+
 def cmd_demo(args):
-    plot_path = args.plot
-    _check_plot(plot_path)
+    # the picture is drawn when it can be: without matplotlib (the plain
+    # install) the demo still clusters, and says how to get the picture
+    no_picture = args.plot is None and not _have_matplotlib()
+    if args.plot is None and not no_picture:
+        args.plot = _DEMO_PLOT
+    _check_plot(args.plot)
     X = demo_data(args.points)
     model, summary = run_clustering(
         X, args, "the built-in demo data (5 groups)", None
@@ -545,6 +457,13 @@ def cmd_demo(args):
     args.labels = args.centers = None
     _write_outputs(args, X, model, summary, None)
     _emit(args, summary)
+    if no_picture:
+        sys.stdout.flush()  # after the summary, also when both go to one file
+        print(
+            f"{_PROG}: no picture drawn: matplotlib is not installed "
+            f"({_INSTALL_PLOT} draws {_DEMO_PLOT})",
+            file=sys.stderr,
+        )
 
 
 def _float(text):
@@ -632,7 +551,13 @@ def _add_fit_options(p, demo=False):
         default=None,
         help="threads (default: all usable cores; -1 all, -2 all but one)",
     )
-    p.add_argument("--plot", metavar="FILE.png", default=None, help="draw the clustering")
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        default=None,
+        help="draw the clustering (needs matplotlib"
+        + (f"; default: {_DEMO_PLOT} when it is installed)" if demo else ")"),
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     prog = p.add_mutually_exclusive_group()
     prog.add_argument(
@@ -668,7 +593,7 @@ def build_parser():
         "--points", type=_int_at_least(10), default=20_000,
         help="number of demo points (default: %(default)s)",
     )
-    demo.set_defaults(func=cmd_demo, plot="meanshift-demo.png", columns=None)
+    demo.set_defaults(func=cmd_demo, columns=None)
 
     cluster = sub.add_parser(
         "cluster",
@@ -706,7 +631,7 @@ def main(argv=None):
                 for w in caught:  # one line each, like the errors
                     msg = " ".join(str(w.message).split())
                     print(f"{_PROG}: warning: {msg}", file=sys.stderr)
-    except CLIError as e:
+    except (CLIError, InputError) as e:
         print(f"{_PROG}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -454,6 +454,68 @@ def test_help(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# Without matplotlib (the plain install)
+# ---------------------------------------------------------------------------
+
+# the command in an interpreter where `import matplotlib` raises ImportError
+NO_MATPLOTLIB = (
+    "import sys\n"
+    "sys.modules['matplotlib'] = None\n"
+    "from meanshift._cli import main\n"
+    "sys.exit(main())\n"
+)
+PLOT_HINT = 'pip install "meanshift[plot]"'
+
+
+def run_without_matplotlib(args, cwd):
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_MATPLOTLIB, *map(str, args)],
+        cwd=cwd, capture_output=True, timeout=TIMEOUT,
+    )
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+
+def test_demo_without_matplotlib(tmp_path):
+    """The demo clusters and prints its summary, then one line on stderr
+    says how to get the picture; no file is written."""
+    rc, out, err = run_without_matplotlib(["demo", "--points", 3000], tmp_path)
+    assert rc == 0, err
+    assert re.search(r"^clusters\s+5\b", out, re.M), out
+    assert re.search(r"^data\s+3,000 points x 2 features", out, re.M), out
+    assert "written" not in out
+    assert err.splitlines() == [
+        "meanshift: no picture drawn: matplotlib is not installed "
+        f"({PLOT_HINT} draws meanshift-demo.png)"
+    ], err
+    assert listing(tmp_path) == set()
+
+
+def test_demo_json_without_matplotlib(tmp_path):
+    rc, out, err = run_without_matplotlib(["demo", "--points", 3000, "--json"], tmp_path)
+    assert rc == 0, err
+    summary = json.loads(out)  # the note is not in the JSON
+    assert summary["n_clusters"] == 5 and summary["outputs"] == {}
+    assert len(err.splitlines()) == 1 and PLOT_HINT in err, err
+    assert listing(tmp_path) == set()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["demo", "--plot", "pic.png", "--points", 300],
+     ["cluster", "data.csv", "--bandwidth", BANDWIDTH, "--plot", "pic.png"]],
+    ids=["demo", "cluster"],
+)
+def test_explicit_plot_without_matplotlib(tmp_path, args):
+    """--plot FILE asks for the picture: without matplotlib that is an
+    error, before any work."""
+    (tmp_path / "data.csv").write_bytes(GOOD)
+    rc, out, err = run_without_matplotlib(args, tmp_path)
+    line = assert_one_line_error(rc, out, err, 1)
+    assert line == f"meanshift: error: --plot needs matplotlib: {PLOT_HINT}"
+    assert listing(tmp_path) == {"data.csv"}
+
+
+# ---------------------------------------------------------------------------
 # Error paths: exit status, one line on stderr, nothing on stdout, no files
 # ---------------------------------------------------------------------------
 
@@ -482,6 +544,16 @@ ERRORS = [
     ("empty-file", {"data.csv": b""}, ["data.csv"], b"", 1, ["data.csv"]),
     ("header-only", {"data.csv": b"a,b\n"}, ["data.csv"], b"", 1, ["data.csv"]),
     ("empty-stdin", {}, ["-"], b"", 1, ["standard input"]),
+    ("blank-lines-only", {"data.csv": b"\n  \r\n\n"}, ["data.csv"], b"", 1,
+     ["data.csv", "no data"]),
+    ("binary-csv", {"data.csv": bytes(range(256)) * 4}, ["data.csv"], b"", 1,
+     ["data.csv", "not a text file"]),
+    ("gzip-truncated", {"data.csv.gz": gzip.compress(text(X, ",", NAMES))[:200]},
+     ["data.csv.gz"], b"", 1, ["data.csv.gz", "gzip"]),
+    ("gzip-corrupt", {"data.csv": gzip.compress(text(X, ","))[:40] + b"x" * 400},
+     ["data.csv"], b"", 1, ["data.csv", "gzip"]),
+    ("columns-number-too-large", {"data.csv": GOOD}, ["data.csv", "--columns", "3"], b"",
+     1, ["column 3", "3 columns"]),
     ("npy-random-bytes",
      {"data.npy": np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8).tobytes()},
      ["data.npy"], b"", 1, ["data.npy"]),
@@ -541,3 +613,201 @@ def test_errors(tmp_path, files, args, stdin, status, words):
     for name, content in files.items():
         if content is DIR:
             assert not any((tmp_path / name).iterdir())
+
+
+# ---------------------------------------------------------------------------
+# The text reader, in process, with blocks small enough that every table
+# spans many of them (each block is parsed on its own)
+# ---------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from meanshift import _csv  # noqa: E402
+
+
+def read_table(content, delimiter=",", columns=None, block_size=64):
+    """read_delimited on bytes, with blocks of about ``block_size`` bytes."""
+    saved = _csv.BLOCK_SIZE
+    _csv.BLOCK_SIZE = block_size
+    try:
+        return _csv._read_table(io.BytesIO(content), "t.csv", delimiter, columns)
+    finally:
+        _csv.BLOCK_SIZE = saved
+
+
+def reference_table(content, delimiter=",", usecols=None):
+    """What the reader must return: numpy.loadtxt on the non-blank lines
+    after the header (the reader before blocks, whole file at once)."""
+    lines = content.decode("utf-8-sig").splitlines()
+    lines = [line for line in lines if line.strip()]
+    fields = [f.strip().strip('"') for f in lines[0].split(delimiter)]
+    try:
+        [float(f) for f in fields]
+        header = False
+    except ValueError:
+        header = True
+    return np.loadtxt(
+        lines[header:], delimiter=delimiter, usecols=usecols, ndmin=2,
+        dtype=np.float64, quotechar='"', comments=None,
+    )
+
+
+def same_bits(a, b):
+    return a.shape == b.shape and np.array_equal(a.view(np.uint64), b.view(np.uint64))
+
+
+FORMATS = [repr, "{:.6g}".format, "{:.3e}".format, "{:.0f}".format, lambda v: f" {v!r} ",
+           lambda v: f'"{v!r}"', lambda v: f"{v:+.17g}"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.integers(1, 4).flatmap(
+        lambda k: st.lists(
+            st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64),
+                     min_size=k, max_size=k),
+            min_size=1, max_size=40,
+        )
+    ),
+    fmt=st.lists(st.sampled_from(range(len(FORMATS))), min_size=1, max_size=3),
+    delimiter=st.sampled_from([",", "\t"]),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    header=st.booleans(),
+    blanks=st.lists(st.integers(0, 45), max_size=4),
+    final_newline=st.booleans(),
+    bom=st.booleans(),
+    block_size=st.sampled_from([1, 7, 64, 300, 1 << 20]),
+)
+def test_reader_matches_loadtxt(values, fmt, delimiter, newline, header, blanks,
+                                final_newline, bom, block_size):
+    """Any table, however it is cut into blocks: the same values, to the
+    bit, as numpy.loadtxt on the whole text."""
+    k = len(values[0])
+    lines = [
+        delimiter.join(FORMATS[fmt[(i + j) % len(fmt)]](v) for j, v in enumerate(row))
+        for i, row in enumerate(values)
+    ]
+    if header:
+        lines.insert(0, delimiter.join(f"col{j}" for j in range(k)))
+    for at in blanks:
+        lines.insert(min(at, len(lines)), " " if at % 2 else "")
+    content = newline.join(lines) + (newline if final_newline else "")
+    content = ("\ufeff" if bom else "") + content
+    content = content.encode()
+    expected = reference_table(content, delimiter)
+    X, names, where = read_table(content, delimiter, None, block_size)
+    assert same_bits(X, expected), (X, expected)
+    assert names == ([f"col{j}" for j in range(k)] if header else None)
+    assert where == "t.csv"
+
+
+def test_reader_columns_skip_text_columns():
+    """--columns may leave out a column of names: those blocks go line by
+    line, the others fast, and the result is the same."""
+    rows = [f"{i},name {i},{i * 0.5!r},{-i / 3!r}" for i in range(500)]
+    rows[5] = '5,"a name, with a comma",2.5,-1.6666666666666667'
+    rows[300] = '300,"a name on\ntwo lines",150.0,-100.0'  # a newline in quotes
+    content = ("id,name,x,y\n" + "\n".join(rows) + "\n").encode()
+    for block_size in (50, 1 << 20):
+        X, names, _ = read_table(content, ",", ["y", "x"], block_size)
+        assert names == ["y", "x"]
+        assert same_bits(X, reference_table(content, ",", [3, 2]))
+
+
+def test_reader_long_line_and_no_final_newline():
+    row = ",".join(repr(float(v)) for v in range(3000))  # longer than a block
+    content = f"{row}\n{row}".encode()
+    X, _, _ = read_table(content, ",", None, 100)
+    assert X.shape == (2, 3000)
+    assert_array_equal(X[1], np.arange(3000.0))
+
+
+def numbered_rows(n, k=3):
+    """n data lines after a header; line i of the file holds i, i+.5, ..."""
+    return ["a,b,c"[: 2 * k - 1]] + [",".join(repr(i + j / 2) for j in range(k))
+                                     for i in range(2, n + 2)]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        ({3001: "3001,oops,3002"}, "t.csv: line 3001, column 2: 'oops' is not a number"),
+        ({4000: "4000,4000.5"}, "line 4000"),  # a short row
+        ({4000: "4000,4000.5", 2500: "x,1,2"}, "line 2500, column 1: 'x'"),  # the first
+        ({3200: ""} | {i: f"{i},1,2,3" for i in range(3201, 3300)}, "line 3201"),  # wide block
+        ({9: "9,1,nan(1)"}, "line 9, column 3"),  # fromstring would read it
+    ],
+    ids=["text-cell", "short-row", "first-error-wins", "wider-block", "nan-payload"],
+)
+def test_reader_errors_name_the_line(edit, message):
+    lines = numbered_rows(5000)
+    for number, line in edit.items():
+        lines[number - 1] = line
+    content = ("\n".join(lines) + "\n").encode()
+    with pytest.raises(_csv.InputError) as e:
+        read_table(content, ",", None, 256)
+    assert message in str(e.value), str(e.value)
+    assert len(str(e.value).splitlines()) == 1
+
+
+def test_reader_line_numbers_count_blank_and_crlf_lines():
+    lines = numbered_rows(3000)
+    for number in (5, 700, 701, 1500):
+        lines[number - 1] = ""
+    lines[2222 - 1] = "2222,2222.5,?"
+    content = ("\r\n".join(lines) + "\r\n").encode()
+    with pytest.raises(_csv.InputError, match=r"line 2222, column 3: '\?'"):
+        read_table(content, ",", None, 100)
+
+
+def reference_or_error(content, delimiter):
+    """The reader before blocks (whole text, loadtxt): X, or None where it
+    refused the text."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    fields = [f.strip().strip('"') for f in lines[0].split(delimiter)]
+    try:
+        [float(f) for f in fields]
+        header = False
+    except ValueError:
+        header = True
+    if len(lines) == header:
+        return None
+    try:
+        X = np.loadtxt(lines[header:], delimiter=delimiter, ndmin=2, dtype=np.float64,
+                       quotechar='"', comments=None)
+    except ValueError:
+        return None
+    return X if X.shape[1] == len(fields) else None
+
+
+TOKENS = ["0", "1", "7", "12.5", ".", "-", "+", "e", "e-3", "E+07", " ", "  ", "\t", ",",
+          ",", "\n", "\n", "\r\n", '"1"', '"2.5 "', "nan", "inf", "x", "1e400", "nan(2)",
+          "\x00"]  # (a quote left open makes loadtxt join lines: not a table)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tokens=st.lists(st.sampled_from(TOKENS), max_size=60),
+    delimiter=st.sampled_from([",", "\t"]),
+    block_size=st.sampled_from([1, 5, 32]),
+)
+def test_reader_accepts_what_loadtxt_accepts(tokens, delimiter, block_size):
+    """Text of number-like pieces: the reader returns loadtxt's values, to
+    the bit, or refuses the text where loadtxt does, with one line."""
+    content = "".join(tokens).encode()
+    expected = reference_or_error(content, delimiter)
+    try:
+        X, _, _ = read_table(content, delimiter, None, block_size)
+    except _csv.InputError as e:
+        assert expected is None, (content, expected, str(e))
+        assert len(str(e).splitlines()) == 1
+    else:
+        assert expected is not None, (content, X)
+        assert same_bits(X, expected), (content, X, expected)

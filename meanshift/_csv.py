@@ -1,0 +1,404 @@
+"""Reading CSV and TSV for the ``meanshift`` command, streamed.
+
+The text is read in blocks of whole lines (about 4 MB each), gunzipped on
+the way when compressed, and each block is parsed on its own: the whole
+text is never in memory at once, and each block's numbers exist once, in
+its part of the result.
+
+A block is parsed by :func:`numpy.fromstring`, which converts numbers with
+the same routine as :func:`numpy.loadtxt` (so every value has the same
+bits) without splitting the text into Python strings.  It has no notion of
+lines, so a block is accepted only when it provably has the shape of the
+table: every line has exactly the expected number of delimiters, no field
+is empty or only whitespace, and every field gave exactly one number.
+Anything else (blank lines, quoted numbers, a text cell, a short row, NaN
+written as ``nan(...)``) sends the block to :func:`numpy.loadtxt`, line by
+line, which parses what it can and names the line and column of what it
+cannot.  Both give the same values for every block they both accept;
+errors always come from the second.
+
+(fromstring releases the GIL but takes it back for every number, so
+threads do not parse blocks any faster.)
+"""
+
+import gzip
+import re
+import sys
+import warnings
+import zlib
+
+import numpy as np
+
+__all__ = ["InputError", "read_delimited", "select_columns"]
+
+# bytes read at a time (a block is this plus the rest of its last line)
+BLOCK_SIZE = 1 << 22
+_NEWLINE = ord("\n")
+_BOM = b"\xef\xbb\xbf"
+
+
+class InputError(Exception):
+    """The input cannot be read as a table of numbers: one line for the user."""
+
+
+def _is_number(field):
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
+
+
+def select_columns(columns, names, n_fields, where):
+    """Indices of the requested columns (names or 0-based numbers), and
+    their names (None without a header)."""
+    if not columns:
+        return list(range(n_fields)), names
+    wanted = [c.strip() for arg in columns for c in arg.split(",") if c.strip()]
+    picked = []
+    for c in wanted:
+        if names is not None and c in names:
+            picked.append(names.index(c))
+        elif c.lstrip("-").isdigit():
+            i = int(c)
+            if not 0 <= i < n_fields:
+                raise InputError(
+                    f"--columns: column {i} does not exist: {where} has "
+                    f"{n_fields} columns (numbered from 0)"
+                )
+            picked.append(i)
+        elif names is None:
+            raise InputError(
+                f"--columns: {c!r} is not a column number and {where} has no header"
+            )
+        else:
+            raise InputError(
+                f"--columns: no column named {c!r} in {where} "
+                f"(columns: {', '.join(names)})"
+            )
+    if len(set(picked)) != len(picked):
+        raise InputError("--columns: a column is named twice")
+    return picked, None if names is None else [names[i] for i in picked]
+
+
+# ---------------------------------------------------------------------------
+# The byte stream, in blocks of whole lines
+# ---------------------------------------------------------------------------
+
+
+def open_text(path):
+    """(binary stream, description, what to close): a file or standard
+    input ('-'), gunzipped when its content is gzip, whatever its name."""
+    if path == "-":
+        stream, where = sys.stdin.buffer, "standard input"
+    else:
+        where = path
+        try:
+            stream = open(path, "rb")
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise InputError(f"{path}: is a directory, not a data file") from None
+        except OSError as e:
+            raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        magic = stream.peek(2)[:2]
+    except OSError as e:
+        if path != "-":
+            stream.close()
+        raise InputError(f"{where}: cannot read: {e.strerror or e}") from None
+    opened = [] if path == "-" else [stream]
+    if magic == b"\x1f\x8b":
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+        opened.insert(0, stream)
+    return stream, where, opened
+
+
+def _read(stream, size, where):
+    try:
+        return stream.read(size)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise InputError(f"{where}: not a valid gzip file ({e})") from None
+    except OSError as e:
+        raise InputError(f"{where}: cannot read: {e.strerror or e}") from None
+
+
+def _blocks(stream, where):
+    """The stream's bytes as blocks that each end with a newline (outside
+    quotes: a quoted field may hold one)."""
+    size = BLOCK_SIZE
+    pieces = []  # the start of a line longer than a read
+    quotes = 0  # in pieces
+    while True:
+        data = _read(stream, size, where)
+        if not data:
+            break
+        cut = data.rfind(b"\n") + 1
+        if cut and (quotes + data.count(b'"', 0, cut)) % 2:
+            cut = 0  # that newline is inside a quoted field
+        if cut == 0:
+            pieces.append(data)
+            quotes += data.count(b'"')
+            continue
+        if pieces:
+            pieces.append(data[:cut])
+            yield b"".join(pieces)
+        else:
+            yield data if cut == len(data) else data[:cut]
+        pieces = [data[cut:]] if cut < len(data) else []
+        quotes = data.count(b'"', cut)
+    if pieces:
+        yield b"".join(pieces) + b"\n"
+
+
+def _decode(raw, where):
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{where}: not a text file (expected CSV or TSV)") from None
+
+
+# ---------------------------------------------------------------------------
+# Parsing one block
+# ---------------------------------------------------------------------------
+
+
+class _Table:
+    """What every block needs to know: the delimiter, the columns, and the
+    width of the first data line, which every line must have."""
+
+    def __init__(self, delimiter, n_fields, usecols, width, first_number, where):
+        self.delimiter = delimiter
+        self.n_fields = n_fields  # delimiters + 1 in the first data line
+        self.usecols = usecols  # None: every column
+        self.width = width  # its columns as loadtxt reads it (usecols None)
+        self.first_number = first_number  # its line number (from 1)
+        self.where = where
+        self.sep_byte = ord(delimiter)
+        # fromstring's ' ' matches any run of whitespace, as loadtxt strips
+        # whitespace around a number; a tab delimiter is itself whitespace
+        self.sep = "\t" if delimiter == "\t" else " " + delimiter
+        self.fast = usecols is None or max(usecols, default=-1) < n_fields
+        # whitespace as fromstring skips it, but for the delimiter
+        self.spaces = [c for c in (b" ", b"\t", b"\r", b"\v", b"\f") if c != delimiter.encode()]
+        d = re.escape(delimiter.encode())
+        self.blank_field = re.compile(
+            b"(?:^|" + d + b")[" + re.escape(b"".join(self.spaces)) + b"]*(?:" + d + b"|$)"
+        )
+
+
+def _parse_fast(block, table):
+    """The block's rows, or None when it is not a plain table of numbers."""
+    if not table.fast:
+        return None
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == _NEWLINE)
+    n_lines = len(ends)
+    k = table.n_fields - 1  # delimiters per line
+    if k:
+        delims = np.flatnonzero(data == table.sep_byte)
+        if len(delims) != n_lines * k:
+            return None
+        # line i's delimiters are delims[i*k:(i+1)*k]: after the end of
+        # line i-1 and before the end of line i
+        delims = delims.reshape(n_lines, k)
+        if not (delims[:, -1] < ends).all() or not (delims[1:, 0] > ends[:-1]).all():
+            return None
+    text = block
+    if b"\r" in text:
+        if text.count(b"\r") != text.count(b"\r\n"):
+            return None  # a lone CR ends a line too, for loadtxt
+        text = text.replace(b"\r\n", b"\n")
+    d = table.delimiter.encode()
+    text = text.replace(b"\n", d)
+    # fromstring reads a field of only whitespace as -1, and skips an empty
+    # one when the delimiter is itself whitespace: such a block (an error,
+    # or a blank line) goes line by line
+    if text.startswith(d) or d + d in text:
+        return None
+    if any(c in text for c in table.spaces) and table.blank_field.search(text):
+        return None
+    try:
+        values = np.fromstring(text, dtype=np.float64, sep=table.sep)
+    except ValueError:  # where it stopped (older numpy warns, and stops)
+        return None
+    if len(values) != n_lines * table.n_fields:
+        return None  # a field that is empty or not a number stopped it
+    if np.isnan(values).any():
+        return None  # fromstring reads nan(...), which loadtxt refuses
+    rows = values.reshape(n_lines, table.n_fields)
+    if table.usecols is not None:
+        rows = np.ascontiguousarray(rows[:, table.usecols])
+    return rows
+
+
+def _loadtxt_message(error, numbers):
+    """numpy's parse error with its row (in the lines it was given) as the
+    line of the file (counted from 1); ``numbers`` maps one to the other."""
+
+    def line(row):
+        return numbers[min(max(row, 0), len(numbers) - 1)]
+
+    msg = str(error).splitlines()[0].rstrip(".")
+    m = re.match(r"could not convert string (.*) to float\d* at row (\d+), column (\d+)", msg)
+    if m:  # this row counts from 0
+        return f"line {line(int(m.group(2)))}, column {m.group(3)}: {m.group(1)} is not a number"
+    m = re.search(r"at row (\d+)", msg)
+    if m:  # this one counts from 1
+        msg = msg[: m.start()] + f"at line {line(int(m.group(1)) - 1)}"
+    return f"unreadable data: {msg}"
+
+
+def _loadtxt(rows, numbers, table):
+    try:
+        return np.loadtxt(
+            rows,
+            delimiter=table.delimiter,
+            usecols=table.usecols,
+            ndmin=2,
+            dtype=np.float64,
+            quotechar='"',
+            comments=None,
+        )
+    except ValueError as e:
+        raise InputError(f"{table.where}: {_loadtxt_message(e, numbers)}") from None
+
+
+def _parse_lines(block, first_number, table):
+    """The block's rows by numpy.loadtxt, line by line (blank lines
+    skipped); a problem is an InputError naming its line and column."""
+    lines = _decode(block, table.where).splitlines()
+    numbers = []
+    rows = []
+    for i, line in enumerate(lines):
+        if line.strip():
+            numbers.append(first_number + i)
+            rows.append(line)
+    if not rows:
+        return None
+    X = _loadtxt(rows, numbers, table)
+    if table.usecols is None and X.shape[1] != table.width:
+        raise InputError(
+            f"{table.where}: unreadable data: the number of columns changed from "
+            f"{table.width} to {X.shape[1]} at line {numbers[0]}"
+        )
+    return X
+
+
+def _parse_block(block, first_number, table):
+    rows = _parse_fast(block, table)
+    if rows is None:
+        rows = _parse_lines(block, first_number, table)
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# The file
+# ---------------------------------------------------------------------------
+
+
+def _next_line(blocks, state):
+    """The next line of text (without its end) and its number, or None at
+    the end; ``state`` = [block, position in it, its line number]."""
+    while True:
+        block, pos, number = state
+        if block is not None and pos < len(block):
+            end = block.index(b"\n", pos)
+            state[1], state[2] = end + 1, number + 1
+            return block[pos:end], number
+        block = next(blocks, None)
+        if block is None:
+            return None
+        state[:] = [block, 0, number]
+
+
+def read_delimited(path, delimiter=None, columns=None):
+    """(X as float64, column names or None, a description of the source)
+    from CSV or TSV text; ``delimiter`` None: tabs if the first line has
+    them and no comma (standard input)."""
+    stream, where, opened = open_text(path)
+    try:
+        return _read_table(stream, where, delimiter, columns)
+    finally:
+        for f in opened:
+            f.close()
+
+
+def _read_table(stream, where, delimiter, columns):
+    blocks = _blocks(stream, where)
+    state = [None, 0, 1]
+    first = next(blocks, None)
+    if first is not None and first.startswith(_BOM):
+        first = first[len(_BOM):]
+    state[0] = first
+
+    def next_filled():
+        while True:
+            got = _next_line(blocks, state)
+            if got is None or got[0].strip():
+                return got
+
+    got = next_filled()
+    if got is None:
+        raise InputError(f"{where}: no data")
+    raw, first_number = got
+    line = _decode(raw, where).rstrip("\r")
+    if delimiter is None:
+        delimiter = "\t" if "\t" in line and "," not in line else ","
+    fields = [f.strip().strip('"') for f in line.split(delimiter)]
+    header = not all(_is_number(f) for f in fields)
+    names = fields if header else None
+    usecols, names = select_columns(columns, names, len(fields), where)
+    if header:
+        got = next_filled()
+        if got is None:
+            raise InputError(f"{where}: a header but no data rows")
+        raw, ref_number = got
+        ref_line = _decode(raw, where).rstrip("\r")
+    else:
+        ref_line, ref_number = line, first_number
+    # the data: from the first data line on, as the rest of its block and
+    # every later block
+    block, pos, number = state
+    head = block[pos - len(raw) - 1:]
+    table = _Table(
+        delimiter, ref_line.count(delimiter) + 1, usecols if columns else None, None,
+        ref_number, where,
+    )
+    if not columns:  # the width every line must have (quotes may hide delimiters)
+        table.width = _loadtxt([ref_line], [ref_number], table).shape[1]
+        table.fast = table.fast and table.width == table.n_fields
+    parts = _parse_all(_numbered(head, ref_number, blocks), table)
+    X = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    del parts
+    if not columns and X.shape[1] != len(fields):
+        raise InputError(
+            f"{where}: line {first_number} has {len(fields)} fields but the data "
+            f"rows have {X.shape[1]}"
+        )
+    return X, names, where
+
+
+def _numbered(head, number, blocks):
+    """(block, number of its first line) for head and then every block."""
+    yield head, number
+    number += head.count(b"\n")
+    for block in blocks:
+        yield block, number
+        number += block.count(b"\n")
+
+
+def _parse_all(numbered, table):
+    """Every block's rows, in order; the first error in the file wins."""
+    parts = []
+    with warnings.catch_warnings():
+        # older numpy warns where fromstring stops early; that block is
+        # parsed again, line by line
+        warnings.filterwarnings(
+            "ignore", message="string or file could not be read", category=DeprecationWarning
+        )
+        for block, number in numbered:
+            rows = _parse_block(block, number, table)
+            if rows is not None:
+                parts.append(rows)
+    return parts
