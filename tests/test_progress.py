@@ -145,6 +145,7 @@ _CHILD = textwrap.dedent(
         if stage == stage_wanted and sum(p[0] == stage for p in progress) == 1:
             print("started", flush=True)
 
+    meanshift.MeanShift  # the public names import scikit-learn on first use
     gc.collect()
     before = rss()
     try:

@@ -25,10 +25,6 @@ def test_version_is_a_release_number():
     assert re.fullmatch(r"\d+\.\d+\.\d+((a|b|rc)\d+)?(\.dev\d+)?", meanshift.__version__)
 
 
-@pytest.mark.skipif(
-    not hasattr(meanshift, "show_versions"),
-    reason="meanshift.show_versions is not exported by __init__.py yet",
-)
 def test_show_versions_is_public():
     assert meanshift.show_versions is show_versions
 
