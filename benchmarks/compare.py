@@ -146,9 +146,9 @@ def load_avg():
 # ---------------------------------------------------------------------------
 
 
-def ms_fit(X, bandwidth, bin_seeding=False, n_jobs=None):
+def ms_fit(X, bandwidth, bin_seeding=False, n_jobs=None, **extra):
     return meanshift.mean_shift(
-        X, bandwidth=bandwidth, bin_seeding=bin_seeding, n_jobs=n_jobs
+        X, bandwidth=bandwidth, bin_seeding=bin_seeding, n_jobs=n_jobs, **extra
     )
 
 
@@ -381,6 +381,33 @@ def digits_data():
     return StandardScaler().fit_transform(load_digits().data)
 
 
+def image_data(step=1):
+    """Colour-and-position features of the pixels of a photograph that
+    scikit-learn ships (china.jpg, 427 x 640): red, green, blue in [0, 1]
+    and column, row divided by the width, the classic segmentation set-up."""
+    from sklearn.datasets import load_sample_image
+
+    img = load_sample_image("china.jpg")[::step, ::step]
+    h, w, _ = img.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.column_stack(
+        [img.reshape(-1, 3) / 255.0, xx.ravel() / w, yy.ravel() / w]
+    )
+
+
+def coverage(X, bandwidth, n_probe=200, seed=0):
+    """Mean share of the points within bandwidth of a point (sampled)."""
+    rng = np.random.default_rng(seed)
+    probes = X[rng.choice(len(X), min(n_probe, len(X)), replace=False)]
+    return float(np.mean([
+        np.count_nonzero(((X - q) ** 2).sum(1) <= bandwidth**2) / len(X)
+        for q in probes
+    ]))
+
+
+CASE_KEYS = ["all", "digits", "bin", "floor", "bin3", "image", "bandwidth",
+             "predict", "threads", "kernels", "scale", "memory"]
+
 PREDICT_CENTERS = np.array([[8.0 * i, 8.0 * j] for i in range(4) for j in range(3)])
 
 
@@ -564,7 +591,18 @@ def main(argv=None):
         help="skip scikit-learn (no agreement checks then)",
     )
     parser.add_argument("--no-mlpack", action="store_true", help="skip mlpack")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=CASE_KEYS,
+        metavar="CASE",
+        help="run only these cases (of: %(choices)s); 'floor' and the scale "
+        "sweep reuse the 'bin' case's data and times when it runs too",
+    )
     args = parser.parse_args(argv)
+
+    def want(key):
+        return args.only is None or key in args.only
 
     S = settings(args.quick)
     if args.peer_cap is not None:
@@ -676,248 +714,313 @@ def main(argv=None):
             )
 
     # -- all points as seeds, 2-d ---------------------------------------------
-    n = S["all_n"]
-    case = "all points as seeds"
-    log(f"[{case}] make_blobs({n}, 2, centers=6, cluster_std=1.0, random_state=0), bw 1.2")
-    X = blobs(n, 2, centers=6, random_state=0)
-    runners = {"meanshift": lambda: ms_fit(X, 1.2)}
-    runners.update(sk_runners(lambda: sk_fit(X, 1.2)))
-    add_fit_rows(case, f"blobs {n:,}×2, bw 1.2", race(runners, **race_kw), 1.2)
+    if want('all'):
+        n = S["all_n"]
+        case = "all points as seeds"
+        log(f"[{case}] make_blobs({n}, 2, centers=6, cluster_std=1.0, random_state=0), bw 1.2")
+        X = blobs(n, 2, centers=6, random_state=0)
+        runners = {"meanshift": lambda: ms_fit(X, 1.2)}
+        runners.update(sk_runners(lambda: sk_fit(X, 1.2)))
+        add_fit_rows(case, f"blobs {n:,}×2, bw 1.2", race(runners, **race_kw), 1.2)
 
     # -- all points, high-d (digits) -----------------------------------------
-    case = "all points, high-d"
-    D = digits_data()
-    if S["digits_rows"]:
-        D = np.ascontiguousarray(D[: S["digits_rows"]])
-    desc = f"digits std. {D.shape[0]:,}×{D.shape[1]}, bw 9.4"
-    log(f"[{case}] {desc}")
-    runners = {"meanshift": lambda: ms_fit(D, 9.4)}
-    # 64-d: scikit-learn's radius queries go brute force, OpenMP-parallel per
-    # query, which collapses when another process holds a core
-    runners.update(sk_runners(lambda: sk_fit(D, 9.4), also_single_thread=True))
-    add_fit_rows(case, desc, race(runners, **race_kw), 9.4)
+    if want('digits'):
+        case = "all points, high-d"
+        D = digits_data()
+        if S["digits_rows"]:
+            D = np.ascontiguousarray(D[: S["digits_rows"]])
+        desc = f"digits std. {D.shape[0]:,}×{D.shape[1]}, bw 9.4"
+        log(f"[{case}] {desc}")
+        runners = {"meanshift": lambda: ms_fit(D, 9.4)}
+        # 64-d: scikit-learn's radius queries go brute force, OpenMP-parallel per
+        # query, which collapses when another process holds a core
+        runners.update(sk_runners(lambda: sk_fit(D, 9.4), also_single_thread=True))
+        add_fit_rows(case, desc, race(runners, **race_kw), 9.4)
 
+    scale_cache, ms_bin, Xb = {}, None, None
     # -- bin seeding, 2-d -----------------------------------------------------
-    case = "bin seeding"
-    n = S["bin_n"]
-    desc = f"blobs {fmt_n(n)}×2 (8 centers, seed 1), bw 1.5"
-    log(f"[{case}] {desc}")
-    Xb = bin_data(n, 2)
-    runners = {"meanshift": lambda: ms_fit(Xb, 1.5, bin_seeding=True)}
-    if use_ml:
-        runners["mlpack"] = lambda: mlpack_fit(Xb, 1.5)
-    runners.update(sk_runners(lambda: sk_fit(Xb, 1.5, bin_seeding=True)))
-    timings = race(runners, **race_kw)
-    add_fit_rows(case, desc, timings, 1.5)
-    # the scale sweep reuses the peers' measurements (same data for this n);
-    # meanshift is cheap and re-measured there, next to its neighbours in n
-    scale_cache = {(name, n): t for name, t in timings.items() if name != "meanshift"}
-    ms_bin = timings["meanshift"]
-    del timings
+    if want('bin'):
+        case = "bin seeding"
+        n = S["bin_n"]
+        desc = f"blobs {fmt_n(n)}×2 (8 centers, seed 1), bw 1.5"
+        log(f"[{case}] {desc}")
+        Xb = bin_data(n, 2)
+        runners = {"meanshift": lambda: ms_fit(Xb, 1.5, bin_seeding=True)}
+        if use_ml:
+            runners["mlpack"] = lambda: mlpack_fit(Xb, 1.5)
+        runners.update(sk_runners(lambda: sk_fit(Xb, 1.5, bin_seeding=True)))
+        timings = race(runners, **race_kw)
+        add_fit_rows(case, desc, timings, 1.5)
+        # the scale sweep reuses the peers' measurements (same data for this n);
+        # meanshift is cheap and re-measured there, next to its neighbours in n
+        scale_cache = {(name, n): t for name, t in timings.items() if name != "meanshift"}
+        ms_bin = timings["meanshift"]
+        del timings
 
     # -- floor: argsort of one column -----------------------------------------
-    case = "floor"
-    log(f"[{case}] numpy.argsort of one column of the {fmt_n(n)}×2 data")
-    col = np.ascontiguousarray(Xb[:, 0])
-    timings = race({"argsort": lambda: np.argsort(col)}, **race_kw)
-    record(case, timings)
-    t_sort = timings["argsort"]
-    rows.append(
-        (case, f"numpy.argsort(X[:, 0]), {fmt_n(n)} float64",
-         ms_bin.fmt() + " (bin seeding)", "numpy.argsort",
-         t_sort.fmt(), fmt_ratio(t_sort.best / ms_bin.best),
-         f"meanshift / argsort = {fmt_ratio(ms_bin.best / t_sort.best)}")
-    )
-    del col
+    if want('floor') and ms_bin is not None:
+        case = "floor"
+        log(f"[{case}] numpy.argsort of one column of the {fmt_n(n)}×2 data")
+        col = np.ascontiguousarray(Xb[:, 0])
+        timings = race({"argsort": lambda: np.argsort(col)}, **race_kw)
+        record(case, timings)
+        t_sort = timings["argsort"]
+        rows.append(
+            (case, f"numpy.argsort(X[:, 0]), {fmt_n(n)} float64",
+             ms_bin.fmt() + " (bin seeding)", "numpy.argsort",
+             t_sort.fmt(), fmt_ratio(t_sort.best / ms_bin.best),
+             f"meanshift / argsort = {fmt_ratio(ms_bin.best / t_sort.best)}")
+        )
+        del col
 
     # -- bin seeding, 3-d -----------------------------------------------------
-    case = "bin seeding, 3-d"
-    n = S["bin3_n"]
-    desc = f"blobs {fmt_n(n)}×3 (8 centers, seed 1), bw 1.5"
-    log(f"[{case}] {desc}")
-    X3 = bin_data(n, 3)
-    runners = {"meanshift": lambda: ms_fit(X3, 1.5, bin_seeding=True)}
-    if use_ml:
-        runners["mlpack"] = lambda: mlpack_fit(X3, 1.5)
-    runners.update(sk_runners(lambda: sk_fit(X3, 1.5, bin_seeding=True)))
-    timings = race(runners, **race_kw)
-    add_fit_rows(case, desc, timings, 1.5)
-    del X3, timings
+    if want('bin3'):
+        case = "bin seeding, 3-d"
+        n = S["bin3_n"]
+        desc = f"blobs {fmt_n(n)}×3 (8 centers, seed 1), bw 1.5"
+        log(f"[{case}] {desc}")
+        X3 = bin_data(n, 3)
+        runners = {"meanshift": lambda: ms_fit(X3, 1.5, bin_seeding=True)}
+        if use_ml:
+            runners["mlpack"] = lambda: mlpack_fit(X3, 1.5)
+        runners.update(sk_runners(lambda: sk_fit(X3, 1.5, bin_seeding=True)))
+        timings = race(runners, **race_kw)
+        add_fit_rows(case, desc, timings, 1.5)
+        del X3, timings
+
+    # -- mid-dimensional, wide kernel: image segmentation --------------------
+    if want("image"):
+        case = "image segmentation, 5-d"
+        Xi = image_data(step=2 if args.quick else 1)
+        bw_i = 0.2
+        share = coverage(Xi, bw_i)
+        desc = (f"china.jpg pixels {fmt_n(len(Xi))}×5 (r, g, b, x, y), bw {bw_i} "
+                f"(~{100 * share:.0f}% of the points within bw)")
+        log(f"[{case}] {desc}")
+        runners = {"meanshift": lambda: ms_fit(Xi, bw_i, bin_seeding=True)}
+        if use_ml:
+            runners["mlpack"] = lambda: mlpack_fit(Xi, bw_i)
+        runners.update(sk_runners(lambda: sk_fit(Xi, bw_i, bin_seeding=True)))
+        timings = race(runners, **race_kw)
+        add_fit_rows(case, desc, timings, bw_i)
+        del Xi, timings
+
+    # -- kernels and weights (meanshift only) -----------------------------------
+    if want("kernels"):
+        weights_rng = np.random.default_rng(5)
+        for case_name, Xk, bw_k, bin_k in [
+            ("kernels, all points", blobs(S["all_n"], 2, centers=6, random_state=0),
+             1.2, False),
+            ("kernels, bin seeding", bin_data(S["bin_n"], 2), 1.5, True),
+        ]:
+            wk = weights_rng.uniform(0.5, 2.0, len(Xk))
+            kind = "bin seeding" if bin_k else "all points"
+            desc = f"blobs {fmt_n(len(Xk))}×2, bw {bw_k}, {kind}"
+            log(f"[{case_name}] {desc}")
+            variants = {
+                "flat": {},
+                "flat, sample_weight": dict(sample_weight=wk),
+                "epanechnikov": dict(kernel="epanechnikov"),
+                "gaussian": dict(kernel="gaussian"),
+            }
+            runners = {
+                name: (lambda kw=kw: ms_fit(Xk, bw_k, bin_seeding=bin_k, **kw))
+                for name, kw in variants.items()
+            }
+            timings = race(runners, **race_kw)
+            record(case_name, timings)
+            flat = timings["flat"]
+            for name in variants:
+                if name == "flat":
+                    continue
+                t = timings[name]
+                rows.append(
+                    (case_name, desc, t.fmt() + f" ({name})", "meanshift flat",
+                     flat.fmt(), fmt_ratio(flat.best / t.best),
+                     f"{name}: {fmt_ratio(t.best / flat.best)} flat's time, "
+                     f"{len(t.result[0])} clusters (flat: {len(flat.result[0])})")
+                )
+            del Xk, timings
 
     # -- estimate_bandwidth ---------------------------------------------------
-    case = "estimate_bandwidth"
-    n = S["eb_n"]
-    desc = f"blobs {n:,}×3 (5 centers, seed 2), defaults"
-    log(f"[{case}] {desc}")
-    Xe = blobs(n, 3, centers=5, random_state=2)
-    runners = {"meanshift": lambda: meanshift.estimate_bandwidth(Xe)}
-    runners.update(sk_runners(lambda: skcluster.estimate_bandwidth(Xe)))
-    timings = race(runners, **race_kw)
-    ms = timings["meanshift"]
-    record(case, timings)
-    solo_row(case, desc, timings)
-    for name, sk in timings.items():
-        if name == "meanshift":
-            continue
-        if sk.stopped:
-            text = "— (stopped)"
-        else:
-            b1, b2 = float(ms.result), float(sk.result)
-            rel = abs(b1 - b2) / b2
-            ok = rel <= 1e-12
-            text = (f"{'yes' if ok else '**NO**'}: bandwidth {b1:.10g} vs {b2:.10g} "
-                    f"(rel. diff {rel:.1e})")
-            if not ok:
-                notes.append(f"estimate_bandwidth differs from {peer_label(name)}'s: {text}")
-        rows.append((case, desc, ms.fmt(), peer_label(name), sk.fmt(), ratio(sk, ms), text))
-    del Xe, timings
+    if want('bandwidth'):
+        case = "estimate_bandwidth"
+        n = S["eb_n"]
+        desc = f"blobs {n:,}×3 (5 centers, seed 2), defaults"
+        log(f"[{case}] {desc}")
+        Xe = blobs(n, 3, centers=5, random_state=2)
+        runners = {"meanshift": lambda: meanshift.estimate_bandwidth(Xe)}
+        runners.update(sk_runners(lambda: skcluster.estimate_bandwidth(Xe)))
+        timings = race(runners, **race_kw)
+        ms = timings["meanshift"]
+        record(case, timings)
+        solo_row(case, desc, timings)
+        for name, sk in timings.items():
+            if name == "meanshift":
+                continue
+            if sk.stopped:
+                text = "— (stopped)"
+            else:
+                b1, b2 = float(ms.result), float(sk.result)
+                rel = abs(b1 - b2) / b2
+                ok = rel <= 1e-12
+                text = (f"{'yes' if ok else '**NO**'}: bandwidth {b1:.10g} vs {b2:.10g} "
+                        f"(rel. diff {rel:.1e})")
+                if not ok:
+                    notes.append(f"estimate_bandwidth differs from {peer_label(name)}'s: {text}")
+            rows.append((case, desc, ms.fmt(), peer_label(name), sk.fmt(), ratio(sk, ms), text))
+        del Xe, timings
 
     # -- predict --------------------------------------------------------------
-    case = "predict"
-    n = S["predict_n"]
-    model = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(
-        blobs(20_000, 2, centers=PREDICT_CENTERS, random_state=3)
-    )
-    centers = model.cluster_centers_
-    desc = f"{fmt_n(n)}×2 points vs {len(centers)} centers"
-    log(f"[{case}] {desc}")
-    Xp = blobs(n, 2, centers=PREDICT_CENTERS, random_state=4)
-    runners = {"meanshift": lambda: model.predict(Xp)}
-    sk_model = skcluster.MeanShift(bandwidth=1.5)
-    sk_model.cluster_centers_ = centers.copy()
-    sk_model.n_features_in_ = centers.shape[1]
-    runners.update(sk_runners(lambda: sk_model.predict(Xp), also_single_thread=True))
-    timings = race(runners, **race_kw)
-    ms = timings["meanshift"]
-    record(case, timings)
-    solo_row(case, desc, timings)
-    for name, sk in timings.items():
-        if name == "meanshift":
-            continue
-        if sk.stopped:
-            text = "— (stopped)"
-        else:
-            same = np.array_equal(ms.result, sk.result)
-            text = "yes: labels identical" if same else (
-                f"**NO**: {int(np.count_nonzero(ms.result != sk.result))} labels differ")
-            if not same:
-                notes.append(f"predict differs from {peer_label(name)}'s: {text}")
-        rows.append((case, desc, ms.fmt(), peer_label(name) + " (same centers)",
-                     sk.fmt(), ratio(sk, ms), text))
-    del Xp, timings
+    if want('predict'):
+        case = "predict"
+        n = S["predict_n"]
+        model = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(
+            blobs(20_000, 2, centers=PREDICT_CENTERS, random_state=3)
+        )
+        centers = model.cluster_centers_
+        desc = f"{fmt_n(n)}×2 points vs {len(centers)} centers"
+        log(f"[{case}] {desc}")
+        Xp = blobs(n, 2, centers=PREDICT_CENTERS, random_state=4)
+        runners = {"meanshift": lambda: model.predict(Xp)}
+        sk_model = skcluster.MeanShift(bandwidth=1.5)
+        sk_model.cluster_centers_ = centers.copy()
+        sk_model.n_features_in_ = centers.shape[1]
+        runners.update(sk_runners(lambda: sk_model.predict(Xp), also_single_thread=True))
+        timings = race(runners, **race_kw)
+        ms = timings["meanshift"]
+        record(case, timings)
+        solo_row(case, desc, timings)
+        for name, sk in timings.items():
+            if name == "meanshift":
+                continue
+            if sk.stopped:
+                text = "— (stopped)"
+            else:
+                same = np.array_equal(ms.result, sk.result)
+                text = "yes: labels identical" if same else (
+                    f"**NO**: {int(np.count_nonzero(ms.result != sk.result))} labels differ")
+                if not same:
+                    notes.append(f"predict differs from {peer_label(name)}'s: {text}")
+            rows.append((case, desc, ms.fmt(), peer_label(name) + " (same centers)",
+                         sk.fmt(), ratio(sk, ms), text))
+        del Xp, timings
 
     # -- threads --------------------------------------------------------------
-    case = "threads"
-    n = S["threads_n"]
-    desc = f"all points as seeds, blobs {n:,}×2 (seed 0), bw 1.2"
-    log(f"[{case}] {desc}")
-    Xt = blobs(n, 2, centers=8, random_state=0)
-    timings = race(
-        {
-            "n_jobs=-1": lambda: ms_fit(Xt, 1.2, n_jobs=-1),
-            "n_jobs=1": lambda: ms_fit(Xt, 1.2, n_jobs=1),
-        },
-        **race_kw,
-    )
-    tp, t1 = timings["n_jobs=-1"], timings["n_jobs=1"]
-    record(case, timings)
-    same = np.array_equal(tp.result[1], t1.result[1]) and np.array_equal(
-        tp.result[0], t1.result[0]
-    )
-    rows.append(
-        (case, desc, tp.fmt() + f" (n_jobs=-1, {info['usable_cores']} cores)",
-         "meanshift n_jobs=1", t1.fmt(), fmt_ratio(t1.best / tp.best),
-         f"speed-up {fmt_ratio(t1.best / tp.best)}; results "
-         + ("bit-identical" if same else "**DIFFER**"))
-    )
-    if not same:
-        notes.append("meanshift's results differ between n_jobs=1 and n_jobs=-1")
-    del Xt, timings
+    if want('threads'):
+        case = "threads"
+        n = S["threads_n"]
+        desc = f"all points as seeds, blobs {n:,}×2 (seed 0), bw 1.2"
+        log(f"[{case}] {desc}")
+        Xt = blobs(n, 2, centers=8, random_state=0)
+        timings = race(
+            {
+                "n_jobs=-1": lambda: ms_fit(Xt, 1.2, n_jobs=-1),
+                "n_jobs=1": lambda: ms_fit(Xt, 1.2, n_jobs=1),
+            },
+            **race_kw,
+        )
+        tp, t1 = timings["n_jobs=-1"], timings["n_jobs=1"]
+        record(case, timings)
+        same = np.array_equal(tp.result[1], t1.result[1]) and np.array_equal(
+            tp.result[0], t1.result[0]
+        )
+        rows.append(
+            (case, desc, tp.fmt() + f" (n_jobs=-1, {info['usable_cores']} cores)",
+             "meanshift n_jobs=1", t1.fmt(), fmt_ratio(t1.best / tp.best),
+             f"speed-up {fmt_ratio(t1.best / tp.best)}; results "
+             + ("bit-identical" if same else "**DIFFER**"))
+        )
+        if not same:
+            notes.append("meanshift's results differ between n_jobs=1 and n_jobs=-1")
+        del Xt, timings
 
     # -- scale sweep ----------------------------------------------------------
-    log("[scale] bin seeding, d=2, n = " + ", ".join(fmt_n(n) for n in scale_ns))
-    sk_scale = "sklearn" if S["sk_default"] else "sklearn-1t"
-    peers = ["meanshift"] + ([sk_scale] if use_sk else []) + (["mlpack"] if use_ml else [])
-    scale = {p: {} for p in peers + ["argsort"]}
-    scale_clusters = {}
-    stopped = {}
+    if want('scale'):
+        log("[scale] bin seeding, d=2, n = " + ", ".join(fmt_n(n) for n in scale_ns))
+        sk_scale = "sklearn" if S["sk_default"] else "sklearn-1t"
+        peers = ["meanshift"] + ([sk_scale] if use_sk else []) + (["mlpack"] if use_ml else [])
+        scale = {p: {} for p in peers + ["argsort"]}
+        scale_clusters = {}
+        stopped = {}
 
-    def scale_known(p):
-        known = {m: t.best for (q, m), t in scale_cache.items() if q == p}
-        known.update(scale[p])
-        return known
+        def scale_known(p):
+            known = {m: t.best for (q, m), t in scale_cache.items() if q == p}
+            known.update(scale[p])
+            return known
 
-    for n in scale_ns:
-        if n == S["bin_n"]:
-            Xs = Xb
-        else:
-            Xs = bin_data(n, 2)
-        runners = {}
-        for p in peers:
-            if (p, n) in scale_cache:
-                t = scale_cache[(p, n)]
-                if t.stopped:
-                    stopped[p] = (n, t.best)
-                else:
-                    scale[p][n] = t.best
-                continue
-            if p != "meanshift":
-                if p in stopped:
-                    continue
-                predicted = predict_time(scale_known(p), n)
-                if predicted > S["peer_cap"]:
-                    stopped[p] = (n, predicted)
-                    log(f"    {p}: stop before n={fmt_n(n)} (predicted {predicted:.0f} s)")
-                    continue
-            if p == "meanshift":
-                runners[p] = lambda X=Xs: ms_fit(X, 1.5, bin_seeding=True)
-            elif p.startswith("sklearn"):
-                runners.update(sk_runners(lambda X=Xs: sk_fit(X, 1.5, bin_seeding=True)))
+        for n in scale_ns:
+            if n == S["bin_n"] and Xb is not None:
+                Xs = Xb
             else:
-                runners[p] = lambda X=Xs: mlpack_fit(X, 1.5)
-        log(f"  n={fmt_n(n)}")
-        if runners:
-            timings = race(runners, **race_kw)
-            for p, t in timings.items():
-                if t.stopped:
-                    stopped[p] = (n, t.best)
+                Xs = bin_data(n, 2)
+            runners = {}
+            for p in peers:
+                if (p, n) in scale_cache:
+                    t = scale_cache[(p, n)]
+                    if t.stopped:
+                        stopped[p] = (n, t.best)
+                    else:
+                        scale[p][n] = t.best
+                    continue
+                if p != "meanshift":
+                    if p in stopped:
+                        continue
+                    predicted = predict_time(scale_known(p), n)
+                    if predicted > S["peer_cap"]:
+                        stopped[p] = (n, predicted)
+                        log(f"    {p}: stop before n={fmt_n(n)} (predicted {predicted:.0f} s)")
+                        continue
+                if p == "meanshift":
+                    runners[p] = lambda X=Xs: ms_fit(X, 1.5, bin_seeding=True)
+                elif p.startswith("sklearn"):
+                    runners.update(sk_runners(lambda X=Xs: sk_fit(X, 1.5, bin_seeding=True)))
                 else:
-                    scale[p][n] = t.best
-            if "meanshift" in timings:
-                scale_clusters[n] = len(timings["meanshift"].result[0])
-            del timings
-        c = np.ascontiguousarray(Xs[:, 0])
-        scale["argsort"][n] = race({"a": lambda: np.argsort(c)}, **race_kw)["a"].best
-        del c, Xs
-        gc.collect()
-    raw["scale"] = {p: {str(n): t for n, t in v.items()} for p, v in scale.items()}
-    del Xb
+                    runners[p] = lambda X=Xs: mlpack_fit(X, 1.5)
+            log(f"  n={fmt_n(n)}")
+            if runners:
+                timings = race(runners, **race_kw)
+                for p, t in timings.items():
+                    if t.stopped:
+                        stopped[p] = (n, t.best)
+                    else:
+                        scale[p][n] = t.best
+                if "meanshift" in timings:
+                    scale_clusters[n] = len(timings["meanshift"].result[0])
+                del timings
+            c = np.ascontiguousarray(Xs[:, 0])
+            scale["argsort"][n] = race({"a": lambda: np.argsort(c)}, **race_kw)["a"].best
+            del c, Xs
+            gc.collect()
+        raw["scale"] = {p: {str(n): t for n, t in v.items()} for p, v in scale.items()}
+    Xb = None
 
     # -- memory ---------------------------------------------------------------
-    n = S["memory_n"]
-    log(f"[memory] bin seeding {fmt_n(n)}×2, fresh subprocesses")
-    memory_rows = []
-    mem_jobs = [("meanshift", "float64"), ("meanshift", "float32")]
-    if use_ml and S["memory_mlpack"]:
-        mem_jobs.append(("mlpack", "float64"))
-    reset_ok = True
-    for lib, dtype in mem_jobs:
-        try:
-            added, nbytes, reset, other_build = measure_memory(lib, n, 2, dtype, 1.5)
-            reset_ok &= reset
-            if other_build:
-                notes.append(
-                    f"memory of meanshift {dtype} was measured on another build than "
-                    f"the timings (reinstalled during the run, kernel from {other_build})."
-                )
-            memory_rows.append((lib, dtype, nbytes, added))
-            log(f"    {lib} {dtype}: +{added / 2**20:.1f} MiB ({added / nbytes:.2f}× input)")
-        except Exception as exc:
-            memory_rows.append((lib, dtype, None, None))
-            notes.append(f"memory measurement failed for {lib} {dtype}: {exc}")
-    raw["memory"] = [
-        {"lib": a, "dtype": b, "input_bytes": c, "added_bytes": d} for a, b, c, d in memory_rows
-    ]
+    if want('memory'):
+        n = S["memory_n"]
+        log(f"[memory] bin seeding {fmt_n(n)}×2, fresh subprocesses")
+        memory_rows = []
+        mem_jobs = [("meanshift", "float64"), ("meanshift", "float32")]
+        if use_ml and S["memory_mlpack"]:
+            mem_jobs.append(("mlpack", "float64"))
+        reset_ok = True
+        for lib, dtype in mem_jobs:
+            try:
+                added, nbytes, reset, other_build = measure_memory(lib, n, 2, dtype, 1.5)
+                reset_ok &= reset
+                if other_build:
+                    notes.append(
+                        f"memory of meanshift {dtype} was measured on another build than "
+                        f"the timings (reinstalled during the run, kernel from {other_build})."
+                    )
+                memory_rows.append((lib, dtype, nbytes, added))
+                log(f"    {lib} {dtype}: +{added / 2**20:.1f} MiB ({added / nbytes:.2f}× input)")
+            except Exception as exc:
+                memory_rows.append((lib, dtype, None, None))
+                notes.append(f"memory measurement failed for {lib} {dtype}: {exc}")
+        raw["memory"] = [
+            {"lib": a, "dtype": b, "input_bytes": c, "added_bytes": d} for a, b, c, d in memory_rows
+        ]
 
     elapsed = time.perf_counter() - t_start
     load_end = load_avg()
@@ -975,54 +1078,56 @@ def main(argv=None):
         md.append("| " + " | ".join(r) + " |")
     md.append("")
 
-    md.append("## Scale: bin seeding, d = 2, bandwidth 1.5")
-    md.append("")
-    md.append(
-        f"Peers run while their predicted time (log-log extrapolation from the sizes "
-        f"already measured) stays below {S['peer_cap']:.0f} s; '—' = not run. "
-        f"Times are best of up to {S['kmax']} runs (1 run above {S['slow']:.0f} s)."
-    )
-    md.append("")
-    head = "| n | meanshift | clusters |"
-    sep = "|---|---|---|"
-    for p in peers[1:]:
-        head += f" {peer_label(p)} | {p.split('-')[0]} / meanshift |"
-        sep += "---|---|"
-    head += " argsort(X[:, 0]) | meanshift / argsort |"
-    sep += "---|---|"
-    md.append(head)
-    md.append(sep)
-    for n in scale_ns:
-        tm = scale["meanshift"].get(n)
-        line = f"| {fmt_n(n)} | {fmt_time(tm)} | {scale_clusters.get(n, '—')} |"
+    if want('scale'):
+        md.append("## Scale: bin seeding, d = 2, bandwidth 1.5")
+        md.append("")
+        md.append(
+            f"Peers run while their predicted time (log-log extrapolation from the sizes "
+            f"already measured) stays below {S['peer_cap']:.0f} s; '—' = not run. "
+            f"Times are best of up to {S['kmax']} runs (1 run above {S['slow']:.0f} s)."
+        )
+        md.append("")
+        head = "| n | meanshift | clusters |"
+        sep = "|---|---|---|"
         for p in peers[1:]:
-            tp = scale[p].get(n)
-            line += f" {fmt_time(tp)} | {fmt_ratio(tp / tm) if tp and tm else '—'} |"
-        ta = scale["argsort"].get(n)
-        line += f" {fmt_time(ta)} | {fmt_ratio(tm / ta) if ta and tm else '—'} |"
-        md.append(line)
-    md.append("")
+            head += f" {peer_label(p)} | {p.split('-')[0]} / meanshift |"
+            sep += "---|---|"
+        head += " argsort(X[:, 0]) | meanshift / argsort |"
+        sep += "---|---|"
+        md.append(head)
+        md.append(sep)
+        for n in scale_ns:
+            tm = scale["meanshift"].get(n)
+            line = f"| {fmt_n(n)} | {fmt_time(tm)} | {scale_clusters.get(n, '—')} |"
+            for p in peers[1:]:
+                tp = scale[p].get(n)
+                line += f" {fmt_time(tp)} | {fmt_ratio(tp / tm) if tp and tm else '—'} |"
+            ta = scale["argsort"].get(n)
+            line += f" {fmt_time(ta)} | {fmt_ratio(tm / ta) if ta and tm else '—'} |"
+            md.append(line)
+        md.append("")
 
-    md.append(f"## Memory: peak added by a bin-seeding fit, {fmt_n(S['memory_n'])}×2")
-    md.append("")
-    md.append(
-        "Fresh subprocess per row; VmHWM (reset via /proc/self/clear_refs) after the "
-        "fit minus VmRSS before it, so C allocations count; labels (int64) are part "
-        "of the result."
-        + ("" if reset_ok else " **VmHWM could not be reset: values are lower bounds.**")
-    )
-    md.append("")
-    md.append("| library | dtype | input size | peak added | × input size |")
-    md.append("|---|---|---|---|---|")
-    for lib, dtype, nbytes, added in memory_rows:
-        if added is None:
-            md.append(f"| {lib} | {dtype} | — | failed | — |")
-        else:
-            md.append(
-                f"| {lib} | {dtype} | {nbytes / 2**20:.1f} MiB | {added / 2**20:.1f} MiB | "
-                f"{added / nbytes:.2f}× |"
-            )
-    md.append("")
+    if want('memory'):
+        md.append(f"## Memory: peak added by a bin-seeding fit, {fmt_n(S['memory_n'])}×2")
+        md.append("")
+        md.append(
+            "Fresh subprocess per row; VmHWM (reset via /proc/self/clear_refs) after the "
+            "fit minus VmRSS before it, so C allocations count; labels (int64) are part "
+            "of the result."
+            + ("" if reset_ok else " **VmHWM could not be reset: values are lower bounds.**")
+        )
+        md.append("")
+        md.append("| library | dtype | input size | peak added | × input size |")
+        md.append("|---|---|---|---|---|")
+        for lib, dtype, nbytes, added in memory_rows:
+            if added is None:
+                md.append(f"| {lib} | {dtype} | — | failed | — |")
+            else:
+                md.append(
+                    f"| {lib} | {dtype} | {nbytes / 2**20:.1f} MiB | {added / 2**20:.1f} MiB | "
+                    f"{added / nbytes:.2f}× |"
+                )
+        md.append("")
     if notes:
         md.append("## Notes")
         md.append("")
@@ -1040,7 +1145,7 @@ def main(argv=None):
         Path(args.out_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out_json).write_text(json.dumps(raw, indent=1, default=float))
         log(f"raw timings written to {args.out_json}")
-    if args.out_png:
+    if args.out_png and want("scale"):
         labels = {p: peer_label(p) for p in peers}
         plot(args.out_png, scale, peers, labels, info, args.quick)
         log(f"figure written to {args.out_png}")
