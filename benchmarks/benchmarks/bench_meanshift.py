@@ -213,3 +213,81 @@ class ThreadsBinSeeding(_Slow):
 
     def time_mean_shift(self, n_jobs):
         mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True, n_jobs=n_jobs)
+
+
+class KernelsAndWeights(_Slow):
+    """The flat kernel with sample weights, and the smooth kernels, against
+    the flat kernel on the same data (all points as seeds, and bin
+    seeding)."""
+
+    params = (["all points 5k", "bin seeding 1M"],
+              ["flat", "flat weighted", "epanechnikov", "gaussian"])
+    param_names = ["case", "variant"]
+
+    def setup(self, case, variant):
+        if case == "all points 5k":
+            self.X = blobs(5000, 2, centers=6, random_state=0)
+            self.kw = dict(bandwidth=1.2)
+        else:
+            self.X = blobs(1_000_000, 2, random_state=1)
+            self.kw = dict(bandwidth=BIN_BANDWIDTH, bin_seeding=True)
+        rng = np.random.default_rng(5)
+        if variant == "flat weighted":
+            self.kw["sample_weight"] = rng.uniform(0.5, 2.0, len(self.X))
+        elif variant != "flat":
+            self.kw["kernel"] = variant
+
+    def time_mean_shift(self, case, variant):
+        mean_shift(self.X, **self.kw)
+
+    def track_n_clusters(self, case, variant):
+        return len(mean_shift(self.X, **self.kw)[0])
+
+    track_n_clusters.unit = "clusters"
+
+
+class LabelsByAttractor(_Slow):
+    """label_by='attractor' against 'nearest': free with every point a
+    seed, a climb of every point with bin seeding."""
+
+    params = (["all points 5k", "bin seeding 100k"], ["nearest", "attractor"])
+    param_names = ["case", "label_by"]
+
+    def setup(self, case, label_by):
+        if case == "all points 5k":
+            self.X = blobs(5000, 2, centers=6, random_state=0)
+            self.kw = dict(bandwidth=1.2)
+        else:
+            self.X = blobs(100_000, 2, random_state=1)
+            self.kw = dict(bandwidth=BIN_BANDWIDTH, bin_seeding=True)
+        self.kw["label_by"] = label_by
+
+    def time_mean_shift(self, case, label_by):
+        mean_shift(self.X, **self.kw)
+
+
+class ImageSegmentation(_Slow):
+    """Mid-dimensional data with a wide kernel: colour and position of the
+    pixels of a photograph scikit-learn ships (5 features, ~5% of the
+    points within bandwidth), bin seeding."""
+
+    params = ([2, 1],)
+    param_names = ["pixel_step"]
+
+    def setup(self, pixel_step):
+        from sklearn.datasets import load_sample_image
+
+        img = load_sample_image("china.jpg")[::pixel_step, ::pixel_step]
+        h, w, _ = img.shape
+        yy, xx = np.mgrid[0:h, 0:w]
+        self.X = np.column_stack(
+            [img.reshape(-1, 3) / 255.0, xx.ravel() / w, yy.ravel() / w]
+        )
+
+    def time_mean_shift(self, pixel_step):
+        mean_shift(self.X, bandwidth=0.2, bin_seeding=True)
+
+    def track_n_clusters(self, pixel_step):
+        return len(mean_shift(self.X, bandwidth=0.2, bin_seeding=True)[0])
+
+    track_n_clusters.unit = "clusters"
