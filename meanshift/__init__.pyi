@@ -90,6 +90,7 @@ class MeanShift:
     cluster_centers_: Centers
     labels_: Labels
     n_iter_: int
+    bandwidth_: float
     n_features_in_: int
     feature_names_in_: NDArray[np.object_]
 

@@ -701,6 +701,10 @@ class MeanShift(ClusterMixin, BaseEstimator):
         Labels of each point.
     n_iter_ : int
         Maximum number of iterations performed on each seed.
+    bandwidth_ : float
+        The bandwidth used: ``bandwidth``, or the estimate when it is None
+        (so the quadratic estimate need not be run again to learn it).  Not
+        a scikit-learn attribute.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -866,6 +870,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
                 % _unscale(bandwidth, -k)
             )
         self.n_iter_ = int(iters[converged].max(initial=0))
+        self.bandwidth_ = float(_unscale(bandwidth, -k))
         cluster_centers, seed_cluster = _merge(
             centers[converged], totals[converged], bandwidth, n_threads
         )

@@ -366,3 +366,15 @@ def test_bin_seeding_equivalence_check_premise():
             model.fit(X_repeated)
     with pytest.raises(ValueError, match="No point was within bandwidth=2.102188"):
         MeanShift(bin_seeding=True).fit(X, sample_weight=sw)
+
+
+@pytest.mark.parametrize("bandwidth", [None, 1.5])
+def test_bandwidth_attribute_is_the_bandwidth_used(bandwidth):
+    X, _ = make_blobs(300, 2, centers=3, random_state=0)
+    model = MeanShift(bandwidth=bandwidth).fit(X)
+    expected = meanshift.estimate_bandwidth(X) if bandwidth is None else bandwidth
+    assert model.bandwidth_ == expected
+    # huge coordinates are fitted on a scaled copy: in the caller's units, a
+    # given bandwidth as given, an estimate scaled with the data
+    huge = MeanShift(bandwidth=bandwidth).fit(X * 2.0**600).bandwidth_
+    assert huge == (expected * 2.0**600 if bandwidth is None else bandwidth)
