@@ -1439,6 +1439,9 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
     cdef intp* stack
     cdef intp bi1
     cdef double bd2, bwl = bandwidth
+    cdef bint contiguous
+    cdef const floating* base
+    cdef const floating* row
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef int overflow = 0
@@ -1477,6 +1480,10 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
             free(stack)
     else:
         n_blocks = (n + MS_BLOCK - 1) // MS_BLOCK
+        # rows one after another: read them through a plain pointer
+        contiguous = (X.strides[1] == sizeof(floating)
+                      and X.strides[0] == d * sizeof(floating))
+        base = &X[0, 0]
         with nogil, parallel(num_threads=n_threads):
             xs = <double*>malloc(d * MS_BLOCK * sizeof(double))
             dist = <double*>malloc(MS_BLOCK * sizeof(double))
@@ -1491,11 +1498,18 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
                 hi = lo + MS_BLOCK
                 if hi > n:
                     hi = n
-                for p in range(MS_BLOCK):
-                    # a short last block repeats its last row
-                    i = lo + p if lo + p < hi else hi - 1
+                if contiguous and hi - lo == MS_BLOCK:
+                    row = base + lo * d
                     for k in range(d):
-                        xs[k * MS_BLOCK + p] = X[i, k]
+                        for p in range(MS_BLOCK):
+                            xs[k * MS_BLOCK + p] = row[p * d + k]
+                else:
+                    for p in range(MS_BLOCK):
+                        # a short last block repeats its last row
+                        i = lo + p if lo + p < hi else hi - 1
+                        for k in range(d):
+                            xs[k * MS_BLOCK + p] = X[i, k]
+                for p in range(MS_BLOCK):
                     best[p] = INFINITY
                     bi[p] = 0
                 ms_nearest_block(xs, d, &centers[0, 0], kc, dist, best, bi)
