@@ -2,9 +2,16 @@
 
     meanshift demo [--plot FILE.png]
     meanshift cluster INPUT [--bandwidth B | --quantile Q [--n-samples N]]
+                      [--kernel {flat,epanechnikov,gaussian}]
+                      [--label-by {nearest,attractor}]
                       [--bin-seeding] [--min-bin-freq N] [--no-cluster-all]
                       [--max-iter N] [--n-jobs N] [--columns C [C ...]]
-                      [--labels OUT] [--centers OUT] [--plot FILE.png] [--json]
+                      [--weights C] [--labels OUT] [--centers OUT]
+                      [--plot FILE.png] [--json]
+
+``--weights C`` takes each row's sample weight from column C (a header name
+or a 0-based number, as for ``--columns``); that column is then not a
+feature.  Cluster sizes and shares count rows, with or without weights.
 
 Errors print one line to stderr and exit with status 1 (2 for a command
 line that cannot be parsed); output files are written whole or not at all.
@@ -34,6 +41,12 @@ _PROG = "meanshift"
 # how many clusters and coordinates the table shows (the files hold all)
 _MAX_ROWS = 20
 _MAX_COORDS = 6
+# MeanShift's choices, repeated here so that --help needs no scikit-learn
+_KERNELS = ("flat", "epanechnikov", "gaussian")
+_LABEL_BY = {
+    "nearest": "nearest (each point takes the nearest center)",
+    "attractor": "attractor (each point takes the cluster its own climb ends in)",
+}
 
 
 class CLIError(Exception):
@@ -81,11 +94,12 @@ def _gunzip(raw, where):
         raise CLIError(f"{where}: not a valid gzip file ({e})") from None
 
 
-def load_input(path, columns=None):
+def load_input(path, columns=None, weights=None):
     """(X as float64 or the .npy's numeric dtype, column names or None,
-    a description of the source)."""
+    a description of the source, the sample weights or None, the weights
+    column's header name, or its number without a header, or None)."""
     if path == "-":
-        return read_delimited(path, None, columns)
+        return _with_weights(read_delimited(path, None, columns, weights))
     suffix, _ = _split_suffix(path)
     if suffix == ".npy":
         raw = _read_bytes(path)
@@ -101,17 +115,53 @@ def load_input(path, columns=None):
             X = X[:, None]
         if X.ndim != 2:
             raise CLIError(f"{path}: has {X.ndim} dimensions; expected rows x features")
-        usecols, _ = select_columns(columns, None, X.shape[1], path)
-        if columns:
-            X = X[:, usecols]
-        return X, None, path
+        usecols, _, w = select_columns(columns, None, X.shape[1], path, weights)
+        if w is None:
+            return X[:, usecols] if columns else X, None, path, None, None
+        weight_values = X[:, w].astype(np.float64)
+        _check_weight_values(weight_values, w, path)
+        return X[:, usecols], None, path, weight_values, w
     if suffix in (".csv", ".tsv"):
         delimiter = "\t" if suffix == ".tsv" else ","
-        return read_delimited(path, delimiter, columns)
+        return _with_weights(read_delimited(path, delimiter, columns, weights))
     raise CLIError(
         f"{path}: unknown input format {suffix or '(no extension)'!r}: use .npy, "
         ".csv or .tsv (optionally .gz), or '-' for CSV on standard input"
     )
+
+
+def _with_weights(read):
+    """read_delimited's answer, its weights checked."""
+    X, names, where, w, column = read
+    if w is not None:
+        _check_weight_values(w, column, where)
+    return X, names, where, w, column
+
+
+def _column(column):
+    """'column "count"' for a header name, 'column 2' for a number."""
+    return f'column "{column}"' if isinstance(column, str) else f"column {column}"
+
+
+def _check_weight_values(w, column, where):
+    """One line naming the column for a weight MeanShift would refuse."""
+    label = _column(column)
+    bad = np.flatnonzero(~(w >= 0) | ~np.isfinite(w))  # NaN, infinite or negative
+    if len(bad):
+        i = int(bad[0])
+        what = (
+            "NaN" if np.isnan(w[i]) else "an infinite weight" if np.isinf(w[i])
+            else f"a negative weight ({w[i]:g})"
+        )
+        raise CLIError(
+            f"--weights: {label} of {where} holds {what} in row {i} of the data "
+            "(from 0, as in --labels); weights must be finite and at least 0"
+        )
+    if not (w > 0).any():
+        raise CLIError(
+            f"--weights: every weight in {label} of {where} is 0; at least one "
+            "must be positive"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -240,12 +290,29 @@ def _fmt(x):
     return f"{x:.5g}"
 
 
+def _fmt_weight(x):
+    """12,345 for a whole number, else 5 significant digits."""
+    if abs(x) < 1e15 and x == int(x):
+        return f"{int(x):,}"
+    return _fmt(x)
+
+
 def summary_table(s):
     """The summary dict as a readable table."""
+    weights = s.get("weights")
     lines = [
         f"data        {s['n_samples']:,} points x {s['n_features']} features "
         f"from {s['source']}",
+    ]
+    if weights:
+        lines.append(
+            f"weights     {_column(weights['column'])} (total "
+            f"{_fmt_weight(weights['total'])}; cluster sizes below count rows)"
+        )
+    lines += [
         f"bandwidth   {_fmt(s['bandwidth'])} ({s['bandwidth_from']})",
+        f"kernel      {s['kernel']}",
+        f"label_by    {_LABEL_BY[s['label_by']]}",
         f"seeds       {s['n_seeds']:,} ({s['seeding']})",
         f"clusters    {s['n_clusters']}"
         + (f", {s['n_unclustered']:,} points unclustered" if s["n_unclustered"] else ""),
@@ -258,16 +325,30 @@ def summary_table(s):
     names = s["columns"]
     shown = names[:_MAX_COORDS]
     more = f"  (first {_MAX_COORDS} of {len(names)} features)" if len(names) > _MAX_COORDS else ""
-    lines.append(f"{'cluster':>7}  {'size':>10}  {'share':>6}  center{more}")
+    # with weights, a size is still a count of rows: the column says so,
+    # and a column of each cluster's weight follows its share of the rows
+    size = "rows" if weights else "size"
+    weight_head = f"  {'weight':>10}" if weights else ""
+    lines.append(f"{'cluster':>7}  {size:>10}  {'share':>6}{weight_head}  center{more}")
     n = max(s["n_samples"], 1)
+
+    def weight(clusters):
+        if not weights:
+            return ""
+        return f"  {_fmt_weight(sum(c['weight'] for c in clusters)):>10}"
+
     for c in s["clusters"][:_MAX_ROWS]:
         coords = "  ".join(f"{name}={_fmt(v)}" for name, v in zip(shown, c["center"]))
-        lines.append(f"{c['label']:>7}  {c['size']:>10,}  {100 * c['size'] / n:5.1f}%  {coords}")
+        lines.append(
+            f"{c['label']:>7}  {c['size']:>10,}  {100 * c['size'] / n:5.1f}%"
+            f"{weight([c])}  {coords}"
+        )
     if len(s["clusters"]) > _MAX_ROWS:
         rest = s["clusters"][_MAX_ROWS:]
         lines.append(
             f"{'...':>7}  {sum(c['size'] for c in rest):>10,}  "
-            f"{100 * sum(c['size'] for c in rest) / n:5.1f}%  in {len(rest):,} more clusters"
+            f"{100 * sum(c['size'] for c in rest) / n:5.1f}%{weight(rest)}  "
+            f"in {len(rest):,} more clusters"
         )
     for kind, path in s["outputs"].items():
         lines.append(f"{kind} written to {path}")
@@ -285,7 +366,42 @@ def _progress_wanted(args):
     return sys.stderr.isatty()
 
 
-def run_clustering(X, args, source, names):
+def _weighted_bandwidth(X, weights, args, verbose):
+    """estimate_bandwidth of the data with each row repeated by its weight,
+    as MeanShift.fit estimates it with sample_weight (the same subsample as
+    estimate_bandwidth for --n-samples)."""
+    from sklearn.utils import check_array, check_random_state
+
+    from ._api import (
+        _as_float, _effective_n_threads, _estimate_bandwidth, _range_exponent, _unscale,
+    )
+    from ._progress import reporter
+
+    X = _as_float(check_array(X))
+    if args.n_samples is not None:
+        idx = check_random_state(0).permutation(X.shape[0])[: args.n_samples]
+        X, weights = X[idx], weights[idx]
+        if not (weights > 0).any():
+            raise CLIError(
+                f"--weights: the {len(idx):,} rows sampled to estimate the bandwidth "
+                "all have weight 0; give --bandwidth or a larger --n-samples"
+            )
+    k = _range_exponent(X)
+    if k:
+        X = np.ldexp(X, k)
+    bandwidth = _estimate_bandwidth(
+        X,
+        args.quantile,
+        None,
+        0,
+        _effective_n_threads(args.n_jobs),
+        report=reporter(verbose),
+        weights=weights,
+    )
+    return _unscale(float(bandwidth), -k)
+
+
+def run_clustering(X, args, source, names, weights=None, weights_column=None):
     """Bandwidth, fit and summary for the array X under the options."""
     from ._api import MeanShift, _effective_n_threads, estimate_bandwidth
 
@@ -295,17 +411,22 @@ def run_clustering(X, args, source, names):
     if args.bandwidth is not None:
         bandwidth, bandwidth_from = args.bandwidth, "given"
     else:
-        bandwidth = float(
-            estimate_bandwidth(
-                X,
-                quantile=args.quantile,
-                n_samples=args.n_samples,
-                n_jobs=args.n_jobs,
-                verbose=verbose,
+        if weights is None:
+            bandwidth = float(
+                estimate_bandwidth(
+                    X,
+                    quantile=args.quantile,
+                    n_samples=args.n_samples,
+                    n_jobs=args.n_jobs,
+                    verbose=verbose,
+                )
             )
-        )
+        else:
+            bandwidth = float(_weighted_bandwidth(X, weights, args, verbose))
         sample = "all points" if args.n_samples is None else f"{args.n_samples:,} points"
-        bandwidth_from = f"estimated: quantile {args.quantile:g} of {sample}"
+        bandwidth_from = f"estimated: quantile {args.quantile:g} of {sample}" + (
+            ", weighted" if weights is not None else ""
+        )
         if not bandwidth > 0:
             raise CLIError(
                 "the estimated bandwidth is 0: more than the quantile of the points "
@@ -321,38 +442,61 @@ def run_clustering(X, args, source, names):
         max_iter=args.max_iter,
         n_jobs=args.n_jobs,
         verbose=_count_seeds(seeds, verbose),
+        kernel=args.kernel,
+        label_by=args.label_by,
     )
-    model.fit(X)
+    model.fit(X, sample_weight=weights)
     t2 = time.perf_counter()
     labels = model.labels_
     centers = model.cluster_centers_
-    sizes = np.bincount(labels[labels >= 0], minlength=len(centers))
+    clustered = labels >= 0
+    sizes = np.bincount(labels[clustered], minlength=len(centers))
     columns = names or [f"x{j}" for j in range(X.shape[1])]
-    return model, {
+    if weights is None:
+        seeding = "every point"
+        if args.bin_seeding:
+            seeding = f"grid cells with at least {args.min_bin_freq} point" + (
+                "s" if args.min_bin_freq != 1 else ""
+            )
+    else:
+        seeding = "every point of positive weight"
+        if args.bin_seeding:
+            seeding = f"grid cells whose points weigh at least {args.min_bin_freq:,} together"
+        cluster_weights = np.bincount(
+            labels[clustered], weights=weights[clustered], minlength=len(centers)
+        )
+    summary = {
         "source": source,
         "n_samples": int(X.shape[0]),
         "n_features": int(X.shape[1]),
         "columns": columns,
+        "weights": None if weights is None else {
+            "column": weights_column,
+            "total": float(weights.sum()),
+        },
         "bandwidth": float(bandwidth),
         "bandwidth_from": bandwidth_from,
+        "kernel": args.kernel,
+        "label_by": args.label_by,
         "n_seeds": seeds[0] if seeds else 0,
-        "seeding": (
-            f"grid cells with at least {args.min_bin_freq} point"
-            + ("s" if args.min_bin_freq != 1 else "")
-            if args.bin_seeding
-            else "every point"
-        ),
+        "seeding": seeding,
         "n_clusters": int(len(centers)),
         "n_unclustered": int((labels < 0).sum()),
         "n_iter": int(model.n_iter_),
         "n_threads": int(n_threads),
         "seconds": {"bandwidth": t1 - t0, "fit": t2 - t1, "total": t2 - t0},
+        # a cluster's size counts its rows, with or without weights
+        "size_counts": "rows",
         "clusters": [
             {"label": i, "size": int(sizes[i]), "center": [float(v) for v in centers[i]]}
             for i in range(len(centers))
         ],
         "outputs": {},
     }
+    if weights is not None:
+        for c, weight in zip(summary["clusters"], cluster_weights):
+            c["weight"] = float(weight)
+    return model, summary
 
 
 def _count_seeds(store, verbose):
@@ -414,8 +558,10 @@ def cmd_cluster(args):
     _check_output("--labels", args.labels)
     _check_output("--centers", args.centers)
     _check_plot(args.plot)
-    X, names, source = load_input(args.input, args.columns)
-    model, summary = run_clustering(X, args, source, names)
+    X, names, source, weights, weights_column = load_input(
+        args.input, args.columns, args.weights
+    )
+    model, summary = run_clustering(X, args, source, names, weights, weights_column)
     _write_outputs(args, X, model, summary, names)
     _emit(args, summary)
 
@@ -593,7 +739,7 @@ def build_parser():
         "--points", type=_int_at_least(10), default=20_000,
         help="number of demo points (default: %(default)s)",
     )
-    demo.set_defaults(func=cmd_demo, columns=None)
+    demo.set_defaults(func=cmd_demo, columns=None, kernel="flat", label_by="nearest")
 
     cluster = sub.add_parser(
         "cluster",
@@ -606,7 +752,31 @@ def build_parser():
         "--columns",
         nargs="+",
         metavar="C",
-        help="columns to use, by header name or 0-based number (default: all)",
+        help="columns to use, by header name or 0-based number (default: all "
+        "but the --weights column)",
+    )
+    cluster.add_argument(
+        "--weights",
+        metavar="C",
+        help="the column (header name or 0-based number) holding each row's sample "
+        "weight: finite, at least 0, not all 0; it is not a feature. A row of "
+        "weight w counts as w rows in the means and the bandwidth estimate; "
+        "cluster sizes still count rows",
+    )
+    cluster.add_argument(
+        "--kernel",
+        choices=_KERNELS,
+        default="flat",
+        help="weight of a point at distance r: flat 1 for r <= bandwidth "
+        "(scikit-learn's); epanechnikov 1 - (r/bandwidth)^2 for r <= bandwidth; "
+        "gaussian exp(-r^2 / (2 bandwidth^2)) for r <= 3 bandwidth (default: flat)",
+    )
+    cluster.add_argument(
+        "--label-by",
+        choices=list(_LABEL_BY),
+        default="nearest",
+        help="nearest: each row takes the nearest center (scikit-learn's); "
+        "attractor: the cluster its own climb ends in (default: nearest)",
     )
     cluster.add_argument(
         "--labels", metavar="OUT", help="write the label of every row (.csv, .tsv or .npy)"

@@ -49,36 +49,56 @@ def _is_number(field):
     return True
 
 
-def select_columns(columns, names, n_fields, where):
-    """Indices of the requested columns (names or 0-based numbers), and
-    their names (None without a header)."""
+def _column_index(c, names, n_fields, where, option):
+    """The 0-based index of column ``c`` (a header name or a number)."""
+    if names is not None and c in names:
+        return names.index(c)
+    if c.lstrip("-").isdigit():
+        i = int(c)
+        if not 0 <= i < n_fields:
+            raise InputError(
+                f"{option}: column {i} does not exist: {where} has "
+                f"{n_fields} columns (numbered from 0)"
+            )
+        return i
+    if names is None:
+        raise InputError(f"{option}: {c!r} is not a column number and {where} has no header")
+    raise InputError(
+        f"{option}: no column named {c!r} in {where} (columns: {', '.join(names)})"
+    )
+
+
+def _column_label(i, names):
+    """How messages and the summary name column i: its header name, quoted,
+    or its number."""
+    return f"column {i}" if names is None else f'column "{names[i]}"'
+
+
+def select_columns(columns, names, n_fields, where, weights=None):
+    """Indices of the requested feature columns (names or 0-based numbers),
+    their names (None without a header), and the index of the weights
+    column (None without ``weights``), which is then never a feature."""
+    w = None if weights is None else _column_index(
+        weights.strip(), names, n_fields, where, "--weights"
+    )
     if not columns:
-        return list(range(n_fields)), names
-    wanted = [c.strip() for arg in columns for c in arg.split(",") if c.strip()]
-    picked = []
-    for c in wanted:
-        if names is not None and c in names:
-            picked.append(names.index(c))
-        elif c.lstrip("-").isdigit():
-            i = int(c)
-            if not 0 <= i < n_fields:
-                raise InputError(
-                    f"--columns: column {i} does not exist: {where} has "
-                    f"{n_fields} columns (numbered from 0)"
-                )
-            picked.append(i)
-        elif names is None:
+        picked = [i for i in range(n_fields) if i != w]
+    else:
+        wanted = [c.strip() for arg in columns for c in arg.split(",") if c.strip()]
+        picked = [_column_index(c, names, n_fields, where, "--columns") for c in wanted]
+        if len(set(picked)) != len(picked):
+            raise InputError("--columns: a column is named twice")
+        if w in picked:
             raise InputError(
-                f"--columns: {c!r} is not a column number and {where} has no header"
+                f"--weights: {_column_label(w, names)} is also in --columns: the "
+                "weights column cannot be a feature"
             )
-        else:
-            raise InputError(
-                f"--columns: no column named {c!r} in {where} "
-                f"(columns: {', '.join(names)})"
-            )
-    if len(set(picked)) != len(picked):
-        raise InputError("--columns: a column is named twice")
-    return picked, None if names is None else [names[i] for i in picked]
+    if not picked and w is not None:
+        raise InputError(
+            f"--weights: {_column_label(w, names)} is the only column of {where}: "
+            "no features left to cluster"
+        )
+    return picked, None if names is None else [names[i] for i in picked], w
 
 
 # ---------------------------------------------------------------------------
@@ -167,8 +187,10 @@ class _Table:
     """What every block needs to know: the delimiter, the columns, and the
     width of the first data line, which every line must have."""
 
-    def __init__(self, delimiter, n_fields, usecols, width, first_number, where):
+    def __init__(self, delimiter, n_fields, usecols, width, first_number, where,
+                 weights=None):
         self.delimiter = delimiter
+        self.weights = weights  # (index, label) of the weights column, or None
         self.n_fields = n_fields  # delimiters + 1 in the first data line
         self.usecols = usecols  # None: every column
         self.width = width  # its columns as loadtxt reads it (usecols None)
@@ -232,21 +254,28 @@ def _parse_fast(block, table):
     return rows
 
 
-def _loadtxt_message(error, numbers):
+def _loadtxt_message(error, numbers, table):
     """numpy's parse error with its row (in the lines it was given) as the
-    line of the file (counted from 1); ``numbers`` maps one to the other."""
+    line of the file (counted from 1); ``numbers`` maps one to the other.
+    A cell of the weights column is named as such."""
 
     def line(row):
         return numbers[min(max(row, 0), len(numbers) - 1)]
 
+    where = table.where
     msg = str(error).splitlines()[0].rstrip(".")
     m = re.match(r"could not convert string (.*) to float\d* at row (\d+), column (\d+)", msg)
-    if m:  # this row counts from 0
-        return f"line {line(int(m.group(2)))}, column {m.group(3)}: {m.group(1)} is not a number"
+    if m:  # this row counts from 0, the column (of the file) from 1
+        cell, row, column = m.group(1), int(m.group(2)), int(m.group(3))
+        if table.weights is not None and column - 1 == table.weights[0]:
+            blank = not cell[1:-1].strip()  # cell is the text's repr
+            what = "an empty cell" if blank else f"{cell} is not a number"
+            return f"--weights: {table.weights[1]} of {where}, line {line(row)}: {what}"
+        return f"{where}: line {line(row)}, column {column}: {cell} is not a number"
     m = re.search(r"at row (\d+)", msg)
     if m:  # this one counts from 1
         msg = msg[: m.start()] + f"at line {line(int(m.group(1)) - 1)}"
-    return f"unreadable data: {msg}"
+    return f"{where}: unreadable data: {msg}"
 
 
 def _loadtxt(rows, numbers, table):
@@ -261,7 +290,7 @@ def _loadtxt(rows, numbers, table):
             comments=None,
         )
     except ValueError as e:
-        raise InputError(f"{table.where}: {_loadtxt_message(e, numbers)}") from None
+        raise InputError(_loadtxt_message(e, numbers, table)) from None
 
 
 def _parse_lines(block, first_number, table):
@@ -312,19 +341,21 @@ def _next_line(blocks, state):
         state[:] = [block, 0, number]
 
 
-def read_delimited(path, delimiter=None, columns=None):
-    """(X as float64, column names or None, a description of the source)
-    from CSV or TSV text; ``delimiter`` None: tabs if the first line has
-    them and no comma (standard input)."""
+def read_delimited(path, delimiter=None, columns=None, weights=None):
+    """(X as float64, column names or None, a description of the source,
+    the weights column as float64 or None, and that column's header name,
+    or its number without a header, or None) from CSV or TSV text;
+    ``delimiter`` None: tabs if the first line has them and no comma
+    (standard input); ``weights`` the weights column's name or number."""
     stream, where, opened = open_text(path)
     try:
-        return _read_table(stream, where, delimiter, columns)
+        return _read_table(stream, where, delimiter, columns, weights)
     finally:
         for f in opened:
             f.close()
 
 
-def _read_table(stream, where, delimiter, columns):
+def _read_table(stream, where, delimiter, columns, weights=None):
     blocks = _blocks(stream, where)
     state = [None, 0, 1]
     first = next(blocks, None)
@@ -348,7 +379,10 @@ def _read_table(stream, where, delimiter, columns):
     fields = [f.strip().strip('"') for f in line.split(delimiter)]
     header = not all(_is_number(f) for f in fields)
     names = fields if header else None
-    usecols, names = select_columns(columns, names, len(fields), where)
+    usecols, names, w = select_columns(columns, names, len(fields), where, weights)
+    if w is not None:  # read as the last column, split off below
+        usecols = usecols + [w]
+    picking = bool(columns) or w is not None
     if header:
         got = next_filled()
         if got is None:
@@ -362,21 +396,27 @@ def _read_table(stream, where, delimiter, columns):
     block, pos, number = state
     head = block[pos - len(raw) - 1:]
     table = _Table(
-        delimiter, ref_line.count(delimiter) + 1, usecols if columns else None, None,
+        delimiter, ref_line.count(delimiter) + 1, usecols if picking else None, None,
         ref_number, where,
+        None if w is None else (w, _column_label(w, fields if header else None)),
     )
-    if not columns:  # the width every line must have (quotes may hide delimiters)
+    if not picking:  # the width every line must have (quotes may hide delimiters)
         table.width = _loadtxt([ref_line], [ref_number], table).shape[1]
         table.fast = table.fast and table.width == table.n_fields
     parts = _parse_all(_numbered(head, ref_number, blocks), table)
     X = parts[0] if len(parts) == 1 else np.concatenate(parts)
     del parts
-    if not columns and X.shape[1] != len(fields):
+    if not picking and X.shape[1] != len(fields):
         raise InputError(
             f"{where}: line {first_number} has {len(fields)} fields but the data "
             f"rows have {X.shape[1]}"
         )
-    return X, names, where
+    if w is None:
+        return X, names, where, None, None
+    return (
+        np.ascontiguousarray(X[:, :-1]), names, where, np.ascontiguousarray(X[:, -1]),
+        fields[w] if header else w,
+    )
 
 
 def _numbered(head, number, blocks):
