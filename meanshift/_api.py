@@ -380,6 +380,7 @@ def _estimate_bandwidth(
     if n_samples is not None:
         idx = random_state.permutation(X.shape[0])[:n_samples]
         X = X[idx]
+        weights = None if weights is None else weights[idx]
         tree = None
     n_neighbors = max(1, int(X.shape[0] * quantile))
     kweight = 0.0

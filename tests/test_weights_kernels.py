@@ -763,3 +763,21 @@ def test_property_weights_times_constant(problem, factor):
         label_by=params["label_by"], cluster_all=params["cluster_all"], base=ref,
         sample_weight=w, **_ref_params(params),
     )
+
+
+def test_weighted_bandwidth_estimate_subsamples_the_weights_too():
+    # the estimate on n_samples rows uses those rows' own weights: the same
+    # value as the estimate on the subsample given directly
+    from meanshift import estimate_bandwidth
+    from meanshift._api import _estimate_bandwidth
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 2))
+    w = rng.integers(1, 4, 500).astype(float)
+    idx = np.random.RandomState(0).permutation(500)[:200]
+    sub = _estimate_bandwidth(X, 0.3, 200, 0, 1, weights=w)
+    direct = _estimate_bandwidth(X[idx], 0.3, None, 0, 1, weights=w[idx])
+    assert sub == direct
+    # and that of the rows repeated by their weights
+    rep = np.repeat(X[idx], w[idx].astype(int), axis=0)
+    assert np.isclose(sub, estimate_bandwidth(rep), rtol=1e-12)
