@@ -1491,7 +1491,9 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
             bi = <intp*>malloc(MS_BLOCK * sizeof(intp))
             if xs == NULL or dist == NULL or best == NULL or bi == NULL:
                 failed_p[0] = 1
-            for blk in prange(n_blocks, schedule='static'):
+            # dynamic: a thread that another process slows down takes fewer
+            # blocks instead of holding the others up at the end
+            for blk in prange(n_blocks, schedule='dynamic', chunksize=16):
                 if xs == NULL or dist == NULL or best == NULL or bi == NULL:
                     continue
                 lo = blk * MS_BLOCK
