@@ -134,7 +134,8 @@ def plot(X, labels, centers, ax=None, *, bandwidth=None, title=None):
 
     x, y, cx, cy, xlabel, ylabel = _positions(X, centers, names)
     if ax is None:
-        ax = Figure(figsize=(6, 5)).add_subplot()
+        # constrained: room for a legend beside the axes
+        ax = Figure(figsize=(6, 5), layout="constrained").add_subplot()
 
     # one scatter per cluster, each of one colour: Agg stamps a uniform
     # marker many times faster than it draws markers coloured one by one
@@ -189,7 +190,14 @@ def plot(X, labels, centers, ax=None, *, bandwidth=None, title=None):
     ax.set_ylabel(ylabel)
     if title is not None:
         ax.set_title(title)
-    ax.legend(handles=handles, loc="best", framealpha=0.9)
+    if n_centers and n_centers <= _MAX_LEGEND_CLUSTERS:
+        # a legend of every cluster would hide points: beside the axes
+        ax.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0.0, framealpha=0.9,
+        )
+    else:
+        ax.legend(handles=handles, loc="best", framealpha=0.9)
     return ax
 
 

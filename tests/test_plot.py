@@ -94,6 +94,11 @@ def test_two_features(clustering):
         *(f"cluster {k} ({sizes[k]:,})" for k in range(n_centers)),
         "cluster centers", "bandwidth 1.5",
     ]
+    # beside the axes, not over the points, and inside the figure
+    ax.figure.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    assert box.x0 > ax.get_window_extent().x1
+    assert box.x1 <= ax.figure.bbox.x1
     entries = ax.get_legend().legend_handles[:n_centers]
     assert_allclose([to_rgba(h.get_markerfacecolor())[:3] for h in entries], colors[:, :3])
     assert ax.get_title() == ""
