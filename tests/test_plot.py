@@ -95,7 +95,7 @@ def test_two_features(clustering):
         "cluster centers", "bandwidth 1.5",
     ]
     # beside the axes, not over the points, and inside the figure
-    ax.figure.canvas.draw()
+    ax.figure.draw_without_rendering()  # runs the layout
     box = ax.get_legend().get_window_extent()
     assert box.x0 > ax.get_window_extent().x1
     assert box.x1 <= ax.figure.bbox.x1
