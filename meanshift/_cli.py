@@ -164,8 +164,8 @@ def _with_weights(read, drop_missing=False):
     --drop-missing drops)."""
     X, names, where, w, column, info = read
     if w is not None:
-        checked = w[~_missing_rows(X, w)] if drop_missing else w
-        _check_weight_values(checked, column, where)
+        dropped = _missing_rows(X, w) if drop_missing else None
+        _check_weight_values(w, column, where, dropped)
     return X, names, where, w, column, info
 
 
@@ -185,10 +185,16 @@ def _column(column):
     return f'column "{column}"' if isinstance(column, str) else f"column {column}"
 
 
-def _check_weight_values(w, column, where):
-    """One line naming the column for a weight MeanShift would refuse."""
+def _check_weight_values(w, column, where, dropped=None):
+    """One line naming the column for a weight MeanShift would refuse (but
+    in the rows --drop-missing drops, True in ``dropped``); rows are
+    counted in the input, dropped ones included."""
     label = _column(column)
-    bad = np.flatnonzero(~(w >= 0) | ~np.isfinite(w))  # NaN, infinite or negative
+    bad = ~(w >= 0) | ~np.isfinite(w)  # NaN, infinite or negative
+    if dropped is not None:
+        bad &= ~dropped
+        w = np.where(dropped, 0.0, w)
+    bad = np.flatnonzero(bad)
     if len(bad):
         i = int(bad[0])
         what = (

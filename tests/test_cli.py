@@ -1316,3 +1316,24 @@ def test_default_bandwidth_estimate_samples_large_inputs(tmp_path):
     summary = json.loads(out)
     assert summary["bandwidth_from"] == "estimated: quantile 0.3 of all points"
     assert_allclose(summary["bandwidth"], estimate_bandwidth(data[:10_000]), rtol=1e-12)
+
+
+def test_drop_missing_weights_and_keep_from_stdin(tmp_path):
+    # a NaN weight drops its row; a bad weight after it is counted in input rows
+    content = b"id,a,w\nr0,1,1\nr1,2,\nr2,3,-1\n"
+    rc, out, err = run_cli(["cluster", "-", "--weights", "w", "--keep", "id",
+                            "--drop-missing", "--labels", "l.csv"], tmp_path, stdin=content)
+    line = assert_one_line_error(rc, out, err, 1)
+    assert "row 2" in line and "negative" in line, line
+    content = b"id,a,w\nr0,1,1\nr1,2,\nr2,1.5,2\nr3,9,nan\nr4,10,1\n"
+    rc, out, err = run_cli(["cluster", "--keep", "id", "-", "--weights", "w",
+                            "--drop-missing", "--bandwidth", "1", "--labels", "l.csv",
+                            "--json"], tmp_path, stdin=content)
+    assert rc == 0, err
+    assert json.loads(out)["n_dropped"] == 2
+    rows = label_rows(tmp_path / "l.csv")
+    expected = MeanShift(bandwidth=1).fit(
+        np.array([[1.0], [1.5], [10.0]]), sample_weight=[1.0, 2.0, 1.0]
+    ).labels_
+    assert rows == [["id", "label"], ["r0", str(expected[0])], ["r1", ""],
+                    ["r2", str(expected[1])], ["r3", ""], ["r4", str(expected[2])]]
