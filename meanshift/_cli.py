@@ -6,8 +6,21 @@
                       [--label-by {nearest,attractor}]
                       [--bin-seeding] [--min-bin-freq N] [--no-cluster-all]
                       [--max-iter N] [--n-jobs N] [--columns C [C ...]]
+                      [--keep C [C ...]] [--header | --no-header]
+                      [--drop-missing] [--scale {standard,robust,none}]
                       [--weights C] [--labels OUT] [--centers OUT]
                       [--plot FILE.png] [--json]
+
+``--columns`` and ``--keep`` take names or 0-based numbers, space- or
+comma-separated; INPUT may come before or after them.  ``--keep`` copies
+columns (an id, text too) into the --labels file before the label.  A CSV
+header is detected (with a note on stderr) unless --header/--no-header says.
+``--drop-missing`` drops rows with an empty or NaN cell in a used column:
+their label is empty (NaN in .npy), one labels row per input row.
+``--scale`` clusters standardized features, reporting centers in the
+original units.  Without --bandwidth and --n-samples, the bandwidth is
+estimated on a fixed-seed sample of 10,000 rows above that many
+(``--n-samples all``: every row).
 
 ``--weights C`` takes each row's sample weight from column C (a header name
 or a 0-based number, as for ``--columns``); that column is then not a
@@ -18,6 +31,7 @@ line that cannot be parsed); output files are written whole or not at all.
 """
 
 import argparse
+import csv
 import gzip
 import io
 import json
@@ -30,7 +44,7 @@ import warnings
 import numpy as np
 
 from . import __version__
-from ._csv import InputError, read_delimited, select_columns
+from ._csv import InputError, keep_columns, read_delimited, select_columns
 
 # scikit-learn (through ._api) is imported only to cluster: --help, --version
 # and a malformed command line answer without it
@@ -94,12 +108,18 @@ def _gunzip(raw, where):
         raise CLIError(f"{where}: not a valid gzip file ({e})") from None
 
 
-def load_input(path, columns=None, weights=None):
+def load_input(path, columns=None, weights=None, header=None, keep=None,
+               drop_missing=False):
     """(X as float64 or the .npy's numeric dtype, column names or None,
     a description of the source, the sample weights or None, the weights
-    column's header name, or its number without a header, or None)."""
+    column's header name, or its number without a header, or None, and
+    the reader's dict: "header_detected", "keep" (rows of the kept cells,
+    as text) and "keep_names")."""
     if path == "-":
-        return _with_weights(read_delimited(path, None, columns, weights))
+        return _with_weights(
+            read_delimited(path, None, columns, weights, header, keep, drop_missing),
+            drop_missing,
+        )
     suffix, _ = _split_suffix(path)
     if suffix == ".npy":
         raw = _read_bytes(path)
@@ -115,27 +135,49 @@ def load_input(path, columns=None, weights=None):
             X = X[:, None]
         if X.ndim != 2:
             raise CLIError(f"{path}: has {X.ndim} dimensions; expected rows x features")
-        usecols, _, w = select_columns(columns, None, X.shape[1], path, weights)
+        kept = keep_columns(keep, None, X.shape[1], path)
+        usecols, _, w = select_columns(columns, None, X.shape[1], path, weights, kept)
+        info = {"header_detected": None, "keep": None, "keep_names": None}
+        if kept is not None:
+            fmt = "%d" if X.dtype.kind in "iub" else "%.17g"
+            info["keep"] = [[fmt % v for v in row] for row in X[:, kept].tolist()]
+            info["keep_names"] = kept
+        picked = X[:, usecols] if columns or kept is not None or w is not None else X
         if w is None:
-            return X[:, usecols] if columns else X, None, path, None, None
+            return picked, None, path, None, None, info
         weight_values = X[:, w].astype(np.float64)
-        _check_weight_values(weight_values, w, path)
-        return X[:, usecols], None, path, weight_values, w
+        return _with_weights((picked, None, path, weight_values, w, info), drop_missing)
     if suffix in (".csv", ".tsv"):
         delimiter = "\t" if suffix == ".tsv" else ","
-        return _with_weights(read_delimited(path, delimiter, columns, weights))
+        return _with_weights(
+            read_delimited(path, delimiter, columns, weights, header, keep, drop_missing),
+            drop_missing,
+        )
     raise CLIError(
         f"{path}: unknown input format {suffix or '(no extension)'!r}: use .npy, "
         ".csv or .tsv (optionally .gz), or '-' for CSV on standard input"
     )
 
 
-def _with_weights(read):
-    """read_delimited's answer, its weights checked."""
-    X, names, where, w, column = read
+def _with_weights(read, drop_missing=False):
+    """read_delimited's answer, its weights checked (but for the rows
+    --drop-missing drops)."""
+    X, names, where, w, column, info = read
     if w is not None:
-        _check_weight_values(w, column, where)
-    return X, names, where, w, column
+        dropped = _missing_rows(X, w) if drop_missing else None
+        _check_weight_values(w, column, where, dropped)
+    return X, names, where, w, column, info
+
+
+def _missing_rows(X, w=None):
+    """True for each row with a NaN feature (or weight)."""
+    if X.dtype.kind != "f":
+        missing = np.zeros(len(X), dtype=bool)
+    else:
+        missing = np.isnan(X).any(axis=1)
+    if w is not None:
+        missing |= np.isnan(w)
+    return missing
 
 
 def _column(column):
@@ -143,10 +185,16 @@ def _column(column):
     return f'column "{column}"' if isinstance(column, str) else f"column {column}"
 
 
-def _check_weight_values(w, column, where):
-    """One line naming the column for a weight MeanShift would refuse."""
+def _check_weight_values(w, column, where, dropped=None):
+    """One line naming the column for a weight MeanShift would refuse (but
+    in the rows --drop-missing drops, True in ``dropped``); rows are
+    counted in the input, dropped ones included."""
     label = _column(column)
-    bad = np.flatnonzero(~(w >= 0) | ~np.isfinite(w))  # NaN, infinite or negative
+    bad = ~(w >= 0) | ~np.isfinite(w)  # NaN, infinite or negative
+    if dropped is not None:
+        bad &= ~dropped
+        w = np.where(dropped, 0.0, w)
+    bad = np.flatnonzero(bad)
     if len(bad):
         i = int(bad[0])
         what = (
@@ -249,6 +297,18 @@ class _Outputs:
             comments="",
         )
 
+    def table(self, path, header, rows):
+        """Rows of text cells as CSV or TSV (the labels with --keep, or
+        with rows --drop-missing dropped)."""
+        tmp = self._temp(path)
+        suffix, _ = _split_suffix(path)
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(
+                f, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n"
+            )
+            writer.writerow(header)
+            writer.writerows(rows)
+
     def figure(self, path, fig):
         tmp = self._temp(path)
         fig.savefig(tmp, dpi=120, bbox_inches="tight", format=os.path.splitext(path)[1][1:] or "png")
@@ -304,13 +364,24 @@ def summary_table(s):
         f"data        {s['n_samples']:,} points x {s['n_features']} features "
         f"from {s['source']}",
     ]
+    if s.get("n_dropped"):
+        lines.append(
+            f"dropped     {s['n_dropped']:,} of {s['n_rows_read']:,} rows with an empty "
+            "or NaN cell (--drop-missing; their label is empty)"
+        )
+    if s.get("scale") not in (None, "none"):
+        lines.append(
+            f"scale       {s['scale']} (clustered scaled; centers below in the "
+            "original units)"
+        )
     if weights:
         lines.append(
             f"weights     {_column(weights['column'])} (total "
             f"{_fmt_weight(weights['total'])}; cluster sizes below count rows)"
         )
     lines += [
-        f"bandwidth   {_fmt(s['bandwidth'])} ({s['bandwidth_from']})",
+        f"bandwidth   {_fmt(s['bandwidth'])} ({s['bandwidth_from']}"
+        + (", in scaled units)" if s.get("scale") not in (None, "none") else ")"),
         f"kernel      {s['kernel']}",
         f"label_by    {_LABEL_BY[s['label_by']]}",
         f"seeds       {s['n_seeds']:,} ({s['seeding']})",
@@ -366,7 +437,44 @@ def _progress_wanted(args):
     return sys.stderr.isatty()
 
 
-def _weighted_bandwidth(X, weights, args, verbose):
+# above this many rows, the default bandwidth estimate (quadratic in the
+# rows) runs on a fixed-seed sample of this many
+_ESTIMATE_SAMPLE = 10_000
+
+
+def _scaling(X, how):
+    """(offset, scale) per column for --scale: standard (mean, std) or
+    robust (median, interquartile range); a scale of 0 (a constant column)
+    becomes 1, so that column is left at 0 (standard) or centered."""
+    X = np.asarray(X, dtype=np.float64)
+    if how == "standard":
+        offset, scale = X.mean(axis=0), X.std(axis=0)
+    else:
+        q1, offset, q3 = np.percentile(X, [25, 50, 75], axis=0)
+        scale = q3 - q1
+    scale = np.where(scale > 0, scale, 1.0)
+    return offset, scale
+
+
+def _warn_scales(X, columns):
+    """A warning when the columns' spreads differ by more than 100x."""
+    if X.shape[1] < 2 or len(X) < 2:
+        return
+    std = np.asarray(X, dtype=np.float64).std(axis=0)
+    positive = np.flatnonzero(std > 0)
+    if len(positive) < 2:
+        return
+    lo = positive[np.argmin(std[positive])]
+    hi = positive[np.argmax(std[positive])]
+    if std[hi] > 100 * std[lo]:
+        warnings.warn(
+            f"the columns' scales differ by {std[hi] / std[lo]:,.0f}x (std of "
+            f"{columns[hi]} {_fmt(std[hi])}, of {columns[lo]} {_fmt(std[lo])}): distances "
+            "are dominated by the widest; consider --scale standard or robust"
+        )
+
+
+def _weighted_bandwidth(X, weights, args, verbose, n_samples=None):
     """estimate_bandwidth of the data with each row repeated by its weight,
     as MeanShift.fit estimates it with sample_weight (the same subsample as
     estimate_bandwidth for --n-samples)."""
@@ -378,8 +486,8 @@ def _weighted_bandwidth(X, weights, args, verbose):
     from ._progress import reporter
 
     X = _as_float(check_array(X))
-    if args.n_samples is not None:
-        idx = check_random_state(0).permutation(X.shape[0])[: args.n_samples]
+    if n_samples is not None:
+        idx = check_random_state(0).permutation(X.shape[0])[:n_samples]
         X, weights = X[idx], weights[idx]
         if not (weights > 0).any():
             raise CLIError(
@@ -407,23 +515,40 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
 
     n_threads = _effective_n_threads(args.n_jobs)
     verbose = _progress_wanted(args)
+    columns = names or [f"x{j}" for j in range(X.shape[1])]
+    scale = getattr(args, "scale", None)
+    X_original = X
+    if scale in ("standard", "robust"):
+        offset, spread = _scaling(X, scale)
+        X = (np.asarray(X, dtype=np.float64) - offset) / spread
+    elif scale is None:
+        _warn_scales(X, [f'"{c}"' for c in columns])
     t0 = time.perf_counter()
     if args.bandwidth is not None:
         bandwidth, bandwidth_from = args.bandwidth, "given"
     else:
+        n_samples = args.n_samples
+        if n_samples == "all":
+            n_samples, sample = None, "all points"
+        elif n_samples is None and X.shape[0] > _ESTIMATE_SAMPLE:
+            n_samples, sample = _ESTIMATE_SAMPLE, f"{_ESTIMATE_SAMPLE:,} sampled points"
+        elif n_samples is None or n_samples >= X.shape[0]:
+            sample = "all points"
+        else:
+            sample = f"{n_samples:,} points"
         if weights is None:
             bandwidth = float(
                 estimate_bandwidth(
                     X,
                     quantile=args.quantile,
-                    n_samples=args.n_samples,
+                    n_samples=n_samples,
+                    random_state=0,
                     n_jobs=args.n_jobs,
                     verbose=verbose,
                 )
             )
         else:
-            bandwidth = float(_weighted_bandwidth(X, weights, args, verbose))
-        sample = "all points" if args.n_samples is None else f"{args.n_samples:,} points"
+            bandwidth = float(_weighted_bandwidth(X, weights, args, verbose, n_samples))
         bandwidth_from = f"estimated: quantile {args.quantile:g} of {sample}" + (
             ", weighted" if weights is not None else ""
         )
@@ -449,9 +574,10 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
     t2 = time.perf_counter()
     labels = model.labels_
     centers = model.cluster_centers_
+    if scale in ("standard", "robust"):  # back to the original units
+        centers = centers * spread + offset
     clustered = labels >= 0
     sizes = np.bincount(labels[clustered], minlength=len(centers))
-    columns = names or [f"x{j}" for j in range(X.shape[1])]
     if weights is None:
         seeding = "every point"
         if args.bin_seeding:
@@ -474,6 +600,7 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
             "column": weights_column,
             "total": float(weights.sum()),
         },
+        "scale": scale or "none",
         "bandwidth": float(bandwidth),
         "bandwidth_from": bandwidth_from,
         "kernel": args.kernel,
@@ -496,7 +623,10 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
     if weights is not None:
         for c, weight in zip(summary["clusters"], cluster_weights):
             c["weight"] = float(weight)
-    return model, summary
+    del X_original
+    # X: the points as clustered (scaled with --scale), for the plot;
+    # centers: in the original units, for the summary and --centers
+    return model, summary, X, centers
 
 
 def _count_seeds(store, verbose):
@@ -514,19 +644,53 @@ def _count_seeds(store, verbose):
     return report
 
 
-def _write_outputs(args, X, model, summary, names):
+def _label_rows(labels, missing, keep):
+    """The labels file's rows as text: the kept cells, then the label
+    (empty for a row --drop-missing dropped); one row per input row."""
+    full = np.full(len(missing), -1, dtype=np.int64)
+    full[~missing] = labels
+    texts = [str(v) for v in full.tolist()]
+    for i in np.flatnonzero(missing):
+        texts[i] = ""
+    if keep is None:
+        return [[t] for t in texts]
+    return [cells + [t] for cells, t in zip(keep, texts)]
+
+
+def _write_outputs(args, X, model, summary, names, centers=None, missing=None,
+                   info=None):
     """All requested files, committed together."""
     outputs = _Outputs()
+    if centers is None:
+        centers = model.cluster_centers_
+    keep = None if info is None else info["keep"]
+    dropped = missing is not None and missing.any()
     try:
         if args.labels:
-            outputs.array(args.labels, model.labels_.astype(np.int64), ["label"])
+            suffix, _ = _split_suffix(args.labels)
+            if keep is not None or (dropped and suffix != ".npy"):
+                head = [] if keep is None else [
+                    n if isinstance(n, str) else f"column{n}" for n in info["keep_names"]
+                ]
+                if missing is None:
+                    missing = np.zeros(len(model.labels_), dtype=bool)
+                outputs.table(
+                    args.labels, head + ["label"], _label_rows(model.labels_, missing, keep)
+                )
+            elif missing is not None:  # --drop-missing to .npy: NaN for a dropped row
+                full = np.full(len(missing), np.nan)
+                full[~missing] = model.labels_
+                outputs.array(args.labels, full, ["label"])
+            else:
+                outputs.array(args.labels, model.labels_.astype(np.int64), ["label"])
             summary["outputs"]["labels"] = args.labels
         if args.centers:
-            outputs.array(args.centers, model.cluster_centers_, summary["columns"])
+            outputs.array(args.centers, centers, summary["columns"])
             summary["outputs"]["centers"] = args.centers
         if args.plot:
             from ._plot import plot
 
+            scaled = summary.get("scale") not in (None, "none")
             ax = plot(
                 X,
                 model.labels_,
@@ -536,9 +700,10 @@ def _write_outputs(args, X, model, summary, names):
                 f"bandwidth {_fmt(summary['bandwidth'])}",
             )
             if names and X.shape[1] <= 2:  # the file's column names
-                ax.set_xlabel(names[0])
+                tag = f" ({summary['scale']}-scaled)" if scaled else ""
+                ax.set_xlabel(names[0] + tag)
                 if X.shape[1] == 2:
-                    ax.set_ylabel(names[1])
+                    ax.set_ylabel(names[1] + tag)
             outputs.figure(args.plot, ax.figure)
             summary["outputs"]["plot"] = args.plot
         outputs.commit()
@@ -558,11 +723,44 @@ def cmd_cluster(args):
     _check_output("--labels", args.labels)
     _check_output("--centers", args.centers)
     _check_plot(args.plot)
-    X, names, source, weights, weights_column = load_input(
-        args.input, args.columns, args.weights
+    if args.keep:
+        if not args.labels:
+            raise CLIError("--keep: the kept columns go into the labels file: give --labels")
+        if _split_suffix(args.labels)[0] == ".npy":
+            raise CLIError(
+                f"--keep: {args.labels}: kept columns may be text: write the labels "
+                "as .csv or .tsv"
+            )
+    X, names, source, weights, weights_column, info = load_input(
+        args.input, args.columns, args.weights, args.header, args.keep, args.drop_missing
     )
-    model, summary = run_clustering(X, args, source, names, weights, weights_column)
-    _write_outputs(args, X, model, summary, names)
+    missing = None
+    n_read = len(X)
+    if args.drop_missing:
+        missing = _missing_rows(X, weights)
+        if missing.all():
+            raise CLIError(
+                f"--drop-missing: every one of the {n_read:,} rows of {source} has an "
+                "empty or NaN cell: nothing left to cluster"
+            )
+        if missing.any():
+            X = X[~missing]
+            if weights is not None:
+                weights = weights[~missing]
+    model, summary, X_fit, centers = run_clustering(
+        X, args, source, names, weights, weights_column
+    )
+    summary["n_rows_read"] = int(n_read)
+    summary["n_dropped"] = 0 if missing is None else int(missing.sum())
+    _write_outputs(args, X_fit, model, summary, names, centers, missing, info)
+    if info["header_detected"] is not None:
+        # a note, not an error (and only on success, so that an error stays
+        # one line): --header or --no-header says it and silences it
+        line = info["header_detected"]
+        if len(line) > 100:
+            line = line[:97] + "..."
+        print(f"{_PROG}: first line taken as a header: {line}", file=sys.stderr)
+        sys.stderr.flush()
     _emit(args, summary)
 
 
@@ -597,11 +795,11 @@ def cmd_demo(args):
         args.plot = _DEMO_PLOT
     _check_plot(args.plot)
     X = demo_data(args.points)
-    model, summary = run_clustering(
+    model, summary, X_fit, centers = run_clustering(
         X, args, "the built-in demo data (5 groups)", None
     )
     args.labels = args.centers = None
-    _write_outputs(args, X, model, summary, None)
+    _write_outputs(args, X_fit, model, summary, None, centers)
     _emit(args, summary)
     if no_picture:
         sys.stdout.flush()  # after the summary, also when both go to one file
@@ -656,6 +854,48 @@ def _n_jobs(text):
     return value
 
 
+def _n_samples(text):
+    if text.strip().lower() == "all":
+        return "all"
+    return _int_at_least(1)(text)
+
+
+class _ColumnList(argparse.Action):
+    """--columns / --keep: names or numbers, space- or comma-separated; a
+    repeated option adds to the list.  Records which list option came last,
+    as it may have taken INPUT (see _input_from_list)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, (getattr(namespace, self.dest) or []) + list(values))
+        namespace.last_list = (self.dest, option_string)
+
+
+def _looks_like_input(value):
+    if value == "-" or os.path.isfile(value):
+        return True
+    suffix, _ = _split_suffix(value)
+    return suffix in (".csv", ".tsv", ".npy")
+
+
+def _input_from_list(parser, args):
+    """``--columns a b data.csv``: the list took INPUT; give it back."""
+    if getattr(args, "command", None) != "cluster" or args.input is not None:
+        return
+    last = getattr(args, "last_list", None)
+    order = [last[0]] if last else []
+    order += [d for d in ("columns", "keep") if d not in order]
+    for dest in order:
+        values = getattr(args, dest, None)
+        if values and _looks_like_input(values[-1]):
+            args.input = values.pop()
+            if not values:
+                parser.error(
+                    f"argument --{dest}: expected at least one column before {args.input}"
+                )
+            return
+    parser.error("the following arguments are required: INPUT")
+
+
 def _add_fit_options(p, demo=False):
     bw = p.add_mutually_exclusive_group()
     bw.add_argument(
@@ -670,10 +910,11 @@ def _add_fit_options(p, demo=False):
     )
     p.add_argument(
         "--n-samples",
-        type=_int_at_least(1),
+        type=_n_samples,
         default=1000 if demo else None,
-        help="points sampled to estimate the bandwidth (default: "
-        + ("%(default)s)" if demo else "all; the estimate is quadratic in it)"),
+        help="points sampled (fixed seed) to estimate the bandwidth, or 'all' (default: "
+        + ("%(default)s)" if demo else f"all up to {_ESTIMATE_SAMPLE:,} rows, else "
+           f"{_ESTIMATE_SAMPLE:,}: the estimate is quadratic in it)"),
     )
     p.add_argument("--bin-seeding", action="store_true", help="seed from a grid of cells")
     p.add_argument(
@@ -739,21 +980,62 @@ def build_parser():
         "--points", type=_int_at_least(10), default=20_000,
         help="number of demo points (default: %(default)s)",
     )
-    demo.set_defaults(func=cmd_demo, columns=None, kernel="flat", label_by="nearest")
+    demo.set_defaults(
+        func=cmd_demo, columns=None, kernel="flat", label_by="nearest", scale=None
+    )
 
     cluster = sub.add_parser(
         "cluster",
         help="cluster the rows of a .npy, .csv or .tsv file",
         description="Cluster the rows of INPUT: .npy, .csv or .tsv (a header line "
-        "is detected; .gz compressed files too), or '-' for CSV on standard input.",
+        "is detected unless --header or --no-header says; .gz compressed files too), "
+        "or '-' for CSV on standard input.",
     )
-    cluster.add_argument("input", metavar="INPUT")
+    # optional for argparse only: INPUT may also come after --columns or
+    # --keep, whose lists would take it (see _input_from_list)
+    cluster.add_argument(
+        "input", metavar="INPUT", nargs="?",
+        help="the data (.npy, .csv, .tsv, optionally .gz; '-': CSV on standard input); "
+        "required, before or after the options",
+    )
     cluster.add_argument(
         "--columns",
         nargs="+",
+        action=_ColumnList,
         metavar="C",
-        help="columns to use, by header name or 0-based number (default: all "
-        "but the --weights column)",
+        help="columns to use, by header name or 0-based number, space- or "
+        "comma-separated (default: all but the --weights and --keep columns)",
+    )
+    cluster.add_argument(
+        "--keep",
+        nargs="+",
+        action=_ColumnList,
+        metavar="C",
+        help="columns (names or 0-based numbers, as --columns; an id, text too) "
+        "copied into the --labels file (.csv or .tsv) before the label",
+    )
+    head = cluster.add_mutually_exclusive_group()
+    head.add_argument(
+        "--header", dest="header", action="store_true", default=None,
+        help="the first line of a CSV/TSV is a header (default: detected: a first "
+        "line with a field that is not a number is taken as a header, with a note "
+        "on stderr)",
+    )
+    head.add_argument(
+        "--no-header", dest="header", action="store_false",
+        help="the first line of a CSV/TSV is data",
+    )
+    cluster.add_argument(
+        "--drop-missing", action="store_true",
+        help="drop rows with an empty or NaN cell in a column used (features, "
+        "weights); the summary counts them and --labels gives them an empty label "
+        "(NaN in .npy)",
+    )
+    cluster.add_argument(
+        "--scale", choices=("standard", "robust", "none"), default=None,
+        help="scale each feature before clustering: standard (mean 0, std 1), "
+        "robust (median 0, interquartile range 1) or none (default); the bandwidth "
+        "is then in scaled units, the centers are reported in the original units",
     )
     cluster.add_argument(
         "--weights",
@@ -785,13 +1067,14 @@ def build_parser():
         "--centers", metavar="OUT", help="write the cluster centers (.csv, .tsv or .npy)"
     )
     _add_fit_options(cluster)
-    cluster.set_defaults(func=cmd_cluster)
+    cluster.set_defaults(func=cmd_cluster, last_list=None)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    _input_from_list(parser, args)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

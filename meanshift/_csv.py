@@ -21,7 +21,9 @@ errors always come from the second.
 threads do not parse blocks any faster.)
 """
 
+import csv
 import gzip
+import io
 import re
 import sys
 import warnings
@@ -71,20 +73,36 @@ def _column_index(c, names, n_fields, where, option):
 def _column_label(i, names):
     """How messages and the summary name column i: its header name, quoted,
     or its number."""
-    return f"column {i}" if names is None else f'column "{names[i]}"'
+    return f'column "{names[i]}"' if names is not None and 0 <= i < len(names) else f"column {i}"
 
 
-def select_columns(columns, names, n_fields, where, weights=None):
+def _split_names(columns):
+    """['a', 'b', 'c'] for ['a,b', 'c']: names may be given comma-separated."""
+    return [c.strip() for arg in columns for c in arg.split(",") if c.strip()]
+
+
+def keep_columns(keep, names, n_fields, where):
+    """Indices of the --keep columns (names or 0-based numbers), or None."""
+    if not keep:
+        return None
+    picked = [_column_index(c, names, n_fields, where, "--keep") for c in _split_names(keep)]
+    if len(set(picked)) != len(picked):
+        raise InputError("--keep: a column is named twice")
+    return picked
+
+
+def select_columns(columns, names, n_fields, where, weights=None, keep=None):
     """Indices of the requested feature columns (names or 0-based numbers),
     their names (None without a header), and the index of the weights
-    column (None without ``weights``), which is then never a feature."""
+    column (None without ``weights``), which is then never a feature; nor
+    are the ``keep`` columns (indices) when ``columns`` is not given."""
     w = None if weights is None else _column_index(
         weights.strip(), names, n_fields, where, "--weights"
     )
     if not columns:
-        picked = [i for i in range(n_fields) if i != w]
+        picked = [i for i in range(n_fields) if i != w and i not in (keep or ())]
     else:
-        wanted = [c.strip() for arg in columns for c in arg.split(",") if c.strip()]
+        wanted = _split_names(columns)
         picked = [_column_index(c, names, n_fields, where, "--columns") for c in wanted]
         if len(set(picked)) != len(picked):
             raise InputError("--columns: a column is named twice")
@@ -97,6 +115,11 @@ def select_columns(columns, names, n_fields, where, weights=None):
         raise InputError(
             f"--weights: {_column_label(w, names)} is the only column of {where}: "
             "no features left to cluster"
+        )
+    if not picked:
+        raise InputError(
+            f"--keep: every column of {where} is kept: no features left to cluster "
+            "(choose them with --columns)"
         )
     return picked, None if names is None else [names[i] for i in picked], w
 
@@ -188,8 +211,12 @@ class _Table:
     width of the first data line, which every line must have."""
 
     def __init__(self, delimiter, n_fields, usecols, width, first_number, where,
-                 weights=None):
+                 weights=None, names=None, keep=None, drop_missing=False):
         self.delimiter = delimiter
+        self.names = names  # the header's fields, or None: how columns are named
+        self.keep = keep  # indices of the columns kept as text, or None
+        self.keep_rows = []  # their cells, row by row
+        self.drop_missing = drop_missing  # empty cells read as NaN
         self.weights = weights  # (index, label) of the weights column, or None
         self.n_fields = n_fields  # delimiters + 1 in the first data line
         self.usecols = usecols  # None: every column
@@ -266,16 +293,37 @@ def _loadtxt_message(error, numbers, table):
     msg = str(error).splitlines()[0].rstrip(".")
     m = re.match(r"could not convert string (.*) to float\d* at row (\d+), column (\d+)", msg)
     if m:  # this row counts from 0, the column (of the file) from 1
-        cell, row, column = m.group(1), int(m.group(2)), int(m.group(3))
-        if table.weights is not None and column - 1 == table.weights[0]:
-            blank = not cell[1:-1].strip()  # cell is the text's repr
+        cell, row, column = m.group(1), int(m.group(2)), int(m.group(3)) - 1
+        blank = not cell[1:-1].strip()  # cell is the text's repr
+        if table.weights is not None and column == table.weights[0]:
             what = "an empty cell" if blank else f"{cell} is not a number"
             return f"--weights: {table.weights[1]} of {where}, line {line(row)}: {what}"
-        return f"{where}: line {line(row)}, column {column}: {cell} is not a number"
+        label = _column_label(column, table.names)
+        if blank:
+            return (
+                f"{where}: line {line(row)}, {label}: an empty cell (skip such rows "
+                "with --drop-missing)"
+            )
+        return (
+            f"{where}: line {line(row)}, {label}: {cell} is not a number (choose "
+            "numeric columns with --columns)"
+        )
+    m = re.match(r"invalid column index (-?\d+) at row (\d+) with (\d+) columns?", msg)
+    if m:  # a row too short for a chosen column; the row counts from 1
+        n = int(m.group(3))
+        return (
+            f"{where}: line {line(int(m.group(2)) - 1)} has {n} field{'s' if n != 1 else ''}, "
+            f"too few for {_column_label(int(m.group(1)), table.names)}"
+        )
     m = re.search(r"at row (\d+)", msg)
     if m:  # this one counts from 1
         msg = msg[: m.start()] + f"at line {line(int(m.group(1)) - 1)}"
     return f"{where}: unreadable data: {msg}"
+
+
+def _missing_as_nan(cell):
+    """--drop-missing: an empty cell reads as NaN (its row is dropped)."""
+    return float(cell) if cell.strip() else np.nan
 
 
 def _loadtxt(rows, numbers, table):
@@ -288,6 +336,7 @@ def _loadtxt(rows, numbers, table):
             dtype=np.float64,
             quotechar='"',
             comments=None,
+            converters=_missing_as_nan if table.drop_missing else None,
         )
     except ValueError as e:
         raise InputError(_loadtxt_message(e, numbers, table)) from None
@@ -318,7 +367,33 @@ def _parse_block(block, first_number, table):
     rows = _parse_fast(block, table)
     if rows is None:
         rows = _parse_lines(block, first_number, table)
+    if table.keep is not None and rows is not None:
+        _keep_cells(block, first_number, table, len(rows))
     return rows
+
+
+def _keep_cells(block, first_number, table, n_rows):
+    """--keep: the kept columns' cells of the block's rows, as text (blank
+    lines skipped, as the numbers skip them)."""
+    text = _decode(block, table.where)
+    cells = [
+        row for row in csv.reader(io.StringIO(text), delimiter=table.delimiter)
+        if row and not (len(row) == 1 and not row[0].strip())
+    ]
+    if len(cells) != n_rows:  # pragma: no cover - a quoting the two read apart
+        raise InputError(
+            f"{table.where}: --keep: lines from {first_number} on could not be "
+            "split into the same rows as the numbers"
+        )
+    for i, row in enumerate(cells):
+        try:
+            table.keep_rows.append([row[j].strip() for j in table.keep])
+        except IndexError:
+            j = next(j for j in table.keep if j >= len(row))
+            raise InputError(
+                f"{table.where}: --keep: a row after line {first_number} has "
+                f"{len(row)} fields, too few for {_column_label(j, table.names)}"
+            ) from None
 
 
 # ---------------------------------------------------------------------------
@@ -341,21 +416,32 @@ def _next_line(blocks, state):
         state[:] = [block, 0, number]
 
 
-def read_delimited(path, delimiter=None, columns=None, weights=None):
+def read_delimited(path, delimiter=None, columns=None, weights=None, header=None,
+                   keep=None, drop_missing=False):
     """(X as float64, column names or None, a description of the source,
     the weights column as float64 or None, and that column's header name,
-    or its number without a header, or None) from CSV or TSV text;
-    ``delimiter`` None: tabs if the first line has them and no comma
-    (standard input); ``weights`` the weights column's name or number."""
+    or its number without a header, or None, and a dict of the rest) from
+    CSV or TSV text; ``delimiter`` None: tabs if the first line has them
+    and no comma (standard input); ``weights`` the weights column's name or
+    number; ``header`` True/False, or None to detect it (a first line with
+    a field that is not a number); ``keep`` columns read as text;
+    ``drop_missing``: empty cells read as NaN.
+
+    The dict: "header_detected" (the first line, when detection took it
+    for a header), "keep" (a list of rows of the kept cells, or None) and
+    "keep_names" (their header names, or their numbers)."""
     stream, where, opened = open_text(path)
     try:
-        return _read_table(stream, where, delimiter, columns, weights)
+        return _read_table(
+            stream, where, delimiter, columns, weights, header, keep, drop_missing
+        )
     finally:
         for f in opened:
             f.close()
 
 
-def _read_table(stream, where, delimiter, columns, weights=None):
+def _read_table(stream, where, delimiter, columns, weights=None, header=None, keep=None,
+                drop_missing=False):
     blocks = _blocks(stream, where)
     state = [None, 0, 1]
     first = next(blocks, None)
@@ -377,12 +463,17 @@ def _read_table(stream, where, delimiter, columns, weights=None):
     if delimiter is None:
         delimiter = "\t" if "\t" in line and "," not in line else ","
     fields = [f.strip().strip('"') for f in line.split(delimiter)]
-    header = not all(_is_number(f) for f in fields)
+    detected = None
+    if header is None:
+        header = not all(_is_number(f) for f in fields)
+        if header:
+            detected = line
     names = fields if header else None
-    usecols, names, w = select_columns(columns, names, len(fields), where, weights)
+    kept = keep_columns(keep, names, len(fields), where)
+    usecols, names, w = select_columns(columns, names, len(fields), where, weights, kept)
     if w is not None:  # read as the last column, split off below
         usecols = usecols + [w]
-    picking = bool(columns) or w is not None
+    picking = bool(columns) or w is not None or kept is not None
     if header:
         got = next_filled()
         if got is None:
@@ -399,6 +490,7 @@ def _read_table(stream, where, delimiter, columns, weights=None):
         delimiter, ref_line.count(delimiter) + 1, usecols if picking else None, None,
         ref_number, where,
         None if w is None else (w, _column_label(w, fields if header else None)),
+        fields if header else None, kept, drop_missing,
     )
     if not picking:  # the width every line must have (quotes may hide delimiters)
         table.width = _loadtxt([ref_line], [ref_number], table).shape[1]
@@ -411,11 +503,18 @@ def _read_table(stream, where, delimiter, columns, weights=None):
             f"{where}: line {first_number} has {len(fields)} fields but the data "
             f"rows have {X.shape[1]}"
         )
+    info = {
+        "header_detected": detected,
+        "keep": table.keep_rows if kept is not None else None,
+        "keep_names": None if kept is None else [
+            fields[j] if header else j for j in kept
+        ],
+    }
     if w is None:
-        return X, names, where, None, None
+        return X, names, where, None, None, info
     return (
         np.ascontiguousarray(X[:, :-1]), names, where, np.ascontiguousarray(X[:, -1]),
-        fields[w] if header else w,
+        fields[w] if header else w, info,
     )
 
 

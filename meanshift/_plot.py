@@ -25,13 +25,18 @@ _UNCLUSTERED_COLOR = "#c7c7c7"
 _LARGE = 10_000  # from this many points on, the points are rasterized
 
 
+# up to this many clusters, the legend names each one (and its size)
+_MAX_LEGEND_CLUSTERS = 10
+
+
 def plot(X, labels, centers, ax=None, *, bandwidth=None, title=None):
     """Plot a mean shift clustering.
 
     The points are coloured by cluster (a qualitative palette of 18
     colours, repeated when there are more clusters), points labelled -1
     (left unclustered by ``cluster_all=False``) are light grey, and the
-    centers are black-edged crosses.
+    centers are black-edged crosses.  With at most 10 clusters the legend
+    names each one, with its number of points, in its colour.
 
     Two features are plotted as they are, on equal scales, and with
     ``bandwidth`` a dashed circle of that radius around each center shows
@@ -129,7 +134,8 @@ def plot(X, labels, centers, ax=None, *, bandwidth=None, title=None):
 
     x, y, cx, cy, xlabel, ylabel = _positions(X, centers, names)
     if ax is None:
-        ax = Figure(figsize=(6, 5)).add_subplot()
+        # constrained: room for a legend beside the axes
+        ax = Figure(figsize=(6, 5), layout="constrained").add_subplot()
 
     # one scatter per cluster, each of one colour: Agg stamps a uniform
     # marker many times faster than it draws markers coloured one by one
@@ -158,6 +164,8 @@ def plot(X, labels, centers, ax=None, *, bandwidth=None, title=None):
                 x[start:stop], y[start:stop], color=palette[k], zorder=2, gid="points",
                 **style,
             )
+        if n_centers <= _MAX_LEGEND_CLUSTERS:  # few clusters: one entry each
+            handles.append(_legend_marker("o", palette[k], f"cluster {k} ({stop - start:,})"))
     crowd = np.sqrt(20 / max(n_centers, 20))  # smaller crosses for many centers
     ax.scatter(
         cx, cy, c=palette, marker="X", s=150 * crowd, edgecolors="black",
@@ -182,7 +190,14 @@ def plot(X, labels, centers, ax=None, *, bandwidth=None, title=None):
     ax.set_ylabel(ylabel)
     if title is not None:
         ax.set_title(title)
-    ax.legend(handles=handles, loc="best", framealpha=0.9)
+    if n_centers and n_centers <= _MAX_LEGEND_CLUSTERS:
+        # a legend of every cluster would hide points: beside the axes
+        ax.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0.0, framealpha=0.9,
+        )
+    else:
+        ax.legend(handles=handles, loc="best", framealpha=0.9)
     return ax
 
 

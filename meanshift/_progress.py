@@ -56,9 +56,19 @@ _NAMES = {
 }
 
 
+def _duration(seconds):
+    """'12 s', '4 min', '2.5 h': a rough time left, at the rate so far."""
+    if seconds < 90:
+        return f"{max(round(seconds), 1)} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 class _StderrReporter:
     """One status line on stderr, rewritten in place on a terminal, else a
-    line at most every few seconds; the last one always."""
+    line at most every few seconds; the last one always.  Before the last,
+    the line ends with the time left at the rate so far."""
 
     def __init__(self, stream=None):
         self.stream = stream
@@ -81,6 +91,8 @@ class _StderrReporter:
             f"({100 * done / max(total, 1):.0f}%) {elapsed:.1f} s, "
             f"{rate:,.0f} {unit}/s"
         )
+        if not last and 0 < rate < float("inf"):
+            line += f", about {_duration((total - done) / rate)} left"
         if tty:
             stream.write("\r" + line + ("\n" if last else "\x1b[K"))
         else:

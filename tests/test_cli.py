@@ -139,6 +139,16 @@ def check_summary(summary, X, model, columns, bandwidth, outputs, rtol=1e-12):
     )
 
 
+HEADER_NOTE = "meanshift: first line taken as a header: "
+
+
+def without_header_note(err):
+    """stderr without the note on a detected header (a success's only line)."""
+    return "".join(
+        line for line in err.splitlines(keepends=True) if not line.startswith(HEADER_NOTE)
+    )
+
+
 def assert_one_line_error(rc, out, err, expected_rc):
     assert rc == expected_rc, (rc, out, err)
     assert out == "", f"stdout should be empty, got {out!r}"
@@ -190,7 +200,7 @@ def test_input_formats_and_outputs(tmp_path, case):
         stdin=stdin,
     )
     assert rc == 0, err
-    assert err == ""
+    assert without_header_note(err) == ""
     assert listing(tmp_path) - before == {labels_out, centers_out}
 
     model = MeanShift(bandwidth=BANDWIDTH).fit(data)
@@ -215,7 +225,7 @@ def test_csv_against_sklearn_with_plot_and_table(tmp_path):
         tmp_path,
     )
     assert rc == 0, err
-    assert err == ""
+    assert without_header_note(err) == ""
     ref = sklearn.cluster.MeanShift(bandwidth=BANDWIDTH).fit(X)
     check_labels_file(tmp_path / "l.csv", ref.labels_)
     centers = read_output(tmp_path / "c.csv", NAMES)
@@ -417,7 +427,7 @@ def test_weights_kernel_label_by(tmp_path, case):
         weights = W
     rc, out, err = run_cli(args, tmp_path, stdin=stdin)
     assert rc == 0, err
-    assert err == ""
+    assert without_header_note(err) == ""
     model = MeanShift(bandwidth=bandwidth, kernel=kernel, label_by=label_by).fit(
         X, sample_weight=weights
     )
@@ -453,7 +463,7 @@ def test_weights_with_columns_and_table(tmp_path):
         tmp_path,
     )
     assert rc == 0, err
-    assert err == ""
+    assert without_header_note(err) == ""
     features = X[:, [0, 1, 2]]  # a, b, c
     model = MeanShift(bandwidth=BANDWIDTH, kernel="epanechnikov").fit(features, sample_weight=W)
     check_labels_file(tmp_path / "l.npy", model.labels_)
@@ -694,9 +704,9 @@ ERRORS = [
     ("directory-as-input", {"data.csv": DIR}, ["data.csv"], b"", 1, ["data.csv", "directory"]),
     ("unknown-extension", {"data.txt": GOOD}, ["data.txt"], b"", 1, ["data.txt", ".txt"]),
     ("non-numeric-cell", {"data.csv": b"a,b\n1,2\n3,oops\n4,5\n"}, ["data.csv"], b"", 1,
-     ["data.csv", "line 3", "column 2", "oops"]),
+     ["data.csv", "line 3", 'column "b"', "oops", "--columns"]),
     ("non-numeric-cell-after-blank-line", {"data.csv": b"a,b\n1,2\n\n3,4\n5,oops\n"},
-     ["data.csv"], b"", 1, ["line 5", "column 2", "oops"]),
+     ["data.csv"], b"", 1, ["line 5", 'column "b"', "oops"]),
     ("ragged-rows", {"data.csv": b"1,2\n3,4\n5,6,7\n8,9\n"}, ["data.csv"], b"", 1,
      ["data.csv", "line 3"]),
     ("header-and-rows-differ-in-width", {"data.csv": b"a,b\n1,2,3\n4,5,6\n"},
@@ -936,11 +946,13 @@ def numbered_rows(n, k=3):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        ({3001: "3001,oops,3002"}, "t.csv: line 3001, column 2: 'oops' is not a number"),
+        ({3001: "3001,oops,3002"},
+         "t.csv: line 3001, column \"b\": 'oops' is not a number (choose numeric "
+         "columns with --columns)"),
         ({4000: "4000,4000.5"}, "line 4000"),  # a short row
-        ({4000: "4000,4000.5", 2500: "x,1,2"}, "line 2500, column 1: 'x'"),  # the first
+        ({4000: "4000,4000.5", 2500: "x,1,2"}, "line 2500, column \"a\": 'x'"),  # the first
         ({3200: ""} | {i: f"{i},1,2,3" for i in range(3201, 3300)}, "line 3201"),  # wide block
-        ({9: "9,1,nan(1)"}, "line 9, column 3"),  # fromstring would read it
+        ({9: "9,1,nan(1)"}, "line 9, column \"c\""),  # fromstring would read it
     ],
     ids=["text-cell", "short-row", "first-error-wins", "wider-block", "nan-payload"],
 )
@@ -961,7 +973,7 @@ def test_reader_line_numbers_count_blank_and_crlf_lines():
         lines[number - 1] = ""
     lines[2222 - 1] = "2222,2222.5,?"
     content = ("\r\n".join(lines) + "\r\n").encode()
-    with pytest.raises(_csv.InputError, match=r"line 2222, column 3: '\?'"):
+    with pytest.raises(_csv.InputError, match=r"line 2222, column \"c\": '\?'"):
         read_table(content, ",", None, 100)
 
 
@@ -1015,3 +1027,313 @@ def test_reader_accepts_what_loadtxt_accepts(tokens, delimiter, block_size):
     else:
         assert expected is not None, (content, X)
         assert same_bits(X, expected), (content, X, expected)
+
+
+# ---------------------------------------------------------------------------
+# The command line as a data tool: header, --keep, the position of INPUT,
+# --drop-missing, --scale, the sampled bandwidth estimate
+# ---------------------------------------------------------------------------
+
+import csv  # noqa: E402
+
+
+def label_rows(path):
+    """The rows of a CSV/TSV labels file, as text, with its header row."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f, delimiter=delimiter))
+
+
+def numeric_labels(rows):
+    return np.array([int(r[-1]) for r in rows[1:]])
+
+
+# no header, but the first row has a text id: detection takes it as a header
+ID_ROWS = [["x1", repr(v[0]), repr(v[1])] for v in X[:, :2].tolist()]
+ID_TEXT = ("\n".join(",".join(r) for r in ID_ROWS) + "\n").encode()
+
+
+def test_header_guess_is_noted_and_options_decide(tmp_path):
+    (tmp_path / "ids.csv").write_bytes(ID_TEXT)
+    base = ["cluster", "ids.csv", "--columns", "1", "2", "--bandwidth", BANDWIDTH,
+            "--labels", "l.csv", "--json"]
+    # detected: the first row is a header, and stderr says so in one line
+    rc, out, err = run_cli(base, tmp_path)
+    assert rc == 0, err
+    assert err == HEADER_NOTE + ",".join(ID_ROWS[0]) + "\n"
+    summary = json.loads(out)
+    labels = numeric_labels(label_rows(tmp_path / "l.csv"))
+    assert summary["n_samples"] == len(labels) == len(X) - 1
+    # --no-header: every row is data, and nothing is said
+    rc, out, err = run_cli([*base, "--no-header"], tmp_path)
+    assert rc == 0 and err == "", err
+    summary = json.loads(out)
+    labels = numeric_labels(label_rows(tmp_path / "l.csv"))
+    assert summary["n_samples"] == len(labels) == len(X)
+    assert summary["columns"] == ["x0", "x1"]
+    assert_array_equal(labels, MeanShift(bandwidth=BANDWIDTH).fit(X[:, :2]).labels_)
+    # --header on a first line of numbers: it is a header all the same
+    (tmp_path / "nums.csv").write_bytes(text(X, ","))
+    rc, out, err = run_cli(["cluster", "nums.csv", "--header", "--bandwidth", BANDWIDTH,
+                            "--labels", "l.csv", "--json"], tmp_path)
+    assert rc == 0 and err == "", err
+    summary = json.loads(out)
+    assert summary["columns"] == [repr(v) for v in X[0].tolist()]
+    assert summary["n_samples"] == len(numeric_labels(label_rows(tmp_path / "l.csv")))
+    assert summary["n_samples"] == len(X) - 1
+
+
+def test_no_header_text_cell_names_the_column_by_number(tmp_path):
+    (tmp_path / "ids.csv").write_bytes(ID_TEXT)
+    rc, out, err = run_cli(["cluster", "ids.csv", "--no-header", "--bandwidth", "2"],
+                           tmp_path)
+    line = assert_one_line_error(rc, out, err, 1)
+    assert "line 1, column 0: 'x1' is not a number" in line and "--columns" in line, line
+
+
+KEEP_IDS = [f"id{i}" for i in range(len(X))]
+KEEP_IDS[3] = "A, with a comma"
+KEEP_IDS[7] = "17"
+
+
+def keep_csv(header=True):
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    if header:
+        w.writerow(["a", "id", "b", "c"])
+    for i, row in enumerate(X.tolist()):
+        w.writerow([repr(row[0]), KEEP_IDS[i], repr(row[1]), repr(row[2])])
+    return out.getvalue().encode()
+
+
+@pytest.mark.parametrize(
+    "header, args, head",
+    [
+        (True, ["--keep", "id", "--labels", "l.csv"], ["id", "label"]),
+        (True, ["--columns", "a", "b", "c", "--keep", "id,a", "--labels", "l.tsv"],
+         ["id", "a", "label"]),
+        (False, ["--keep", "1", "--labels", "l.csv", "--no-header"], ["column1", "label"]),
+    ],
+    ids=["by-name-not-a-feature", "two-kept-tsv", "no-header-by-number"],
+)
+def test_keep_carries_ids_into_the_labels(tmp_path, header, args, head):
+    (tmp_path / "d.csv").write_bytes(keep_csv(header))
+    rc, out, err = run_cli(["cluster", "d.csv", "--bandwidth", BANDWIDTH, "--json", *args],
+                           tmp_path)
+    assert rc == 0, err
+    assert without_header_note(err) == ""
+    path = tmp_path / args[args.index("--labels") + 1]
+    rows = label_rows(path)
+    assert rows[0] == head
+    assert [r[0] for r in rows[1:]] == KEEP_IDS  # the text ids, in order
+    if "a" in head[:-1]:
+        assert [float(r[1]) for r in rows[1:]] == X[:, 0].tolist()
+    assert len(rows) - 1 == json.loads(out)["n_samples"] == len(X)
+    model = MeanShift(bandwidth=BANDWIDTH).fit(X)
+    assert_array_equal(numeric_labels(rows), model.labels_)
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--keep", "id"], ["--keep", "--labels"]),
+        (["--keep", "id", "--labels", "l.npy"], ["--keep", ".csv"]),
+        (["--keep", "zz", "--labels", "l.csv"], ["--keep", "zz"]),
+        (["--keep", "a", "b", "c", "id", "--labels", "l.csv"], ["--keep", "--columns"]),
+    ],
+    ids=["without-labels", "npy-labels", "unknown", "every-column"],
+)
+def test_keep_errors(tmp_path, args, words):
+    (tmp_path / "d.csv").write_bytes(keep_csv())
+    before = listing(tmp_path)
+    rc, out, err = run_cli(["cluster", "d.csv", "--bandwidth", "2", *args], tmp_path)
+    line = assert_one_line_error(rc, out, err, 1)
+    for word in words:
+        assert word in line, line
+    assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--columns", "a", "b", "c", "d.csv"],
+        ["d.csv", "--columns", "a", "b", "c"],
+        ["--columns", "a,b,c", "d.csv"],
+        ["--columns", "a", "b,c", "--keep", "id", "d.csv"],
+        ["--keep", "id", "d.csv", "--columns", "a,b", "c"],
+        ["--keep", "id", "--columns", "a", "b", "c", "d.csv"],
+    ],
+    ids=["columns-before", "columns-after", "comma", "keep-last", "keep-before", "columns-last"],
+)
+def test_input_in_any_position(tmp_path, args):
+    (tmp_path / "d.csv").write_bytes(keep_csv())
+    rc, out, err = run_cli(["cluster", *args, "--bandwidth", BANDWIDTH, "--json",
+                            "--labels", "l.csv"], tmp_path)
+    assert rc == 0, err
+    summary = json.loads(out)
+    assert summary["columns"] == ["a", "b", "c"] and summary["source"] == "d.csv"
+    rows = label_rows(tmp_path / "l.csv")
+    assert rows[0] == (["id", "label"] if "--keep" in args else ["label"])
+    assert_array_equal(numeric_labels(rows), MeanShift(bandwidth=BANDWIDTH).fit(X).labels_)
+
+
+def test_input_still_required(tmp_path):
+    rc, out, err = run_cli(["cluster", "--columns", "a", "b"], tmp_path)
+    line = assert_one_line_error(rc, out, err, 2)
+    assert "INPUT" in line
+
+
+@pytest.mark.parametrize(
+    "content, args, words, absent",
+    [
+        (b"a,b,city\n1,2,Riga\n", ["--columns", "a,city"],
+         ['line 2, column "city"', "'Riga' is not a number", "--columns"], []),
+        (b"a,b,c\n1,2,3\n4,5\n", ["--columns", "a", "c"],
+         ["line 3", 'column "c"', "2 fields"], ["invalid column index"]),
+        (b"1,2,3\n4,5\n", ["--columns", "0,2"], ["line 2", "column 2", "2 fields"],
+         ["invalid column index"]),
+        (b"a,b\n1,2\n3,\n", [], ["line 3", 'column "b"', "empty", "--drop-missing"], []),
+        (b"a,b\n1,\n,2\n", ["--drop-missing"], ["--drop-missing", "every"], []),
+    ],
+    ids=["text-cell", "short-row", "short-row-no-header", "empty-cell", "all-dropped"],
+)
+def test_messages_name_columns_as_columns_does(tmp_path, content, args, words, absent):
+    (tmp_path / "d.csv").write_bytes(content)
+    rc, out, err = run_cli(["cluster", "d.csv", "--bandwidth", "1", *args], tmp_path)
+    line = assert_one_line_error(rc, out, err, 1)
+    for word in words:
+        assert word in line, line
+    for word in absent:
+        assert word not in line, line
+
+
+def test_drop_missing(tmp_path):
+    lines = ["a,b,c,note"] + [f"{r[0]!r},{r[1]!r},{r[2]!r}," for r in X.tolist()]
+    dropped = [4, 11, 30]
+    lines[1 + 4] = lines[1 + 4].replace(f"{float(X[4, 1])!r}", "", 1)  # an empty cell
+    lines[1 + 11] = lines[1 + 11].replace(f"{float(X[11, 0])!r}", "nan", 1)
+    lines[1 + 30] = lines[1 + 30].replace(f"{float(X[30, 2])!r}", " ", 1)
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    keep = np.ones(len(X), dtype=bool)
+    keep[dropped] = False
+    model = MeanShift(bandwidth=BANDWIDTH).fit(X[keep])
+    base = ["cluster", "d.csv", "--columns", "a", "b", "c", "--bandwidth", BANDWIDTH,
+            "--drop-missing"]
+    rc, out, err = run_cli([*base, "--json", "--labels", "l.csv"], tmp_path)
+    assert rc == 0, err
+    summary = json.loads(out)
+    assert summary["n_dropped"] == 3 and summary["n_rows_read"] == len(X)
+    assert summary["n_samples"] == len(X) - 3
+    rows = label_rows(tmp_path / "l.csv")
+    assert len(rows) - 1 == len(X)  # one row per input row, never realigned
+    assert [rows[1 + i] for i in dropped] == [[""]] * 3
+    got = np.array([int(rows[1 + i][0]) for i in np.flatnonzero(keep)])
+    assert_array_equal(got, model.labels_)
+    # .npy labels: NaN for a dropped row; and the table names the count
+    rc, out, err = run_cli([*base, "--labels", "l.npy"], tmp_path)
+    assert rc == 0, err
+    assert "dropped     3 of 60 rows" in out
+    labels = np.load(tmp_path / "l.npy")
+    assert np.isnan(labels[dropped]).all()
+    assert_array_equal(labels[keep], model.labels_)
+    # without --drop-missing the same file is an error
+    rc, out, err = run_cli(base[:-1], tmp_path)
+    assert_one_line_error(rc, out, err, 1)
+
+
+# two groups, one feature in thousands, one in thousandths
+SCALED = np.concatenate([
+    np.random.default_rng(1).normal([0.0, 0.0], [1000.0, 0.001], size=(30, 2)),
+    np.random.default_rng(2).normal([5000.0, 0.01], [1000.0, 0.001], size=(30, 2)),
+])
+
+
+def reference_scaled(X, how):
+    if how == "standard":
+        offset, scale = X.mean(axis=0), X.std(axis=0)
+    else:
+        q1, offset, q3 = np.percentile(X, [25, 50, 75], axis=0)
+        scale = q3 - q1
+    scale[scale == 0] = 1.0
+    return offset, scale
+
+
+@pytest.mark.parametrize("how", ["standard", "robust"])
+def test_scale(tmp_path, how):
+    (tmp_path / "d.csv").write_bytes(text(SCALED, ",", ["income", "rate"]))
+    rc, out, err = run_cli(["cluster", "d.csv", "--scale", how, "--bandwidth", "1.5",
+                            "--json", "--centers", "c.csv", "--labels", "l.csv"], tmp_path)
+    assert rc == 0, err
+    assert without_header_note(err) == ""  # no warning on the scales
+    offset, scale = reference_scaled(SCALED, how)
+    model = MeanShift(bandwidth=1.5).fit((SCALED - offset) / scale)
+    centers = model.cluster_centers_ * scale + offset  # the original units
+    summary = json.loads(out)
+    assert summary["scale"] == how
+    assert_allclose([c["center"] for c in summary["clusters"]], centers, rtol=1e-9)
+    check_centers_file(tmp_path / "c.csv", centers, ["income", "rate"], rtol=1e-9)
+    check_labels_file(tmp_path / "l.csv", model.labels_)
+
+
+def test_scale_constant_column_and_warning(tmp_path):
+    data = np.column_stack([SCALED, np.full(len(SCALED), 7.0)])
+    (tmp_path / "d.csv").write_bytes(text(data, ","))
+    rc, out, err = run_cli(["cluster", "d.csv", "--scale", "standard", "--bandwidth", "1.5",
+                            "--json"], tmp_path)
+    assert rc == 0 and err == "", err
+    centers = np.array([c["center"] for c in json.loads(out)["clusters"]])
+    assert_array_equal(centers[:, 2], 7.0)
+    # no --scale: a one-line warning that the scales differ; --scale none: quiet
+    rc, out, err = run_cli(["cluster", "d.csv", "--bandwidth", "1000"], tmp_path)
+    assert rc == 0, err
+    assert len(err.splitlines()) == 1 and "warning" in err and "--scale" in err, err
+    assert 'column' not in err or "x0" in err
+    rc, out, err = run_cli(["cluster", "d.csv", "--bandwidth", "1000", "--scale", "none"],
+                           tmp_path)
+    assert rc == 0 and err == "", err
+
+
+def test_default_bandwidth_estimate_samples_large_inputs(tmp_path):
+    rng = np.random.default_rng(3)
+    data = np.concatenate([rng.normal(0, 1, (6000, 2)), rng.normal(8, 1, (6001, 2))])
+    np.save(tmp_path / "big.npy", data)
+    base = ["cluster", "big.npy", "--bin-seeding", "--json", "--no-progress"]
+    rc, out, err = run_cli(base, tmp_path)
+    assert rc == 0, err
+    summary = json.loads(out)
+    assert summary["bandwidth_from"] == "estimated: quantile 0.3 of 10,000 sampled points"
+    expected = estimate_bandwidth(data, quantile=0.3, n_samples=10_000, random_state=0)
+    assert_allclose(summary["bandwidth"], expected, rtol=1e-12)
+    rc, out, err = run_cli([*base, "--n-samples", "all"], tmp_path)
+    assert rc == 0, err
+    summary = json.loads(out)
+    assert summary["bandwidth_from"] == "estimated: quantile 0.3 of all points"
+    assert_allclose(summary["bandwidth"], estimate_bandwidth(data, quantile=0.3), rtol=1e-12)
+    # at most 10,000 rows: every point, as before
+    np.save(tmp_path / "small.npy", data[:10_000])
+    rc, out, err = run_cli(["cluster", "small.npy", "--bin-seeding", "--json"], tmp_path)
+    assert rc == 0, err
+    summary = json.loads(out)
+    assert summary["bandwidth_from"] == "estimated: quantile 0.3 of all points"
+    assert_allclose(summary["bandwidth"], estimate_bandwidth(data[:10_000]), rtol=1e-12)
+
+
+def test_drop_missing_weights_and_keep_from_stdin(tmp_path):
+    # a NaN weight drops its row; a bad weight after it is counted in input rows
+    content = b"id,a,w\nr0,1,1\nr1,2,\nr2,3,-1\n"
+    rc, out, err = run_cli(["cluster", "-", "--weights", "w", "--keep", "id",
+                            "--drop-missing", "--labels", "l.csv"], tmp_path, stdin=content)
+    line = assert_one_line_error(rc, out, err, 1)
+    assert "row 2" in line and "negative" in line, line
+    content = b"id,a,w\nr0,1,1\nr1,2,\nr2,1.5,2\nr3,9,nan\nr4,10,1\n"
+    rc, out, err = run_cli(["cluster", "--keep", "id", "-", "--weights", "w",
+                            "--drop-missing", "--bandwidth", "1", "--labels", "l.csv",
+                            "--json"], tmp_path, stdin=content)
+    assert rc == 0, err
+    assert json.loads(out)["n_dropped"] == 2
+    rows = label_rows(tmp_path / "l.csv")
+    expected = MeanShift(bandwidth=1).fit(
+        np.array([[1.0], [1.5], [10.0]]), sample_weight=[1.0, 2.0, 1.0]
+    ).labels_
+    assert rows == [["id", "label"], ["r0", str(expected[0])], ["r1", ""],
+                    ["r2", str(expected[1])], ["r3", ""], ["r4", str(expected[2])]]

@@ -19,6 +19,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
 import meanshift  # noqa: E402
@@ -87,7 +88,19 @@ def test_two_features(clustering):
     assert ax.get_xlabel() == "feature 0"
     assert ax.get_ylabel() == "feature 1"
     assert ax.get_aspect() == 1.0  # circles look round
-    assert legend_texts(ax) == ["cluster centers", "bandwidth 1.5"]
+    # at most 10 clusters: each named in the legend with its size, in its colour
+    sizes = np.bincount(labels, minlength=n_centers)
+    assert legend_texts(ax) == [
+        *(f"cluster {k} ({sizes[k]:,})" for k in range(n_centers)),
+        "cluster centers", "bandwidth 1.5",
+    ]
+    # beside the axes, not over the points, and inside the figure
+    ax.figure.draw_without_rendering()  # runs the layout
+    box = ax.get_legend().get_window_extent()
+    assert box.x0 > ax.get_window_extent().x1
+    assert box.x1 <= ax.figure.bbox.x1
+    entries = ax.get_legend().legend_handles[:n_centers]
+    assert_allclose([to_rgba(h.get_markerfacecolor())[:3] for h in entries], colors[:, :3])
     assert ax.get_title() == ""
 
 
@@ -106,7 +119,11 @@ def test_png(clustering, tmp_path):
 def test_no_bandwidth_no_circles(clustering):
     ax = plot(X2, clustering.labels_, clustering.cluster_centers_)
     assert not any(isinstance(p, Circle) for p in ax.patches)
-    assert legend_texts(ax) == ["cluster centers"]
+    assert legend_texts(ax) == [
+        *(f"cluster {k} ({(clustering.labels_ == k).sum()})"
+          for k in range(len(clustering.cluster_centers_))),
+        "cluster centers",
+    ]
 
 
 def test_unclustered_points():
@@ -147,6 +164,8 @@ def test_colours_repeat_beyond_the_palette():
     colors = np.array([s.get_facecolors()[0] for s in scatters])
     assert len(np.unique(colors[:18], axis=0)) == 18
     assert_array_equal(colors[18:], colors[:7])
+    # more than 10 clusters: the legend does not list them
+    assert legend_texts(ax) == ["cluster centers"]
 
 
 def test_many_points_are_rasterized(clustering):
@@ -197,7 +216,8 @@ def test_five_features_projected():
         assert int(match.group(1)) == round(100 * ratio[i])
     assert ratio[0] >= ratio[1]
     assert not any(isinstance(p, Circle) for p in ax.patches)  # distances not preserved
-    assert legend_texts(ax) == ["cluster centers"]
+    assert legend_texts(ax)[-1] == "cluster centers"
+    assert legend_texts(ax)[:-1] == [f"cluster {k} ({(labels == k).sum()})" for k in range(4)]
 
 
 def test_projection_with_fewer_samples_than_features():

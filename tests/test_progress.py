@@ -79,6 +79,28 @@ def test_verbose_true_writes_a_status_line_to_stderr(capsys):
     assert_array_equal(centers, mean_shift(X, bandwidth=2.0)[0])
 
 
+def test_status_line_says_the_time_left():
+    import io
+
+    from meanshift._progress import _StderrReporter
+
+    stream = io.StringIO()
+    report = _StderrReporter(stream)
+    report("climb", 250, 1000, 1.0)  # 250 seeds/s: 750 left take 3 s
+    report.last = 0.0  # as if the last line were long ago
+    report("bandwidth", 100, 1000, 20.0)  # 5 points/s: 900 left take 3 min
+    report.last = 0.0
+    report("climb", 1, 10_000, 10.0)  # 99,990 s: 27.8 h
+    report("climb", 1000, 1000, 4.0)  # the last line: nothing left
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == (
+        "meanshift: climbing 250/1,000 seeds (25%) 1.0 s, 250 seeds/s, about 3 s left"
+    )
+    assert lines[1].endswith("5 points/s, about 3 min left"), lines[1]
+    assert lines[2].endswith("seeds/s, about 27.8 h left"), lines[2]
+    assert lines[3] == "meanshift: climbing 1,000/1,000 seeds (100%) 4.0 s, 250 seeds/s"
+
+
 def test_quiet_by_default(capsys):
     MeanShift().fit(X)
     assert capsys.readouterr() == ("", "")
