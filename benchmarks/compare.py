@@ -59,6 +59,7 @@ HERE = Path(__file__).resolve().parent
 # ---------------------------------------------------------------------------
 
 import meanshift  # noqa: E402
+import meanshift._core  # noqa: E402,F401  (loaded now: its file's time is the build's)
 import sklearn  # noqa: E402
 from sklearn import cluster as skcluster  # noqa: E402
 from sklearn.datasets import load_digits, make_blobs  # noqa: E402
