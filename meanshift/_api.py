@@ -121,7 +121,7 @@ def _check_bandwidth(owner, bandwidth):
         )
 
 
-KERNELS = ("flat", "epanechnikov", "gaussian")
+KERNELS = tuple(_core.KERNELS)  # ("flat", "epanechnikov", "gaussian")
 LABEL_BY = ("nearest", "attractor")
 
 
@@ -815,13 +815,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
             bandwidth = None if bandwidth is None else _ldexp(bandwidth, k)
 
         report = reporter(self.verbose)
-        tree = _build_tree(
-            X,
-            _leaf_size(*X.shape),
-            n_threads,
-            weights,
-            moments=self.kernel == "epanechnikov",
-        )
+        tree = self._density_tree(X, weights, n_threads)
         if bandwidth is None:
             bandwidth = _estimate_bandwidth(
                 X, 0.3, None, 0, n_threads, tree, report, weights
@@ -971,6 +965,17 @@ class MeanShift(ClusterMixin, BaseEstimator):
             )
         return labels
 
+    def _density_tree(self, X, weights, n_threads):
+        """The tree the climbs run on: with the weights, and with the
+        moments the Epanechnikov kernel takes whole nodes through."""
+        return _build_tree(
+            X,
+            _leaf_size(*X.shape),
+            n_threads,
+            weights,
+            moments=self.kernel == "epanechnikov",
+        )
+
     def _predict_attractor(self, X, n_threads):
         state = self._attractor
         k = state["exponent"]
@@ -982,13 +987,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
             centers = self.cluster_centers_
         if X.dtype != train.dtype:
             X = X.astype(train.dtype)
-        tree = _build_tree(
-            train,
-            _leaf_size(*train.shape),
-            n_threads,
-            state["weights"],
-            moments=self.kernel == "epanechnikov",
-        )
+        tree = self._density_tree(train, state["weights"], n_threads)
         climb = _Climber(
             tree,
             state["bandwidth"],

@@ -76,6 +76,22 @@ EPS64 = np.finfo(np.float64).eps
 sys.modules.setdefault("conftest", sys.modules[__name__])
 
 
+def load_reference():
+    """tests/reference.py (the numpy reference of weights, kernels and
+    attractor labels), loaded from its file once: with
+    --import-mode=importlib the tests folder is not on sys.path."""
+    import importlib.util
+
+    name = "_meanshift_tests_reference"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("reference.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def as_scaled_integers(*arrays):
     """Float arrays as Python-int object arrays over one common denominator:
     ``arrays[i] == ints[i] / den`` exactly (``den`` a power of two)."""

@@ -9,33 +9,18 @@ own definitions (repeated rows, unit weights), so that the tests of
 ``test_weights_kernels.py`` rest on a reference that is itself tested.
 """
 
-import importlib.util
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sklearn.cluster as skc
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_blobs, make_moons
+from conftest import load_reference
 from threadpoolctl import threadpool_limits
 
 
-def _load_reference():
-    # tests run with --import-mode=importlib: the tests folder is not on
-    # sys.path, so the helper module is loaded from its file, once
-    name = "_meanshift_tests_reference"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("reference.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-R = _load_reference()
+R = load_reference()
 
 # ---------------------------------------------------------------------------
 # Data sets (X float64, bandwidth)

@@ -21,11 +21,8 @@ held in float32 (as scikit-learn's ``_check_sample_weight`` casts them) or
 in float64, and sums of weights (bin seeding's cell weights) are exact.
 """
 
-import importlib.util
-import sys
 import warnings
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,25 +33,13 @@ from sklearn.base import clone
 from sklearn.datasets import make_blobs, make_circles, make_moons
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils._param_validation import InvalidParameterError
+from conftest import load_reference
 from threadpoolctl import threadpool_limits
 
 from meanshift import MeanShift, mean_shift
 
 
-def _load_reference():
-    # tests run with --import-mode=importlib: the tests folder is not on
-    # sys.path, so the helper module is loaded from its file, once
-    name = "_meanshift_tests_reference"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("reference.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-R = _load_reference()
+R = load_reference()
 
 KERNELS = R.KERNELS
 LABEL_BY = R.LABEL_BY
