@@ -815,7 +815,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
             bandwidth = None if bandwidth is None else _ldexp(bandwidth, k)
 
         report = reporter(self.verbose)
-        tree = self._density_tree(X, weights, n_threads)
+        tree = self._density_tree(X, weights, self.kernel, n_threads)
         if bandwidth is None:
             bandwidth = _estimate_bandwidth(
                 X, 0.3, None, 0, n_threads, tree, report, weights
@@ -869,6 +869,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         cluster_centers, seed_cluster = _merge(
             centers[converged], totals[converged], bandwidth, n_threads
         )
+        self._attractor = None  # a refit drops the state of an earlier fit
         if self.label_by == "nearest":
             climb = tree = seeds = None  # the tree's copy of X is freed first
             labels, _ = _assign(
@@ -898,6 +899,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
                 "bandwidth": bandwidth,
                 "stop_thresh": stop_thresh,
                 "exponent": k,
+                "kernel": self.kernel,
             }
         self.cluster_centers_ = cluster_centers
         self.labels_ = labels
@@ -965,7 +967,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
             )
         return labels
 
-    def _density_tree(self, X, weights, n_threads):
+    @staticmethod
+    def _density_tree(X, weights, kernel, n_threads):
         """The tree the climbs run on: with the weights, and with the
         moments the Epanechnikov kernel takes whole nodes through."""
         return _build_tree(
@@ -973,7 +976,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
             _leaf_size(*X.shape),
             n_threads,
             weights,
-            moments=self.kernel == "epanechnikov",
+            moments=kernel == "epanechnikov",
         )
 
     def _predict_attractor(self, X, n_threads):
@@ -987,11 +990,13 @@ class MeanShift(ClusterMixin, BaseEstimator):
             centers = self.cluster_centers_
         if X.dtype != train.dtype:
             X = X.astype(train.dtype)
-        tree = self._density_tree(train, state["weights"], n_threads)
+        tree = self._density_tree(
+            train, state["weights"], state["kernel"], n_threads
+        )
         climb = _Climber(
             tree,
             state["bandwidth"],
-            _core.KERNELS[self.kernel],
+            _core.KERNELS[state["kernel"]],
             state["stop_thresh"],
             n_threads,
             reporter(self.verbose),

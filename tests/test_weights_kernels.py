@@ -766,3 +766,18 @@ def test_weighted_bandwidth_estimate_subsamples_the_weights_too():
     # and that of the rows repeated by their weights
     rep = np.repeat(X[idx], w[idx].astype(int), axis=0)
     assert np.isclose(sub, estimate_bandwidth(rep), rtol=1e-12)
+
+
+def test_predict_follows_the_last_fit_not_later_params():
+    # predict uses what the last fit used: a refit with nearest labels
+    # drops the attractor state, and changing kernel after an attractor fit
+    # does not change how predict climbs
+    X, _ = make_moons(300, noise=0.06, random_state=0)
+    new = np.array([[0.5, 0.25], [1.0, -0.4], [-0.8, 0.6], [1.9, 0.4]])
+    model = MeanShift(bandwidth=0.3, kernel="gaussian", label_by="attractor").fit(X)
+    attractor = model.predict(new)
+    model.set_params(kernel="flat")
+    assert_array_equal(model.predict(new), attractor)
+    model.set_params(label_by="nearest").fit(X)
+    nearest = MeanShift(bandwidth=0.3, kernel="flat").fit(X)
+    assert_array_equal(model.predict(new), nearest.predict(new))
