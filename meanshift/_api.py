@@ -478,20 +478,30 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads, weights=None):
         cells = np.zeros((1 if Xa.shape[0] >= min_bin_freq else 0, 0))
     else:
         cells = np.zeros((0, Xa.shape[1]))
+    seeds = _bin_seeds_from_cells(
+        cells, bin_size, len(X) if weights is None else float(weights.sum())
+    )
+    if seeds is None:
+        return X if weights is None else X[weights > 0]
+    return seeds
+
+
+def _bin_seeds_from_cells(cells, bin_size, n_points):
+    """The seeds of the grid cells kept (float64 integer-valued rows), as
+    get_bin_seeds returns them; None when binning failed (as many cells as
+    points, or with weights as the weights add up to: the points are then
+    the seeds, after scikit-learn's warning)."""
     if len(cells):
         with np.errstate(over="ignore"):  # cells beyond float32: inf, as numpy
             bin_seeds = np.asarray(cells, dtype=np.float32)
     else:
         bin_seeds = np.array([], dtype=np.float32)
-    # (with weights: as many cells as the data with each row repeated by
-    # its weight would have points)
-    n_points = len(X) if weights is None else float(weights.sum())
     if len(bin_seeds) == n_points:
         warnings.warn(
             "Binning data failed with provided bin_size=%f, using data points as seeds."
             % bin_size
         )
-        return X if weights is None else X[weights > 0]
+        return None
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         seeds = bin_seeds * bin_size  # float32 for a Python float, as numpy does
     if seeds.dtype == np.float32 and not (

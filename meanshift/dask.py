@@ -1,0 +1,862 @@
+"""Mean shift on a Dask cluster, exactly: ``meanshift.dask``.
+
+The same algorithm and parameters as :class:`meanshift.MeanShift`, for data
+held as a Dask array (or DataFrame) chunked along its rows, on whatever
+scheduler is active: the ``distributed.Client`` in context if there is one
+(none is created here), otherwise Dask's default scheduler.
+
+How the work is spread (the data never moves to one place):
+
+* Each chunk's tree is built once, by a task on the worker that holds the
+  chunk, and kept there as a task result (so that Dask can recompute it
+  when a worker is lost).
+* Seeds travel in blocks.  One iteration sends each block's still-moving
+  positions to every chunk, where :func:`meanshift._core.ball_sums` returns
+  the chunk's partial sums and weights (``d + 1`` numbers per seed); these
+  are added in a fixed binary tree over the chunks (deterministic for a
+  given chunking) and a task moves the seeds exactly as the compiled climb
+  moves them.  Converged seeds stop travelling.  The client only learns
+  how many seeds still move.
+* Bin seeding counts grid cells per chunk and merges the counts in row
+  order, so the seeds are exactly those of :func:`meanshift.get_bin_seeds`.
+* With every point a seed (the default), the seed blocks are the chunks
+  themselves, created on the workers.  Converged centers are deduplicated
+  per block before the few distinct ones reach the client, which ranks and
+  merges them as one machine does.
+* Labels are a ``map_blocks`` of the compiled assignment: lazy, with X's
+  row chunks.
+
+Results: the labels of :class:`meanshift.MeanShift` on the same data, and
+centers equal to it up to rounding (the partial sums add in another order;
+on data whose sums are exact, such as integer or dyadic coordinates, they
+are bit-identical).  One difference: with ``bandwidth=None`` the bandwidth
+is estimated on a random sample of at most ``BANDWIDTH_SAMPLES`` rows
+gathered to the client (see :func:`estimate_bandwidth`).
+"""
+
+import math
+import time
+
+import dask
+import dask.array as da
+import numpy as np
+from dask import delayed
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from . import _api, _core
+from ._api import (
+    _as_f64,
+    _as_float,
+    _bin_seeds_from_cells,
+    _check_int,
+    _check_n_jobs,
+    _check_verbose,
+    _effective_n_threads,
+    _estimate_bandwidth,
+    _ldexp,
+    _leaf_size,
+    _merge,
+    _range_exponent,
+    _unscale,
+)
+from ._progress import reporter
+
+__all__ = [
+    "BANDWIDTH_SAMPLES",
+    "MeanShift",
+    "estimate_bandwidth",
+    "get_bin_seeds",
+    "mean_shift",
+]
+
+#: Rows sampled for the bandwidth estimate when no ``n_samples`` is given.
+BANDWIDTH_SAMPLES = 10_000
+
+# Seeds given by the client (bin seeds, ``seeds=``) travel in blocks of at
+# most this many, so that the work of one iteration spreads over the workers.
+_SEED_BLOCK = 4096
+
+
+# ---------------------------------------------------------------------------
+# Input
+# ---------------------------------------------------------------------------
+
+
+def _as_dask(X, name="X"):
+    """``(dask array chunked by rows only, was_numpy, feature names)``."""
+    names = None
+    if hasattr(X, "to_dask_array"):  # a dask DataFrame (or Series)
+        cols = getattr(X, "columns", None)
+        if cols is not None and len(cols) and all(isinstance(c, str) for c in cols):
+            names = np.asarray(list(cols), dtype=object)
+        X = X.to_dask_array(lengths=True)
+    was_numpy = not isinstance(X, da.Array)
+    if was_numpy:
+        X = np.asarray(X)
+        if X.ndim == 2:
+            rows = max(1024, -(-X.shape[0] // 8))
+            X = da.from_array(X, chunks=(min(rows, 1 << 20), -1))
+        else:
+            X = da.from_array(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {X.ndim}D array instead. Reshape your data "
+            "either using array.reshape(-1, 1) if your data has a single feature "
+            "or array.reshape(1, -1) if it contains a single sample."
+        )
+    if any(math.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    if X.dtype.kind not in "biuf":
+        if X.dtype.kind == "c":
+            raise ValueError("Complex data not supported")
+        if X.dtype.kind != "O":
+            raise ValueError(f"dtype {X.dtype} is not numeric: {name} must hold numbers")
+    return X, was_numpy, names
+
+
+def _check_shape(X, owner):
+    n, d = X.shape
+    if n == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
+            f"of 1 is required by {owner}."
+        )
+    if d == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+            f"of 1 is required by {owner}."
+        )
+
+
+def _work_dtype(X):
+    """The dtype the kernels run in for X's dtype (see _api._as_float)."""
+    if X.dtype.kind == "O":
+        return np.dtype(np.float64)
+    return _as_float(np.zeros((0, 1), dtype=X.dtype)).dtype
+
+
+def _weights_blocks(sample_weight, X):
+    """sample_weight as a dask array with X's row chunks, or None."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, (bool, np.bool_)):
+        raise ValueError(
+            f"sample_weight must be an array or a number, got {sample_weight!r}."
+        )
+    if hasattr(sample_weight, "to_dask_array"):
+        sample_weight = sample_weight.to_dask_array(lengths=True)
+    if np.ndim(sample_weight) == 0:
+        value = float(sample_weight)
+        return da.full(X.shape[0], value, chunks=(X.chunks[0],), dtype=np.float64)
+    if not isinstance(sample_weight, da.Array):
+        sample_weight = np.asarray(sample_weight)
+        if sample_weight.ndim != 1:
+            raise ValueError("Sample weights must be 1D array or scalar")
+        if sample_weight.dtype.kind not in "biuf":
+            raise ValueError("sample_weight must hold numbers")
+        sample_weight = da.from_array(sample_weight, chunks=(X.chunks[0],))
+    if sample_weight.ndim != 1:
+        raise ValueError("Sample weights must be 1D array or scalar")
+    if any(math.isnan(c) for c in sample_weight.chunks[0]):
+        sample_weight = sample_weight.compute_chunk_sizes()
+    if sample_weight.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"sample_weight.shape == ({sample_weight.shape[0]},), expected "
+            f"({X.shape[0]},)!"
+        )
+    return sample_weight.astype(np.float64).rechunk((X.chunks[0],))
+
+
+def _chunk(x, dtype, k):
+    """One chunk as the kernels take it: checked, in the work dtype, scaled
+    by 2**k."""
+    x = check_array(np.asarray(x), dtype=None, ensure_min_samples=0,
+                    ensure_2d=True, input_name="X")
+    x = _as_float(x)
+    if x.dtype != dtype:
+        x = x.astype(dtype)
+    if k:
+        x = np.ldexp(x.astype(np.float64, copy=False), k)
+    return np.ascontiguousarray(x)
+
+
+def _chunk_weights(w):
+    if w is None:
+        return None
+    w = np.asarray(w, dtype=np.float64)
+    if not np.isfinite(w).all():
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if (w < 0).any():
+        raise ValueError("Negative values in data passed to sample_weight")
+    return w
+
+
+# ---------------------------------------------------------------------------
+# Per-chunk task results
+# ---------------------------------------------------------------------------
+
+
+class _ChunkTree:
+    """The tree over one chunk, a task result that stays on its worker.
+
+    It pickles (when Dask moves or spills it) as the chunk's rows in their
+    original order, and is rebuilt identically on arrival."""
+
+    def __init__(self, x, w, moments):
+        self.moments = moments
+        self.tree = _core.build_tree(x, _leaf_size(*x.shape), 1, w, moments)
+        self.n = x.shape[0]
+        self.amax = float(np.abs(x).max(initial=0.0)) if x.dtype == np.float64 else 0.0
+        self.wsum = float(w.sum()) if w is not None else float(self.n)
+        self.wpos = int((w > 0).sum()) if w is not None else self.n
+
+    def __reduce__(self):
+        t = self.tree
+        x = np.empty_like(t.data)
+        x[t.idx] = t.data
+        w = None
+        if t.w is not None:
+            w = np.empty_like(t.w)
+            w[t.idx] = t.w
+        return (_ChunkTree, (x, w, self.moments))
+
+    def stats(self):
+        return self.n, self.amax, self.wsum, self.wpos
+
+
+def _build(x, w, dtype, k, moments):
+    return _ChunkTree(_chunk(x, dtype, k), _chunk_weights(w), moments)
+
+
+def _stats(tree):
+    return tree.stats()
+
+
+class _Seeds:
+    """A block of climbing seeds (a task result): positions (float64), for
+    each seed its intensity and completed iterations, the indices of those
+    still moving, and ``rows``: for seeds that are points, their rows in
+    the chunk."""
+
+    def __init__(self, pos, rows=None):
+        self.pos = np.ascontiguousarray(pos, dtype=np.float64)
+        m = len(self.pos)
+        self.totals = np.zeros(m)
+        self.iters = np.zeros(m, dtype=np.intp)
+        self.live = np.arange(m, dtype=np.intp)
+        self.rows = rows
+        self.last = None  # the data dtype, set by the first move
+
+    def copy(self):
+        new = _Seeds.__new__(_Seeds)
+        new.pos = self.pos.copy()
+        new.totals = self.totals.copy()
+        new.iters = self.iters.copy()
+        new.live = self.live
+        new.rows = self.rows
+        new.last = self.last
+        return new
+
+
+def _point_seeds(x, w, dtype, k, rows=None):
+    """The points of a chunk as seeds: those of positive weight, or
+    ``rows`` of it."""
+    x = _chunk(x, dtype, k)
+    if rows is None:
+        rows = np.arange(len(x)) if w is None else np.flatnonzero(np.asarray(w) > 0)
+    return _Seeds(x[rows], rows)
+
+
+def _moving(seeds):
+    return np.ascontiguousarray(seeds.pos[seeds.live])
+
+
+def _partial(tree, positions, bandwidth, kernel):
+    """The chunk's share of one step: weighted sums and weights."""
+    t = tree.tree
+    return _core.ball_sums(t, t.data, positions, bandwidth, 1, kernel)
+
+
+def _add(a, b):
+    return a[0] + b[0], a[1] + b[1]
+
+
+def _advance(seeds, step, it, stop_thresh, max_iter, dtype):
+    """Move the live seeds to their means, as the compiled climb does
+    (_climb_one: the mean rounded to the data's dtype, the squared move
+    summed over the features in order, the same stopping rule)."""
+    acc, total = step
+    seeds = seeds.copy()
+    seeds.last = dtype
+    live = seeds.live
+    pos = seeds.pos[live]
+    lost = ~(total > 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = (acc / total[:, None]).astype(dtype).astype(np.float64)
+    shift2 = np.zeros(len(live))
+    for k in range(pos.shape[1]):
+        diff = mean[:, k] - pos[:, k]
+        shift2 += diff * diff
+    stop = lost | (np.sqrt(shift2) <= stop_thresh) | (it == max_iter)
+    moved = ~lost
+    pos[moved] = mean[moved]
+    seeds.pos[live] = pos
+    seeds.totals[live] = np.where(lost, 0.0, total)
+    seeds.iters[live] = it
+    seeds.live = live[~stop]
+    return seeds
+
+
+def _n_live(seeds):
+    return len(seeds.live), len(seeds.pos)
+
+
+def _ends(seeds, dtype):
+    """Final centers (data dtype), intensities, iterations."""
+    return seeds.pos.astype(dtype), seeds.totals, seeds.iters
+
+
+def _unique_centers(seeds, dtype):
+    """The block's converged centers, each distinct one once (the
+    coordinates of its first seed, the intensity of its last, as
+    dedupe_and_rank takes them), and the largest iteration count."""
+    centers, totals, iters = _ends(seeds, dtype)
+    conv = totals > 0
+    c = centers[conv]
+    rows, counts, _ = _core.dedupe_and_rank(_as_f64(c), totals[conv])
+    return c[rows], counts, int(iters[conv].max(initial=0)), int(conv.sum())
+
+
+def _seed_clusters(seeds, dtype, cluster_of):
+    """For each converged seed of the block, its cluster, given the
+    clusters of the block's distinct centers (in _unique_centers order)."""
+    centers, totals, _ = _ends(seeds, dtype)
+    conv = totals > 0
+    _, _, rank_of = _core.dedupe_and_rank(_as_f64(centers[conv]), totals[conv])
+    return seeds.rows[conv], cluster_of[rank_of]
+
+
+def _tree_sum(parts):
+    """Add the chunks' partial results pairwise, in a fixed order."""
+    while len(parts) > 1:
+        nxt = [delayed(_add)(parts[i], parts[i + 1])
+               for i in range(0, len(parts) - 1, 2)]
+        if len(parts) % 2:
+            nxt.append(parts[-1])
+        parts = nxt
+    return parts[0]
+
+
+def _bin_block(x, w, dtype, k, bin_size, f32_division):
+    x = _chunk(x, dtype, k)
+    if x.shape[0] == 0:
+        return np.zeros((0, x.shape[1])), np.zeros(0)
+    return _core.bin_cells(x, bin_size, f32_division, 1, _chunk_weights(w))
+
+
+def _merge_cells(a, b):
+    """The cells of two consecutive row ranges, in order of first
+    appearance, with their counts added (a cell is a value: -0.0 is 0.0)."""
+    cells = np.concatenate([a[0], b[0]])
+    counts = np.concatenate([a[1], b[1]])
+    if len(cells) == 0:
+        return cells, counts
+    _, first, inv = np.unique(cells + 0.0, axis=0, return_index=True,
+                              return_inverse=True)
+    inv = inv.reshape(-1)
+    order = np.argsort(first, kind="stable")
+    group = np.empty_like(order)
+    group[order] = np.arange(len(order))
+    out = np.zeros(len(order))
+    np.add.at(out, group[inv], counts)  # in row order
+    return cells[first[order]], out
+
+
+def _take(x, rows, dtype, k):
+    return _chunk(x, dtype, k)[rows]
+
+
+def _nearest_labels(x, centers, bandwidth, cluster_all, dtype, k, n_threads):
+    x = _chunk(x, dtype, k)
+    labels, _ = _api._assign(x, centers, bandwidth, cluster_all, n_threads)
+    return labels
+
+
+def _attractor_labels(x, dtype, k, centers, bandwidth, cluster_all, n_threads,
+                      known, follow):
+    """A chunk's labels by basin of attraction: ``known`` (rows, clusters)
+    of its points that were converged seeds, ``follow`` the climbs of the
+    others (a _Seeds block over rows of the chunk)."""
+    x = _chunk(x, dtype, k)
+    labels = np.empty(len(x), dtype=np.intp)
+    if known is not None:
+        labels[known[0]] = known[1]
+    if follow is not None and len(follow.pos):
+        ends, totals, _ = _ends(follow, x.dtype)
+        lost = totals <= 0
+        ends[lost] = x[follow.rows][lost]
+        labels[follow.rows], _ = _api._assign(ends, centers, np.inf, True, n_threads)
+    if not cluster_all:
+        orphans, _ = _api._assign(x, centers, bandwidth, False, n_threads)
+        labels[orphans < 0] = -1
+    return labels
+
+
+# ---------------------------------------------------------------------------
+# The driver
+# ---------------------------------------------------------------------------
+
+
+def _cancel(*collections):
+    """Release the futures of a fit on the distributed client, if any."""
+    try:
+        from distributed import default_client, futures_of
+    except ImportError:  # pragma: no cover - dask without distributed
+        return
+    try:
+        client = default_client()
+    except ValueError:
+        return
+    futures = futures_of(list(collections))
+    if futures:
+        client.cancel(futures)
+
+
+class _Traffic:
+    """Bytes the driver sends to and receives from the chunk tasks."""
+
+    def __init__(self):
+        self.per_iteration = []
+
+    def add(self, n_moving, d, n_chunks):
+        sent = n_moving * d * 8 * n_chunks
+        back = n_moving * (d + 1) * 8 * n_chunks
+        self.per_iteration.append(sent + back)
+
+
+def _climb(trees, blocks, bandwidth, kernel, stop_thresh, max_iter, dtype, d,
+           report, stage, traffic=None):
+    """Climb the seed blocks on the chunk trees; the final blocks,
+    persisted."""
+    blocks = list(dask.persist(*blocks))
+    sizes = list(dask.compute(*[delayed(_n_live)(b) for b in blocks]))
+    total = sum(m for _, m in sizes)
+    active = [i for i, (n, _) in enumerate(sizes) if n]
+    n_chunks = len(trees)
+    start = time.perf_counter()
+    it = 0
+    try:
+        while active:
+            moving = sum(sizes[i][0] for i in active)
+            if traffic is not None:
+                traffic.add(moving, d, n_chunks)
+            new = []
+            for i in active:
+                pos = delayed(_moving)(blocks[i])
+                parts = [delayed(_partial)(t, pos, bandwidth, kernel)
+                         for t in trees]
+                step = _tree_sum(parts)
+                new.append(delayed(_advance)(
+                    blocks[i], step, it, stop_thresh, max_iter, dtype))
+            new = dask.persist(*new)
+            for i, b in zip(active, new):
+                blocks[i] = b
+            counts = dask.compute(*[delayed(_n_live)(blocks[i]) for i in active])
+            for i, c in zip(active, counts):
+                sizes[i] = c
+            active = [i for i in active if sizes[i][0]]
+            it += 1
+            if report is not None:
+                done = total - sum(sizes[i][0] for i in active)
+                report(stage, done, total, time.perf_counter() - start)
+    except BaseException:
+        _cancel(*blocks)
+        raise
+    return blocks, total
+
+
+class MeanShift(_api.MeanShift):
+    """Mean shift clustering of a Dask array, on a Dask cluster.
+
+    The parameters, attributes and results of :class:`meanshift.MeanShift`
+    (same labels; centers equal up to the rounding of sums added in
+    another order), for data too large for one machine.  ``fit`` takes a
+    Dask array chunked along its rows (columns are gathered into one chunk
+    if they are not), a Dask DataFrame, or a NumPy array.  The fit runs on
+    the ``distributed.Client`` in context, or on Dask's default scheduler.
+
+    Differences from one machine:
+
+    * ``labels_`` is a lazy Dask array with X's row chunks (a NumPy array
+      when X is one); ``predict`` returns a Dask array for Dask input.
+    * With ``bandwidth=None`` the bandwidth is estimated on a random sample
+      of ``BANDWIDTH_SAMPLES`` rows (all rows when there are fewer).
+    * ``n_jobs`` is the number of threads each task uses (None: 1; the
+      parallelism is that of the tasks).
+    * With ``label_by="attractor"`` the model keeps the trees of the
+      training chunks on the cluster, for ``predict``, until it is refitted
+      or deleted.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+    labels_ : dask array of shape (n_samples,)
+    n_iter_ : int
+    bandwidth_ : float
+    n_features_in_ : int
+    bytes_per_iteration_ : list of int
+        Bytes of seed positions sent to the chunk tasks and of partial sums
+        returned, per iteration of the climb.
+    """
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Perform clustering.
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame or array-like, (n_samples, n_features)
+        y : Ignored
+        sample_weight : dask array, dask Series or array-like of shape
+            (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_params()
+        owner = type(self).__name__
+        X, was_numpy, names = _as_dask(X)
+        _check_shape(X, owner)
+        self.n_features_in_ = X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        dtype = _work_dtype(X)
+        W = _weights_blocks(sample_weight, X)
+        n_threads = 1 if self.n_jobs is None else _effective_n_threads(self.n_jobs)
+        kernel = _core.KERNELS[self.kernel]
+        d = X.shape[1]
+        seeds = self.seeds
+        if seeds is not None:
+            seeds = _as_float(check_array(seeds, input_name="seeds"), "seeds")
+            if seeds.shape[1] != d:
+                raise ValueError(
+                    f"seeds has {seeds.shape[1]} features, but X has {d} features: "
+                    "they must match."
+                )
+        xs = X.to_delayed().ravel().tolist()
+        ws = [None] * len(xs) if W is None else W.to_delayed().ravel().tolist()
+        moments = self.kernel == "epanechnikov"
+        self._trees = None
+        report = reporter(self.verbose)
+
+        def build(k):
+            trees = [delayed(_build)(x, w, dtype, k, moments)
+                     for x, w in zip(xs, ws)]
+            trees = list(dask.persist(*trees))
+            return trees, dask.compute(*[delayed(_stats)(t) for t in trees])
+
+        trees, stats = build(0)
+        try:
+            wsum = sum(s[2] for s in stats)
+            if W is not None and not sum(s[3] for s in stats):
+                raise ValueError("Sample weights must contain at least one non-zero number.")
+            bandwidth = self.bandwidth
+            amax = max(s[1] for s in stats)
+            k = 0
+            if dtype == np.float64:
+                k = _range_exponent(np.array([amax]), bandwidth=bandwidth)
+            if k:  # huge or tiny magnitudes: trees over exactly scaled chunks
+                trees, _ = build(k)
+                seeds = None if seeds is None else np.ldexp(seeds.astype(np.float64), k)
+            if bandwidth is None:
+                sample, sample_w = _sample(
+                    xs, ws, [s[0] for s in stats], dtype, k, None, 0
+                )
+                if sample_w is not None and not (sample_w > 0).any():
+                    sample_w = None  # a sample of zero weights: count them all
+                bandwidth = _estimate_bandwidth(
+                    sample, 0.3, None, 0, _effective_n_threads(self.n_jobs), None,
+                    report, sample_w,
+                )
+                stop_thresh = float(1e-3 * bandwidth)
+            else:
+                stop_thresh = float(1e-3 * self.bandwidth)
+                if k:
+                    stop_thresh = _ldexp(stop_thresh, k)
+                    bandwidth = _ldexp(bandwidth, k)
+            bandwidth = float(bandwidth)
+            max_iter = min(self.max_iter, 2**62)
+
+            points_are_seeds = False
+            if seeds is None and self.bin_seeding:
+                seeds = _bin_seeds(xs, ws, dtype, k, bandwidth, self.min_bin_freq,
+                                   wsum if W is not None else sum(s[0] for s in stats))
+                shown = float(_unscale(bandwidth, -k))
+                if seeds is not None and len(seeds) == 0:
+                    raise ValueError(
+                        f"No bin holds min_bin_freq={self.min_bin_freq} points "
+                        f"with bin_size={shown!r}: lower min_bin_freq or "
+                        "increase the bandwidth."
+                    )
+                if seeds is not None and not np.isfinite(seeds).all():
+                    raise ValueError(
+                        f"Bin seeding failed: with bin_size={shown!r} the grid "
+                        "cells of X lie beyond the range of float32, in which "
+                        "bin seeds are held. Use bin_seeding=False."
+                    )
+            if seeds is None:
+                points_are_seeds = True
+                blocks = [delayed(_point_seeds)(x, w, dtype, k)
+                          for x, w in zip(xs, ws)]
+            else:
+                blocks = [delayed(_Seeds)(seeds[i:i + _SEED_BLOCK])
+                          for i in range(0, len(seeds), _SEED_BLOCK)]
+            traffic = _Traffic()
+            blocks, _ = _climb(trees, blocks, bandwidth, kernel, stop_thresh,
+                               max_iter, dtype, d, report, "climb", traffic)
+            uniques = dask.compute(*[delayed(_unique_centers)(b, dtype) for b in blocks])
+            if not sum(u[3] for u in uniques):
+                raise ValueError(
+                    "No point was within bandwidth=%f of any seed. Try a different "
+                    "seeding strategy or increase the bandwidth."
+                    % _unscale(bandwidth, -k)
+                )
+            self.n_iter_ = max(u[2] for u in uniques)
+            self.bandwidth_ = float(_unscale(bandwidth, -k))
+            self.bytes_per_iteration_ = traffic.per_iteration
+            centers, cluster_of = _merge(
+                np.concatenate([u[0] for u in uniques]),
+                np.concatenate([u[1] for u in uniques]),
+                bandwidth,
+                _effective_n_threads(self.n_jobs),
+            )
+            centers64 = _as_f64(centers)
+            if self.label_by == "nearest":
+                labels = X.map_blocks(
+                    _nearest_labels, centers64, bandwidth, self.cluster_all, dtype,
+                    k, n_threads, dtype=np.intp, drop_axis=1,
+                )
+            else:
+                labels = self._attractor_labels(
+                    xs, ws, X.chunks[0], trees, blocks if points_are_seeds else None,
+                    uniques, cluster_of, dtype, k, centers64, bandwidth,
+                    stop_thresh, max_iter, kernel, d, n_threads, report,
+                )
+                self._trees = trees
+                self._fit_params = (dtype, k, bandwidth, stop_thresh, kernel)
+        except BaseException:
+            _cancel(*trees)
+            raise
+        self._attractor = None
+        self.cluster_centers_ = centers
+        if k:
+            self.cluster_centers_ = np.ldexp(centers, -k).astype(dtype, copy=False)
+        if X.dtype == np.float16:
+            self.cluster_centers_ = self.cluster_centers_.astype(np.float16)
+        self.labels_ = labels.compute() if was_numpy else labels
+        return self
+
+    def _attractor_labels(self, xs, ws, row_chunks, trees, seed_blocks, uniques,
+                          cluster_of, dtype, k, centers64, bandwidth, stop_thresh,
+                          max_iter, kernel, d, n_threads, report):
+        known = [None] * len(xs)
+        if seed_blocks is not None:  # the points' own climbs are known
+            offset = 0
+            for j, (b, u) in enumerate(zip(seed_blocks, uniques)):
+                n_u = len(u[0])
+                known[j] = delayed(_seed_clusters)(b, dtype, cluster_of[offset:offset + n_u])
+                offset += n_u
+            known = list(dask.persist(*known))
+        follow = [delayed(_follow_rows)(x, dtype, k, kn) for x, kn in zip(xs, known)]
+        follow, _ = _climb(trees, follow, bandwidth, kernel, stop_thresh, max_iter,
+                           dtype, d, report, "labels")
+        parts = [
+            da.from_delayed(
+                delayed(_attractor_labels)(x, dtype, k, centers64, bandwidth,
+                                           self.cluster_all, n_threads, kn, f),
+                shape=(n,), dtype=np.intp,
+            )
+            for x, kn, f, n in zip(xs, known, follow, row_chunks)
+        ]
+        return da.concatenate(parts)
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Perform clustering on X and return the labels (see :meth:`fit`)."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def predict(self, X):
+        """The cluster of each row of X: a Dask array for Dask input (lazy,
+        with X's row chunks), a NumPy array otherwise.  With
+        ``label_by="attractor"`` the rows climb on the training chunks."""
+        check_is_fitted(self)
+        X, was_numpy, _ = _as_dask(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        n_threads = 1 if self.n_jobs is None else _effective_n_threads(self.n_jobs)
+        if getattr(self, "_trees", None) is not None and X.shape[0]:
+            dtype, k, bandwidth, stop_thresh, kernel = self._fit_params
+            xs = X.to_delayed().ravel().tolist()
+            follow = [delayed(_point_seeds)(x, None, dtype, k) for x in xs]
+            follow, _ = _climb(self._trees, follow, bandwidth, kernel, stop_thresh,
+                               min(self.max_iter, 2**62), dtype,
+                               X.shape[1], reporter(self.verbose), "labels")
+            centers = _as_f64(np.ldexp(self.cluster_centers_.astype(np.float64), k))
+            labels = da.concatenate([
+                da.from_delayed(
+                    delayed(_attractor_labels)(x, dtype, k, centers, np.inf, True,
+                                               n_threads, None, f),
+                    shape=(n,), dtype=np.intp,
+                )
+                for x, f, n in zip(xs, follow, X.chunks[0])
+            ])
+        else:
+            shell = _api.MeanShift(n_jobs=n_threads)
+            shell.cluster_centers_ = self.cluster_centers_
+            shell.n_features_in_ = self.n_features_in_
+            labels = X.map_blocks(_predict_block, shell, dtype=np.intp, drop_axis=1)
+        return labels.compute() if was_numpy else labels
+
+
+def _predict_block(x, model):
+    return model.predict(np.asarray(x))
+
+
+def _follow_rows(x, dtype, k, known):
+    """The points of a chunk whose labels come from their own climb: all of
+    them, or those that were not converged seeds."""
+    n = len(np.asarray(x))
+    if known is None:
+        rows = np.arange(n)
+    else:
+        mask = np.ones(n, dtype=bool)
+        mask[known[0]] = False
+        rows = np.flatnonzero(mask)
+    return _point_seeds(x, None, dtype, k, rows)
+
+
+def _sample(xs, ws, sizes, dtype, k, n_samples, random_state):
+    """``(rows, weights or None)``: a uniform random sample, without
+    replacement, of ``n_samples`` rows (None: BANDWIDTH_SAMPLES), all rows
+    when there are no more, in row order."""
+    n = sum(sizes)
+    m = min(n, BANDWIDTH_SAMPLES if n_samples is None else n_samples)
+    if m == n:
+        idx = np.arange(n)
+    else:
+        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+        idx = np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    parts, wparts = [], []
+    for j, x in enumerate(xs):
+        lo, hi = np.searchsorted(idx, [bounds[j], bounds[j + 1]])
+        if hi > lo:
+            local = idx[lo:hi] - bounds[j]
+            parts.append(delayed(_take)(x, local, dtype, k))
+            if ws[j] is not None:
+                wparts.append(delayed(_take_weights)(ws[j], local))
+    parts, wparts = dask.compute(parts, wparts)
+    return np.concatenate(parts), (np.concatenate(wparts) if wparts else None)
+
+
+def _take_weights(w, rows):
+    return np.asarray(w, dtype=np.float64)[rows]
+
+
+def _bin_seeds(xs, ws, dtype, k, bin_size, min_bin_freq, n_points):
+    """get_bin_seeds over the chunks: None when binning failed (the points
+    are then the seeds)."""
+    f32_division = dtype == np.float32 and (
+        np.zeros(1, dtype=np.float32) / bin_size).dtype == np.float32
+    parts = [delayed(_bin_block)(x, w, dtype, k, float(bin_size), f32_division)
+             for x, w in zip(xs, ws)]
+    while len(parts) > 1:
+        nxt = [delayed(_merge_cells)(parts[i], parts[i + 1])
+               for i in range(0, len(parts) - 1, 2)]
+        if len(parts) % 2:
+            nxt.append(parts[-1])
+        parts = nxt
+    cells, counts = dask.compute(parts[0])[0]
+    cells = cells[counts >= min_bin_freq]
+    return _bin_seeds_from_cells(cells, bin_size, n_points)
+
+
+# ---------------------------------------------------------------------------
+# Functions
+# ---------------------------------------------------------------------------
+
+
+def mean_shift(X, *, bandwidth=None, seeds=None, bin_seeding=False, min_bin_freq=1,
+               cluster_all=True, max_iter=300, n_jobs=None, verbose=False,
+               sample_weight=None, kernel="flat", label_by="nearest"):
+    """:func:`meanshift.mean_shift` on a Dask array: ``(cluster_centers,
+    labels)``, the centers a NumPy array, the labels lazy (see
+    :class:`MeanShift`)."""
+    model = MeanShift(
+        bandwidth=bandwidth, seeds=seeds, bin_seeding=bin_seeding,
+        min_bin_freq=min_bin_freq, cluster_all=cluster_all, n_jobs=n_jobs,
+        max_iter=max_iter, verbose=verbose, kernel=kernel, label_by=label_by,
+    ).fit(X, sample_weight=sample_weight)
+    return model.cluster_centers_, model.labels_
+
+
+def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0,
+                       n_jobs=None, verbose=False):
+    """:func:`meanshift.estimate_bandwidth` on a random sample of the rows
+    of a Dask array, gathered to the client.
+
+    ``n_samples`` rows are drawn uniformly without replacement (numpy's
+    ``Generator.choice``, seeded from ``random_state``: the same sample for
+    the same arguments); ``None`` means ``min(n, BANDWIDTH_SAMPLES)``.  The
+    estimate is then that of :func:`meanshift.estimate_bandwidth` on the
+    sample (scikit-learn's ``n_samples`` semantics; scikit-learn draws its
+    sample by a permutation of all rows, which would take 8 bytes per row
+    on the client, so the rows drawn differ)."""
+    owner = "estimate_bandwidth"
+    if not (isinstance(quantile, (int, float, np.integer, np.floating))
+            and not isinstance(quantile, bool) and 0.0 <= quantile <= 1.0):
+        from ._api import InvalidParameterError
+
+        raise InvalidParameterError(
+            f"The 'quantile' parameter of {owner} must be a float in the range "
+            f"[0.0, 1.0]. Got {quantile!r} instead."
+        )
+    _check_int(owner, "n_samples", n_samples, 1, allow_none=True)
+    _check_n_jobs(owner, n_jobs)
+    _check_verbose(owner, verbose)
+    X, _, _ = _as_dask(X)
+    _check_shape(X, owner)
+    dtype = _work_dtype(X)
+    xs = X.to_delayed().ravel().tolist()
+    sizes = [int(c) for c in X.chunks[0]]
+    sample, _ = _sample(xs, [None] * len(xs), sizes, dtype, 0, n_samples, random_state)
+    # the sample's magnitude decides an exact scaling, as on one machine
+    k = _range_exponent(sample)
+    if k:
+        sample = np.ldexp(sample, k)
+    bandwidth = _estimate_bandwidth(sample, quantile, None, 0,
+                                    _effective_n_threads(n_jobs), None,
+                                    reporter(verbose))
+    return np.float64(_unscale(bandwidth, -k))
+
+
+def get_bin_seeds(X, bin_size, min_bin_freq=1):
+    """:func:`meanshift.get_bin_seeds` over the chunks of a Dask array: the
+    cells are counted per chunk and merged in row order, so the seeds (a
+    NumPy array) are exactly those of one machine.  When binning fails the
+    points are the seeds and X is returned, as scikit-learn does."""
+    X, _, _ = _as_dask(X)
+    if bin_size == 0:
+        return X
+    dtype = _work_dtype(X)
+    xs = X.to_delayed().ravel().tolist()
+    seeds = _bin_seeds(xs, [None] * len(xs), dtype, 0, bin_size, min_bin_freq,
+                       X.shape[0])
+    return X if seeds is None else seeds
