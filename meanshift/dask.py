@@ -157,6 +157,11 @@ def _weights_blocks(sample_weight, X):
             raise ValueError("Sample weights must be 1D array or scalar")
         if sample_weight.dtype.kind not in "biuf":
             raise ValueError("sample_weight must hold numbers")
+        if sample_weight.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"sample_weight.shape == {sample_weight.shape}, expected "
+                f"({X.shape[0]},)!"
+            )
         sample_weight = da.from_array(sample_weight, chunks=(X.chunks[0],))
     if sample_weight.ndim != 1:
         raise ValueError("Sample weights must be 1D array or scalar")
@@ -226,6 +231,12 @@ class _ChunkTree:
     def stats(self):
         return self.n, self.amax, self.wsum, self.wpos
 
+    def __sizeof__(self):  # what Dask's memory accounting sees
+        names = ("data", "idx", "start", "end", "centroid", "radius", "sums",
+                 "box", "w", "wsum", "mom")
+        arrays = [getattr(self.tree, name, None) for name in names]
+        return 64 + sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
 
 def _build(x, w, dtype, k, moments):
     return _ChunkTree(_chunk(x, dtype, k), _chunk_weights(w), moments)
@@ -249,6 +260,10 @@ class _Seeds:
         self.live = np.arange(m, dtype=np.intp)
         self.rows = rows
         self.last = None  # the data dtype, set by the first move
+
+    def __sizeof__(self):
+        arrays = (self.pos, self.totals, self.iters, self.live, self.rows)
+        return 64 + sum(a.nbytes for a in arrays if a is not None)
 
     def copy(self):
         new = _Seeds.__new__(_Seeds)

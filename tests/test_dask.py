@@ -1,0 +1,576 @@
+"""meanshift.dask against one machine: the same labels, centers equal to
+rounding (bit-identical where the sums are exact), for every chunking.
+
+The quick cases run on Dask's synchronous scheduler; the rest on a real
+``distributed.LocalCluster`` of worker processes that a fixture starts and
+closes: agreement, a worker killed mid-fit, Ctrl-C, and a check that no
+task receives all of X.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
+
+import meanshift  # noqa: E402
+import meanshift.dask as md  # noqa: E402
+from sklearn.datasets import make_blobs  # noqa: E402
+from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
+
+
+def dyadic_blobs(n=1500, d=2, centers=4, seed=0, dtype=np.float64):
+    """Blobs on a grid of 1/8: every sum of coordinates is exact, so the
+    order in which partial sums add cannot change a bit of any mean."""
+    X, _ = make_blobs(n, n_features=d, centers=centers, cluster_std=0.9,
+                      random_state=seed)
+    return (np.round(X * 8) / 8).astype(dtype)
+
+
+def chunked(X, chunks):
+    return da.from_array(X, chunks=(chunks, X.shape[1]))
+
+
+def uneven(X, sizes):
+    assert sum(sizes) == len(X)
+    return da.from_array(X, chunks=(tuple(sizes), X.shape[1]))
+
+
+@pytest.fixture
+def sync():
+    with dask.config.set(scheduler="sync"):
+        yield
+
+
+def assert_same_fit(ours, ref, exact=True, rtol=1e-12):
+    labels = np.asarray(ours.labels_)
+    if not isinstance(ours.labels_, np.ndarray):
+        labels = ours.labels_.compute()
+    np.testing.assert_array_equal(labels, ref.labels_)
+    assert ours.cluster_centers_.dtype == ref.cluster_centers_.dtype
+    assert ours.cluster_centers_.shape == ref.cluster_centers_.shape
+    if exact:
+        np.testing.assert_array_equal(ours.cluster_centers_, ref.cluster_centers_)
+    else:
+        np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_,
+                                   rtol=rtol, atol=0)
+    assert ours.n_iter_ == ref.n_iter_
+    assert ours.bandwidth_ == ref.bandwidth_
+
+
+# ---------------------------------------------------------------------------
+# Agreement with one machine (synchronous scheduler)
+# ---------------------------------------------------------------------------
+
+CHUNKINGS = {
+    "one chunk": lambda n: n,
+    "many chunks": lambda n: max(1, n // 9),
+    "uneven": None,
+    "odd size": lambda n: 97,
+}
+
+
+def dask_input(X, how):
+    n = len(X)
+    if how == "uneven":
+        cut = [n // 2, n // 3, n - n // 2 - n // 3 - 1, 1]
+        return uneven(X, cut)
+    return chunked(X, CHUNKINGS[how](n))
+
+
+@pytest.mark.parametrize("how", list(CHUNKINGS))
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(bandwidth=1.5, bin_seeding=True),
+        dict(bandwidth=1.5),
+        dict(bandwidth=1.2, bin_seeding=True, min_bin_freq=5, cluster_all=False),
+        dict(bandwidth=1.5, label_by="attractor"),
+        dict(bandwidth=1.5, bin_seeding=True, label_by="attractor", cluster_all=False),
+        dict(bandwidth=1.0, max_iter=3, bin_seeding=True),
+    ],
+    ids=["bin", "all-points", "min-freq-orphans", "attractor", "attractor-bin",
+         "max-iter"],
+)
+def test_same_as_one_machine_exact_sums(sync, how, params, global_dtype):
+    X = dyadic_blobs(600, dtype=global_dtype)
+    ref = meanshift.MeanShift(**params).fit(X)
+    ours = md.MeanShift(**params).fit(dask_input(X, how))
+    assert isinstance(ours.labels_, da.Array)
+    assert ours.labels_.chunks[0] == dask_input(X, how).chunks[0]
+    assert_same_fit(ours, ref)
+
+
+def test_chunks_of_one_row(sync):
+    X = dyadic_blobs(120, seed=3)
+    for params in (dict(bandwidth=1.5, bin_seeding=True), dict(bandwidth=1.5),
+                   dict(bandwidth=1.5, label_by="attractor")):
+        ref = meanshift.MeanShift(**params).fit(X)
+        ours = md.MeanShift(**params).fit(chunked(X, 1))
+        assert ours.labels_.numblocks[0] == len(X)
+        assert_same_fit(ours, ref)
+
+
+@pytest.mark.parametrize("how", ["one chunk", "many chunks", "uneven"])
+def test_same_as_one_machine_real_data(sync, how):
+    """Random (not dyadic) coordinates: the sums round differently, the
+    centers agree to rounding and the labels are the same."""
+    X, _ = make_blobs(900, n_features=3, centers=5, random_state=7)
+    for params in (dict(bandwidth=2.0, bin_seeding=True), dict(bandwidth=2.0)):
+        ref = meanshift.MeanShift(**params).fit(X)
+        ours = md.MeanShift(**params).fit(dask_input(X, how))
+        assert_same_fit(ours, ref, exact=False)
+
+
+@pytest.mark.parametrize("kernel", ["flat", "epanechnikov", "gaussian"])
+@pytest.mark.parametrize("weights", ["none", "integer", "real", "zeros"])
+def test_weights_and_kernels(sync, kernel, weights):
+    X = dyadic_blobs(500, seed=1)
+    rng = np.random.default_rng(0)
+    w = {
+        "none": None,
+        "integer": rng.integers(1, 4, len(X)).astype(float),
+        "real": rng.uniform(0.5, 2.0, len(X)),
+        "zeros": np.where(np.arange(len(X)) % 4 == 0, 0.0, 1.0),
+    }[weights]
+    exact = kernel == "flat" and weights in ("none", "integer", "zeros")
+    for params in (dict(bandwidth=1.5, bin_seeding=True), dict(bandwidth=1.5)):
+        params["kernel"] = kernel
+        ref = meanshift.MeanShift(**params).fit(X, sample_weight=w)
+        wd = None if w is None else da.from_array(w, chunks=90)
+        ours = md.MeanShift(**params).fit(chunked(X, 90), sample_weight=wd)
+        assert_same_fit(ours, ref, exact=exact)
+
+
+def test_weights_given_as_numpy_with_dask_data(sync):
+    X = dyadic_blobs(300)
+    w = np.arange(len(X)) % 3 + 1.0
+    ref = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(X, sample_weight=w)
+    ours = md.MeanShift(bandwidth=1.5, bin_seeding=True).fit(chunked(X, 70), sample_weight=w)
+    assert_same_fit(ours, ref)
+
+
+def test_given_seeds(sync):
+    X = dyadic_blobs(500)
+    seeds = X[::37] + 0.25
+    ref = meanshift.MeanShift(bandwidth=1.5, seeds=seeds).fit(X)
+    ours = md.MeanShift(bandwidth=1.5, seeds=seeds).fit(chunked(X, 64))
+    assert_same_fit(ours, ref)
+
+
+def test_more_seeds_than_one_block(sync, monkeypatch):
+    monkeypatch.setattr(md, "_SEED_BLOCK", 7)
+    X = dyadic_blobs(400)
+    ref = meanshift.MeanShift(bandwidth=1.0, bin_seeding=True).fit(X)
+    ours = md.MeanShift(bandwidth=1.0, bin_seeding=True).fit(chunked(X, 64))
+    assert len(md.get_bin_seeds(chunked(X, 64), 1.0)) > 7
+    assert_same_fit(ours, ref)
+
+
+def test_integer_data_and_float16(sync):
+    X = dyadic_blobs(400) * 8
+    for dtype in (np.int64, np.int32, np.float16):
+        Xt = X.astype(dtype) if dtype != np.float16 else (X / 8).astype(np.float16)
+        ref = meanshift.MeanShift(bandwidth=12 if dtype != np.float16 else 1.5,
+                                  bin_seeding=True).fit(Xt)
+        ours = md.MeanShift(bandwidth=12 if dtype != np.float16 else 1.5,
+                            bin_seeding=True).fit(chunked(Xt, 50))
+        assert_same_fit(ours, ref)
+
+
+def test_huge_magnitudes_are_scaled_exactly(sync):
+    X = dyadic_blobs(300) * 2.0**600
+    ref = meanshift.MeanShift(bandwidth=1.5 * 2.0**600, bin_seeding=True).fit(X)
+    ours = md.MeanShift(bandwidth=1.5 * 2.0**600, bin_seeding=True).fit(chunked(X, 64))
+    assert_same_fit(ours, ref)
+
+
+def test_deterministic_for_a_chunking(sync):
+    X, _ = make_blobs(700, centers=4, random_state=2)
+    a = md.MeanShift(bandwidth=1.3).fit(chunked(X, 80))
+    b = md.MeanShift(bandwidth=1.3).fit(chunked(X, 80))
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    np.testing.assert_array_equal(a.labels_.compute(), b.labels_.compute())
+
+
+def test_mean_shift_function_and_numpy_input(sync):
+    X = dyadic_blobs(400)
+    centers, labels = md.mean_shift(X, bandwidth=1.5, bin_seeding=True)
+    ref_c, ref_l = meanshift.mean_shift(X, bandwidth=1.5, bin_seeding=True)
+    assert isinstance(labels, np.ndarray)
+    np.testing.assert_array_equal(centers, ref_c)
+    np.testing.assert_array_equal(labels, ref_l)
+
+
+def test_dataframe_input(sync):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X = dyadic_blobs(300)
+    df = dd.from_pandas(pd.DataFrame(X, columns=["a", "b"]), npartitions=4)
+    ours = md.MeanShift(bandwidth=1.5, bin_seeding=True).fit(df)
+    ref = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(X)
+    assert_same_fit(ours, ref)
+    assert list(ours.feature_names_in_) == ["a", "b"]
+
+
+def test_columns_in_several_chunks_are_joined(sync):
+    X = dyadic_blobs(300, d=3)
+    Xd = da.from_array(X, chunks=(50, 1))
+    ours = md.MeanShift(bandwidth=2.0, bin_seeding=True).fit(Xd)
+    ref = meanshift.MeanShift(bandwidth=2.0, bin_seeding=True).fit(X)
+    assert_same_fit(ours, ref)
+
+
+def test_bandwidth_estimated_on_all_rows_when_few(sync):
+    X = dyadic_blobs(500)
+    ours = md.MeanShift(bin_seeding=True).fit(chunked(X, 64))
+    ref = meanshift.MeanShift(bin_seeding=True).fit(X)
+    assert_same_fit(ours, ref)
+    assert md.estimate_bandwidth(chunked(X, 64)) == meanshift.estimate_bandwidth(X)
+
+
+def test_bandwidth_estimate_samples(sync, monkeypatch):
+    monkeypatch.setattr(md, "BANDWIDTH_SAMPLES", 200)
+    X, _ = make_blobs(1000, centers=3, random_state=4)
+    Xd = chunked(X, 111)
+    a = md.estimate_bandwidth(Xd, random_state=3)
+    assert a == md.estimate_bandwidth(Xd, random_state=3)
+    # the same value as one machine's estimate on the rows drawn
+    rows = np.sort(np.random.default_rng(
+        np.random.RandomState(3).randint(np.iinfo(np.int32).max)
+    ).choice(1000, size=200, replace=False))
+    assert a == meanshift.estimate_bandwidth(X[rows])
+    b = md.estimate_bandwidth(Xd, n_samples=50, quantile=0.5, random_state=0)
+    rows = np.sort(np.random.default_rng(
+        np.random.RandomState(0).randint(np.iinfo(np.int32).max)
+    ).choice(1000, size=50, replace=False))
+    assert b == meanshift.estimate_bandwidth(X[rows], quantile=0.5)
+
+
+@pytest.mark.parametrize("how", list(CHUNKINGS))
+def test_get_bin_seeds(sync, how, global_dtype):
+    X = (dyadic_blobs(700) * 1.37).astype(global_dtype)
+    for bin_size, freq in ((1.0, 1), (0.5, 3), (2, 1)):
+        ref = meanshift.get_bin_seeds(X, bin_size, freq)
+        ours = md.get_bin_seeds(dask_input(X, how), bin_size, freq)
+        assert ours.dtype == ref.dtype
+        np.testing.assert_array_equal(ours, ref)
+
+
+def test_get_bin_seeds_negative_zero_cells(sync):
+    """A cell reached as -0.0 in one chunk and 0.0 in another is one cell,
+    with the first one's coordinates (as one machine's hash map)."""
+    X = np.array([[-0.2, 1.0], [0.2, 1.0], [0.1, 1.1], [-0.1, 0.9]] * 5)
+    ref = meanshift.get_bin_seeds(X, 1.0)
+    for c in (1, 2, 3):
+        ours = md.get_bin_seeds(chunked(X, c), 1.0)
+        np.testing.assert_array_equal(ours, ref)
+        np.testing.assert_array_equal(np.signbit(ours), np.signbit(ref))
+
+
+def test_binning_that_fails_uses_the_points(sync):
+    X = np.arange(20.0).reshape(10, 2)
+    with pytest.warns(UserWarning, match="Binning data failed"):
+        ref = meanshift.MeanShift(bandwidth=0.1, bin_seeding=True).fit(X)
+    with pytest.warns(UserWarning, match="Binning data failed"):
+        ours = md.MeanShift(bandwidth=0.1, bin_seeding=True).fit(chunked(X, 3))
+    assert_same_fit(ours, ref)
+
+
+def test_predict(sync):
+    X = dyadic_blobs(500)
+    new = dyadic_blobs(200, seed=9)
+    for params in (dict(bandwidth=1.5, bin_seeding=True),
+                   dict(bandwidth=1.5, bin_seeding=True, label_by="attractor")):
+        ref = meanshift.MeanShift(**params).fit(X)
+        ours = md.MeanShift(**params).fit(chunked(X, 64))
+        p = ours.predict(chunked(new, 33))
+        assert isinstance(p, da.Array) and p.chunks[0] == chunked(new, 33).chunks[0]
+        np.testing.assert_array_equal(p.compute(), ref.predict(new))
+        q = ours.predict(new)
+        assert isinstance(q, np.ndarray)
+        np.testing.assert_array_equal(q, ref.predict(new))
+
+
+def test_refit_with_nearest_drops_the_attractor_state(sync):
+    X = dyadic_blobs(300)
+    new = dyadic_blobs(50, seed=5)
+    model = md.MeanShift(bandwidth=1.5, bin_seeding=True, label_by="attractor")
+    model.fit(chunked(X, 64))
+    model.set_params(label_by="nearest").fit(chunked(X, 64))
+    ref = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(X)
+    np.testing.assert_array_equal(model.predict(new), ref.predict(new))
+
+
+def test_is_a_scikit_learn_estimator():
+    from sklearn.base import clone
+
+    model = md.MeanShift(bandwidth=2.0, kernel="gaussian")
+    assert clone(model).get_params() == model.get_params()
+    assert set(model.get_params()) == set(meanshift.MeanShift().get_params())
+
+
+def test_bytes_per_iteration(sync):
+    X = dyadic_blobs(400)
+    ours = md.MeanShift(bandwidth=1.5, bin_seeding=True).fit(chunked(X, 100))
+    n_seeds = len(meanshift.get_bin_seeds(X, 1.5))
+    traffic = ours.bytes_per_iteration_
+    assert len(traffic) == ours.n_iter_ + 1
+    # all seeds move in the first iteration: d positions out, d + 1 sums back,
+    # per seed and chunk
+    assert traffic[0] == n_seeds * (2 + 3) * 8 * 4
+    assert traffic[-1] < traffic[0]
+
+
+# ---------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------
+
+
+def test_empty_and_bad_input(sync):
+    with pytest.raises(ValueError, match="0 sample"):
+        md.MeanShift(bandwidth=1.0).fit(da.zeros((0, 2), chunks=(1, 2)))
+    with pytest.raises(ValueError, match="0 feature"):
+        md.MeanShift(bandwidth=1.0).fit(da.zeros((5, 0), chunks=(2, 1)))
+    with pytest.raises(ValueError, match="2D"):
+        md.MeanShift(bandwidth=1.0).fit(da.zeros(5, chunks=2))
+    X = dyadic_blobs(100)
+    X[57, 1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        md.MeanShift(bandwidth=1.0).fit(chunked(X, 10))
+    X[57, 1] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        md.MeanShift(bandwidth=1.0).fit(chunked(X, 10))
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        md.MeanShift(bandwidth=1.0).fit(da.ones((4, 2), chunks=2, dtype=complex))
+
+
+def test_bad_weights_and_parameters(sync):
+    X = chunked(dyadic_blobs(100), 30)
+    for w, match in (
+        (-np.ones(100), "Negative values"),
+        (np.full(100, np.nan), "NaN or infinity"),
+        (np.zeros(100), "at least one non-zero"),
+        (np.ones(99), "sample_weight.shape"),
+        (np.ones((100, 2)), "1D array"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            md.MeanShift(bandwidth=1.0).fit(X, sample_weight=w)
+    with pytest.raises(InvalidParameterError, match="bandwidth"):
+        md.MeanShift(bandwidth=-1.0).fit(X)
+    with pytest.raises(InvalidParameterError, match="kernel"):
+        md.MeanShift(bandwidth=1.0, kernel="box").fit(X)
+    with pytest.raises(ValueError, match="seeds has 3 features"):
+        md.MeanShift(bandwidth=1.0, seeds=np.zeros((2, 3))).fit(X)
+    with pytest.raises(ValueError, match="No point was within bandwidth"):
+        md.MeanShift(bandwidth=1e-3, seeds=np.full((1, 2), 100.0)).fit(X)
+    with pytest.raises(ValueError, match="expecting 2 features"):
+        md.MeanShift(bandwidth=1.5).fit(X).predict(np.zeros((3, 3)))
+
+
+def test_caller_arrays_unchanged(sync):
+    X = dyadic_blobs(200)
+    w = np.arange(200) % 2 + 1.0
+    X0, w0 = X.copy(), w.copy()
+    md.MeanShift(bandwidth=1.5, label_by="attractor").fit(X, sample_weight=w)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(w, w0)
+
+
+def test_import_meanshift_does_not_import_dask(tmp_path):
+    code = ("import sys, meanshift; meanshift.MeanShift; "
+            "print('dask' in sys.modules, 'distributed' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True, cwd=tmp_path)
+    assert out.stdout.split() == ["False", "False"]
+
+
+# ---------------------------------------------------------------------------
+# On a real LocalCluster of worker processes
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True,
+        dashboard_address=None, worker_dashboard_address=None,
+    )
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def _scheduler_tasks(dask_scheduler):
+    return len(dask_scheduler.tasks)
+
+
+def wait_for_no_tasks(client, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.run_on_scheduler(_scheduler_tasks) == 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(bandwidth=1.5, bin_seeding=True),
+        dict(bandwidth=1.5),
+        dict(bandwidth=1.5, label_by="attractor", kernel="epanechnikov"),
+    ],
+    ids=["bin", "all-points", "attractor-epanechnikov"],
+)
+def test_cluster_same_as_one_machine(client, params):
+    X = dyadic_blobs(800)
+    ref = meanshift.MeanShift(**params).fit(X)
+    for chunks in (300, (400, 150, 249, 1)):
+        ours = md.MeanShift(**params).fit(chunked(X, chunks))
+        assert_same_fit(ours, ref, exact=params.get("kernel", "flat") == "flat")
+        del ours
+    assert wait_for_no_tasks(client), "the fit left tasks on the cluster"
+
+
+class _InputSizes:
+    """A scheduler plugin recording, for every task sent to a worker, the
+    bytes of its inputs."""
+
+    name = "meanshift-input-sizes"
+
+    def __init__(self):
+        self.largest = {}
+
+    def transition(self, key, start, finish, *args, **kwargs):
+        if finish == "processing":
+            ts = self.scheduler.tasks.get(key)
+            if ts is not None:
+                size = sum(dep.nbytes for dep in ts.dependencies)
+                prefix = ts.prefix.name
+                self.largest[prefix] = max(self.largest.get(prefix, 0), size)
+
+    async def start(self, scheduler):
+        self.scheduler = scheduler
+
+
+def _install_plugin(dask_scheduler):
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    plugin = type("InputSizes", (_InputSizes, SchedulerPlugin), {})()
+    plugin.scheduler = dask_scheduler
+    dask_scheduler.add_plugin(plugin, name=_InputSizes.name)
+
+
+def _read_plugin(dask_scheduler):
+    plugin = dask_scheduler.plugins.pop(_InputSizes.name)
+    return plugin.largest
+
+
+def test_no_task_receives_all_of_x(client):
+    X = dyadic_blobs(40_000, seed=5)
+    Xd = chunked(X, 5_000)  # 8 chunks
+    client.run_on_scheduler(_install_plugin)
+    try:
+        model = md.MeanShift(bandwidth=1.5, bin_seeding=True).fit(Xd)
+        labels = model.labels_.sum(keepdims=True).compute()  # labels, not gathered
+    finally:
+        largest = client.run_on_scheduler(_read_plugin)
+    labels = model.labels_.compute()
+    ref = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(X)
+    np.testing.assert_array_equal(labels, ref.labels_)
+    assert "partial" in largest and "build" in largest
+    # the tree of one chunk is about its data and its nodes: far from X
+    assert max(largest.values()) < X.nbytes / 2, largest
+    assert largest["partial"] > X.nbytes / 16  # a tree was an input
+
+
+def test_killed_worker_mid_fit(client):
+    X = dyadic_blobs(6000, seed=6)
+    ref = meanshift.MeanShift(bandwidth=1.0, bin_seeding=True).fit(X)
+    pids = client.run(os.getpid)
+    killed = []
+
+    def progress(stage, done, total, elapsed):
+        if not killed:
+            victim = sorted(pids.values())[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    ours = md.MeanShift(bandwidth=1.0, bin_seeding=True, verbose=progress)
+    ours.fit(chunked(X, 500))
+    assert killed
+    assert_same_fit(ours, ref)
+    # the nanny started a new worker process in place of the killed one
+    client.wait_for_workers(2, timeout=60)
+    assert killed[0] not in client.run(os.getpid).values()
+
+
+def test_interrupt_cancels_the_fit(client):
+    X = dyadic_blobs(3000, seed=8)
+    calls = []
+
+    def interrupt(stage, done, total, elapsed):
+        calls.append(done)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        md.MeanShift(bandwidth=1.0, verbose=interrupt).fit(chunked(X, 400))
+    assert len(calls) == 2
+    assert wait_for_no_tasks(client), "an interrupted fit left tasks on the cluster"
+
+
+def test_sigint_in_the_client(client):
+    """A real Ctrl-C (SIGINT to this process) during a fit on the cluster
+    raises KeyboardInterrupt and leaves nothing running."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    X = dyadic_blobs(4000, seed=10)
+    started = threading.Event()
+
+    def progress(stage, done, total, elapsed):
+        started.set()
+
+    def interrupt():
+        started.wait(60)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    t = threading.Thread(target=interrupt, daemon=True)
+    t.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            md.MeanShift(bandwidth=0.8, verbose=progress, max_iter=100_000).fit(
+                chunked(X, 500))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        t.join(5)
+    assert wait_for_no_tasks(client), "an interrupted fit left tasks on the cluster"
+
+
+def test_chunk_tree_pickles_as_the_same_tree():
+    """A tree Dask moves between workers is rebuilt identically."""
+    import pickle
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 3))
+    w = rng.uniform(0, 2, 500)
+    tree = md._ChunkTree(x, w, True)
+    copy = pickle.loads(pickle.dumps(tree))
+    seeds = rng.normal(size=(40, 3))
+    for kernel in (0, 1, 2):
+        a = md._partial(tree, seeds, 0.8, kernel)
+        b = md._partial(copy, seeds, 0.8, kernel)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    assert copy.stats() == tree.stats()
+    assert sys.getsizeof(tree) > x.nbytes
