@@ -259,7 +259,6 @@ class _Seeds:
         self.iters = np.zeros(m, dtype=np.intp)
         self.live = np.arange(m, dtype=np.intp)
         self.rows = rows
-        self.last = None  # the data dtype, set by the first move
 
     def __sizeof__(self):
         arrays = (self.pos, self.totals, self.iters, self.live, self.rows)
@@ -272,7 +271,6 @@ class _Seeds:
         new.iters = self.iters.copy()
         new.live = self.live
         new.rows = self.rows
-        new.last = self.last
         return new
 
 
@@ -285,8 +283,10 @@ def _point_seeds(x, w, dtype, k, rows=None):
     return _Seeds(x[rows], rows)
 
 
-def _moving(seeds):
-    return np.ascontiguousarray(seeds.pos[seeds.live])
+def _start(seeds):
+    """A block at the start of its climb: itself, its moving positions and
+    how many there are (one task, three results)."""
+    return seeds, np.ascontiguousarray(seeds.pos[seeds.live]), len(seeds.live)
 
 
 def _partial(tree, positions, bandwidth, kernel):
@@ -295,17 +295,22 @@ def _partial(tree, positions, bandwidth, kernel):
     return _core.ball_sums(t, t.data, positions, bandwidth, 1, kernel)
 
 
-def _add(a, b):
-    return a[0] + b[0], a[1] + b[1]
+def _sum(parts):
+    """Partial results added in the order given."""
+    acc, total = parts[0][0].copy(), parts[0][1].copy()
+    for a, t in parts[1:]:
+        acc += a
+        total += t
+    return acc, total
 
 
-def _advance(seeds, step, it, stop_thresh, max_iter, dtype):
+def _advance(seeds, parts, it, stop_thresh, max_iter, dtype):
     """Move the live seeds to their means, as the compiled climb does
     (_climb_one: the mean rounded to the data's dtype, the squared move
-    summed over the features in order, the same stopping rule)."""
-    acc, total = step
+    summed over the features in order, the same stopping rule).  Returns
+    what _start returns."""
+    acc, total = _sum(parts)
     seeds = seeds.copy()
-    seeds.last = dtype
     live = seeds.live
     pos = seeds.pos[live]
     lost = ~(total > 0.0)
@@ -322,11 +327,7 @@ def _advance(seeds, step, it, stop_thresh, max_iter, dtype):
     seeds.totals[live] = np.where(lost, 0.0, total)
     seeds.iters[live] = it
     seeds.live = live[~stop]
-    return seeds
-
-
-def _n_live(seeds):
-    return len(seeds.live), len(seeds.pos)
+    return _start(seeds)
 
 
 def _ends(seeds, dtype):
@@ -354,15 +355,21 @@ def _seed_clusters(seeds, dtype, cluster_of):
     return seeds.rows[conv], cluster_of[rank_of]
 
 
-def _tree_sum(parts):
-    """Add the chunks' partial results pairwise, in a fixed order."""
-    while len(parts) > 1:
-        nxt = [delayed(_add)(parts[i], parts[i + 1])
-               for i in range(0, len(parts) - 1, 2)]
-        if len(parts) % 2:
-            nxt.append(parts[-1])
-        parts = nxt
-    return parts[0]
+# iterations submitted ahead of the counts the client has learned
+_LAG = 1
+
+# partial results added per task: the chunks' results reach the seeds
+# through a tree of this fan-in, in a fixed order
+_FAN_IN = 16
+
+
+def _reduce(parts):
+    """The chunks' partial results grouped for one last sum, by a tree of
+    fan-in _FAN_IN in chunk order (deterministic for a chunking)."""
+    while len(parts) > _FAN_IN:
+        parts = [delayed(_sum)(parts[i:i + _FAN_IN])
+                 for i in range(0, len(parts), _FAN_IN)]
+    return parts
 
 
 def _bin_block(x, w, dtype, k, bin_size, f32_division):
@@ -456,39 +463,52 @@ def _climb(trees, blocks, bandwidth, kernel, stop_thresh, max_iter, dtype, d,
            report, stage, traffic=None):
     """Climb the seed blocks on the chunk trees; the final blocks,
     persisted."""
-    blocks = list(dask.persist(*blocks))
-    sizes = list(dask.compute(*[delayed(_n_live)(b) for b in blocks]))
-    total = sum(m for _, m in sizes)
-    active = [i for i, (n, _) in enumerate(sizes) if n]
+    started = [delayed(_start, nout=3)(b) for b in blocks]
+    blocks = [b for b, _, _ in started]
+    moving = [m for _, m, _ in started]
+    counts = [c for _, _, c in started]
+    blocks, moving, counts = dask.persist(blocks, moving, counts)
+    live = list(dask.compute(*counts))  # seeds moving, as last learned
+    total = sum(live)
     n_chunks = len(trees)
     start = time.perf_counter()
     it = 0
+    pending = []  # per iteration submitted and not yet learned: its counts
+    held = []
     try:
-        while active:
-            moving = sum(sizes[i][0] for i in active)
-            if traffic is not None:
-                traffic.add(moving, d, n_chunks)
-            new = []
-            for i in active:
-                pos = delayed(_moving)(blocks[i])
-                parts = [delayed(_partial)(t, pos, bandwidth, kernel)
-                         for t in trees]
-                step = _tree_sum(parts)
-                new.append(delayed(_advance)(
-                    blocks[i], step, it, stop_thresh, max_iter, dtype))
-            new = dask.persist(*new)
-            for i, b in zip(active, new):
-                blocks[i] = b
-            counts = dask.compute(*[delayed(_n_live)(blocks[i]) for i in active])
-            for i, c in zip(active, counts):
-                sizes[i] = c
-            active = [i for i in active if sizes[i][0]]
-            it += 1
-            if report is not None:
-                done = total - sum(sizes[i][0] for i in active)
-                report(stage, done, total, time.perf_counter() - start)
+        if traffic is not None and total:
+            traffic.add(total, d, n_chunks)
+        while True:
+            active = [i for i, n in enumerate(live) if n]
+            if active:
+                # the previous iteration's futures stay referenced until the
+                # scheduler holds the graph that depends on them
+                held.append((list(blocks), list(moving)))
+                del held[:-(_LAG + 1)]
+                # the next iteration goes out before the counts of the one
+                # before are back (a block that has just converged then
+                # takes one step with no seeds): the client's round trip
+                # overlaps the workers' iteration
+                for i in active:
+                    parts = [delayed(_partial)(t, moving[i], bandwidth, kernel)
+                             for t in trees]
+                    blocks[i], moving[i], counts[i] = delayed(_advance, nout=3)(
+                        blocks[i], _reduce(parts), it, stop_thresh, max_iter, dtype)
+                blocks, moving, counts = dask.persist(blocks, moving, counts)
+                pending.append([(i, counts[i]) for i in active])
+                it += 1
+            if not pending:
+                break
+            if len(pending) > _LAG or not active:
+                learned = pending.pop(0)
+                for (i, _), n in zip(learned, dask.compute(*[c for _, c in learned])):
+                    live[i] = n
+                if traffic is not None and sum(live):
+                    traffic.add(sum(live), d, n_chunks)
+                if report is not None:
+                    report(stage, total - sum(live), total, time.perf_counter() - start)
     except BaseException:
-        _cancel(*blocks)
+        _cancel(*blocks, *moving, *counts)
         raise
     return blocks, total
 

@@ -110,7 +110,7 @@ def test_same_as_one_machine_exact_sums(sync, how, params, global_dtype):
 
 
 def test_chunks_of_one_row(sync):
-    X = dyadic_blobs(120, seed=3)
+    X = dyadic_blobs(30, seed=3)
     for params in (dict(bandwidth=1.5, bin_seeding=True), dict(bandwidth=1.5),
                    dict(bandwidth=1.5, label_by="attractor")):
         ref = meanshift.MeanShift(**params).fit(X)
@@ -540,20 +540,37 @@ def test_sigint_in_the_client(client):
     def progress(stage, done, total, elapsed):
         started.set()
 
-    def interrupt():
-        started.wait(60)
-        os.kill(os.getpid(), signal.SIGINT)
+    finished = threading.Event()
 
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    def interrupt():
+        # again until the fit is over: a SIGINT that lands while the main
+        # thread runs a finalizer (a released future's __del__) is swallowed
+        # by Python there, as a second Ctrl-C would follow the first
+        started.wait(60)
+        while not finished.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+            finished.wait(0.5)
+
+    in_fit = [True]
+
+    def on_sigint(signum, frame):
+        if in_fit[0]:  # Ctrl-C's default: KeyboardInterrupt in the main thread
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     t = threading.Thread(target=interrupt, daemon=True)
     t.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            md.MeanShift(bandwidth=0.8, verbose=progress, max_iter=100_000).fit(
-                chunked(X, 500))
+            try:
+                md.MeanShift(bandwidth=0.8, verbose=progress, max_iter=100_000).fit(
+                    chunked(X, 500))
+            finally:
+                in_fit[0] = False
     finally:
-        signal.signal(signal.SIGINT, previous)
+        finished.set()
         t.join(5)
+        signal.signal(signal.SIGINT, previous)
     assert wait_for_no_tasks(client), "an interrupted fit left tasks on the cluster"
 
 

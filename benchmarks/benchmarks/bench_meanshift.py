@@ -291,3 +291,47 @@ class ImageSegmentation(_Slow):
         return len(mean_shift(self.X, bandwidth=0.2, bin_seeding=True)[0])
 
     track_n_clusters.unit = "clusters"
+
+
+class DaskLocalCluster(_Slow):
+    """meanshift.dask: a bin-seeded fit of n x 2 blobs (compare.py's data)
+    on a LocalCluster of 2 worker processes, the data persisted on the
+    workers, the labels computed and kept there; against the same fit on
+    one machine in ``time_one_machine``.  Skipped without dask.distributed."""
+
+    params = ([1_000_000, 10_000_000], [2, 8, 32])
+    param_names = ["n_samples", "chunks"]
+
+    def setup(self, n_samples, chunks):
+        try:
+            import dask.array as da
+            from distributed import Client, LocalCluster, wait
+        except ImportError:
+            raise NotImplementedError("dask.distributed is not installed")
+        import meanshift.dask as md
+
+        self.md, self.wait = md, wait
+        self.cluster = LocalCluster(n_workers=2, threads_per_worker=1,
+                                    processes=True, dashboard_address=None)
+        self.client = Client(self.cluster)
+        self.X = blobs(n_samples, 2, random_state=1)
+        rows = -(-n_samples // chunks)
+        self.Xd = da.from_array(self.X, chunks=(rows, 2)).persist()
+        wait(self.Xd)
+        # the workers import meanshift once, outside the timing
+        md.MeanShift(bandwidth=BIN_BANDWIDTH, bin_seeding=True).fit(self.Xd[:1000])
+
+    def teardown(self, n_samples, chunks):
+        self.client.close()
+        self.cluster.close()
+
+    def time_fit(self, n_samples, chunks):
+        model = self.md.MeanShift(bandwidth=BIN_BANDWIDTH, bin_seeding=True).fit(self.Xd)
+        self.wait(model.labels_.persist())
+
+    def time_one_machine(self, n_samples, chunks):
+        MeanShift(bandwidth=BIN_BANDWIDTH, bin_seeding=True).fit(self.X)
+
+    def track_kilobytes_per_iteration(self, n_samples, chunks):
+        model = self.md.MeanShift(bandwidth=BIN_BANDWIDTH, bin_seeding=True).fit(self.Xd)
+        return float(np.mean(model.bytes_per_iteration_)) / 1e3

@@ -1,0 +1,123 @@
+"""meanshift.dask on a LocalCluster against meanshift on one machine.
+
+Bin-seeded fits of n x 2 blobs (compare.py's bin-seeding data), the data
+already on the workers (persisted, as when loaded from Zarr or Parquet),
+labels computed and kept on the cluster.  For each size and chunking:
+wall time of the fit against single-machine meanshift on the same data in
+the same process, iterations, bytes sent and returned per iteration, and
+the per-chunk costs a projection to a larger cluster rests on.
+
+    python benchmarks/dask_cluster.py                 # 1M and 10M points
+    python benchmarks/dask_cluster.py --n 1e6 --chunks 2 8 32 --workers 2
+
+Prints a markdown table; ``--json FILE`` writes the figures.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def best_of(fn, repeat):
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=float, nargs="+", default=[1e6, 1e7])
+    parser.add_argument("--chunks", type=int, nargs="+", default=[2, 8, 32])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--bandwidth", type=float, default=1.5)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args(argv)
+
+    import dask.array as da
+    from distributed import Client, LocalCluster, wait
+
+    import meanshift
+    import meanshift.dask as md
+    from meanshift import _core
+    from compare import bin_data
+
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                           processes=True, dashboard_address=None)
+    client = Client(cluster)
+    rows = []
+    bw = args.bandwidth
+    # the workers import meanshift (and scikit-learn) once, outside the timings
+    md.MeanShift(bandwidth=1.0).fit(da.from_array(np.eye(4), chunks=(2, 4)))
+    try:
+        for n in (int(v) for v in args.n):
+            X = bin_data(n, 2)
+            # single machine: all cores of this machine, in this process
+            t_one, ref = best_of(
+                lambda: meanshift.MeanShift(bandwidth=bw, bin_seeding=True).fit(X),
+                args.repeat)
+            for n_chunks in args.chunks:
+                size = -(-n // n_chunks)
+                Xd = da.from_array(X, chunks=(size, 2)).persist()
+                wait(Xd)
+
+                def run():
+                    model = md.MeanShift(bandwidth=bw, bin_seeding=True).fit(Xd)
+                    labels = model.labels_.persist()
+                    wait(labels)
+                    return model, labels
+
+                t_dask, (model, labels) = best_of(run, args.repeat)
+                same = (np.array_equal(labels.compute(), ref.labels_)
+                        and np.allclose(model.cluster_centers_, ref.cluster_centers_,
+                                        rtol=1e-12, atol=0))
+                traffic = model.bytes_per_iteration_
+                # per-chunk costs, on this process, one thread
+                chunk = np.ascontiguousarray(X[:size])
+                t_build, tree = best_of(lambda: _core.build_tree(chunk, 16, 1), 1)
+                seeds = meanshift.get_bin_seeds(X, bw).astype(np.float64)
+                t_step, _ = best_of(
+                    lambda: _core.ball_sums(tree, tree.data, seeds, bw, 1, 0), 2)
+                row = dict(
+                    n=n, chunks=n_chunks, workers=args.workers,
+                    one_machine_s=t_one, dask_s=t_dask, ratio=t_dask / t_one,
+                    iterations=len(traffic), seeds=len(seeds),
+                    bytes_first_iteration=traffic[0], bytes_total=int(sum(traffic)),
+                    bytes_mean_iteration=float(np.mean(traffic)),
+                    chunk_build_s=t_build, chunk_step_all_seeds_s=t_step,
+                    same_labels=bool(same),
+                )
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                del Xd, model, labels, tree
+            del X, ref
+    finally:
+        client.close()
+        cluster.close()
+
+    print()
+    print(f"| points | chunks | one machine | LocalCluster ({args.workers} workers) "
+          "| ratio | iterations | bytes / iteration (first, mean) | same labels |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['n']:,} | {r['chunks']} | {r['one_machine_s']:.2f} s "
+              f"| {r['dask_s']:.2f} s | {r['ratio']:.1f}x | {r['iterations']} "
+              f"| {r['bytes_first_iteration'] / 1e3:,.0f} kB, "
+              f"{r['bytes_mean_iteration'] / 1e3:,.0f} kB | {r['same_labels']} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
