@@ -535,16 +535,47 @@ class MeanShift(_api.MeanShift):
       training chunks on the cluster, for ``predict``, until it is refitted
       or deleted.
 
+    Parameters
+    ----------
+    bandwidth, seeds, bin_seeding, min_bin_freq, cluster_all, max_iter, \
+verbose, kernel, label_by
+        As :class:`meanshift.MeanShift`.  ``verbose`` reports the seeds
+        still moving after each iteration.
+    n_jobs : int, default=None
+        Threads per task (None: 1).
+
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Coordinates of cluster centers, strongest first (NumPy).
     labels_ : dask array of shape (n_samples,)
+        Labels of each point, lazy, with X's row chunks (NumPy when X is).
     n_iter_ : int
+        The largest number of iterations a converged seed took.
     bandwidth_ : float
+        The bandwidth used.
     n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit (dask DataFrame input with string
+        column names only).
     bytes_per_iteration_ : list of int
-        Bytes of seed positions sent to the chunk tasks and of partial sums
-        returned, per iteration of the climb.
+        Per iteration of the climb: the bytes of seed positions sent to the
+        chunk tasks and of partial sums returned.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> from meanshift.dask import MeanShift
+    >>> X = da.from_array(np.array([[1, 1], [2, 1], [1, 0],
+    ...                             [4, 7], [3, 5], [3, 6]]), chunks=(2, 2))
+    >>> model = MeanShift(bandwidth=2).fit(X)
+    >>> model.cluster_centers_
+    array([[3.33333333, 6.        ],
+           [1.33333333, 0.66666667]])
+    >>> model.labels_.compute()
+    array([1, 1, 1, 0, 0, 0])
     """
 
     def fit(self, X, y=None, sample_weight=None):
@@ -552,14 +583,18 @@ class MeanShift(_api.MeanShift):
 
         Parameters
         ----------
-        X : dask array, dask DataFrame or array-like, (n_samples, n_features)
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
+            Samples to cluster, chunked along the rows.
         y : Ignored
-        sample_weight : dask array, dask Series or array-like of shape
-            (n_samples,), default=None
+            Not used, present for API consistency by convention.
+        sample_weight : dask array, dask Series or array-like, default=None
+            Weight of each point, shape (n_samples,) (see
+            :meth:`meanshift.MeanShift.fit`); rechunked to X's rows.
 
         Returns
         -------
         self : object
+            Fitted instance.
         """
         self._check_params()
         owner = type(self).__name__
@@ -721,13 +756,41 @@ class MeanShift(_api.MeanShift):
         return da.concatenate(parts)
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Perform clustering on X and return the labels (see :meth:`fit`)."""
+        """Perform clustering on X and return the labels.
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
+            Samples to cluster.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : dask array, dask Series or array-like, default=None
+            Weight of each point (see :meth:`fit`).
+
+        Returns
+        -------
+        labels : dask array of shape (n_samples,)
+            Cluster labels (NumPy when X is).
+        """
         return self.fit(X, sample_weight=sample_weight).labels_
 
     def predict(self, X):
-        """The cluster of each row of X: a Dask array for Dask input (lazy,
-        with X's row chunks), a NumPy array otherwise.  With
-        ``label_by="attractor"`` the rows climb on the training chunks."""
+        """Predict the cluster each sample in X belongs to.
+
+        With ``label_by="attractor"`` the rows climb on the training
+        chunks, which the model keeps on the cluster.
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
+            New data to predict.
+
+        Returns
+        -------
+        labels : dask array of shape (n_samples,)
+            Index of the cluster each sample belongs to: lazy, with X's row
+            chunks, for Dask input; NumPy otherwise.
+        """
         check_is_fitted(self)
         X, was_numpy, _ = _as_dask(X)
         if X.shape[1] != self.n_features_in_:
