@@ -109,15 +109,15 @@ def _gunzip(raw, where):
 
 
 def load_input(path, columns=None, weights=None, header=None, keep=None,
-               drop_missing=False):
+               drop_missing=False, n_jobs=None):
     """(X as float64 or the .npy's numeric dtype, column names or None,
     a description of the source, the sample weights or None, the weights
     column's header name, or its number without a header, or None, and
     the reader's dict: "header_detected", "keep" (rows of the kept cells,
-    as text) and "keep_names")."""
+    as text) and "keep_names"); ``n_jobs``: threads to parse CSV with."""
     if path == "-":
         return _with_weights(
-            read_delimited(path, None, columns, weights, header, keep, drop_missing),
+            read_delimited(path, None, columns, weights, header, keep, drop_missing, n_jobs),
             drop_missing,
         )
     suffix, _ = _split_suffix(path)
@@ -150,7 +150,9 @@ def load_input(path, columns=None, weights=None, header=None, keep=None,
     if suffix in (".csv", ".tsv"):
         delimiter = "\t" if suffix == ".tsv" else ","
         return _with_weights(
-            read_delimited(path, delimiter, columns, weights, header, keep, drop_missing),
+            read_delimited(
+                path, delimiter, columns, weights, header, keep, drop_missing, n_jobs
+            ),
             drop_missing,
         )
     raise CLIError(
@@ -732,7 +734,8 @@ def cmd_cluster(args):
                 "as .csv or .tsv"
             )
     X, names, source, weights, weights_column, info = load_input(
-        args.input, args.columns, args.weights, args.header, args.keep, args.drop_missing
+        args.input, args.columns, args.weights, args.header, args.keep, args.drop_missing,
+        args.n_jobs,
     )
     missing = None
     n_read = len(X)

@@ -5,28 +5,32 @@ the way when compressed, and each block is parsed on its own: the whole
 text is never in memory at once, and each block's numbers exist once, in
 its part of the result.
 
-A block is parsed by :func:`numpy.fromstring`, which converts numbers with
-the same routine as :func:`numpy.loadtxt` (so every value has the same
-bits) without splitting the text into Python strings.  It has no notion of
-lines, so a block is accepted only when it provably has the shape of the
-table: every line has exactly the expected number of delimiters, no field
-is empty or only whitespace, and every field gave exactly one number.
-Anything else (blank lines, quoted numbers, a text cell, a short row, NaN
-written as ``nan(...)``) sends the block to :func:`numpy.loadtxt`, line by
-line, which parses what it can and names the line and column of what it
-cannot.  Both give the same values for every block they both accept;
-errors always come from the second.
+A block is parsed by the compiled parser (meanshift._textparse), in one
+call without the GIL: it converts plain decimals to float64 correctly
+rounded (the bits :func:`numpy.loadtxt` gives them), hands every other
+token (inf, nan, more than 19 digits) to loadtxt's own routine,
+PyOS_string_to_double, and accepts a block only when it has the shape of
+the table: every line has exactly the expected number of fields (blank
+lines aside), no used field is empty, quoted or holds a control or
+non-ASCII byte.  Anything else (quoted numbers, a text cell, a short row,
+NaN written as ``nan(...)``, a lone carriage return) sends the block to
+:func:`numpy.loadtxt`, line by line, which parses what it can and names
+the line and column of what it cannot.  Both give the same values for
+every block they both accept; errors always come from the second.
 
-(fromstring releases the GIL but takes it back for every number, so
-threads do not parse blocks any faster.)
+With more than one thread (``n_jobs``, OMP_NUM_THREADS, the usable cores)
+several blocks are parsed at once while the next ones are read.
 """
 
+import collections
 import csv
 import gzip
 import io
+import itertools
+import operator
+import os
 import re
 import sys
-import warnings
 import zlib
 
 import numpy as np
@@ -35,12 +39,29 @@ __all__ = ["InputError", "read_delimited", "select_columns"]
 
 # bytes read at a time (a block is this plus the rest of its last line)
 BLOCK_SIZE = 1 << 22
-_NEWLINE = ord("\n")
+_FAST_DELIMITERS = ",;|:\t"  # as meanshift._textparse.DELIMITERS
 _BOM = b"\xef\xbb\xbf"
 
 
 class InputError(Exception):
     """The input cannot be read as a table of numbers: one line for the user."""
+
+
+def parse_threads(n_jobs=None):
+    """Threads to parse CSV with: ``n_jobs`` as the command reads it (None:
+    all usable cores, -1 all, -2 all but one), at most the cores this
+    process may run on and OMP_NUM_THREADS when that is set."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        cores = os.cpu_count() or 1
+    n = cores
+    if n_jobs is not None:
+        n = n_jobs if n_jobs > 0 else cores + 1 + n_jobs
+    omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if omp.isdigit() and int(omp) > 0:
+        n = min(n, int(omp))
+    return max(1, min(n, cores))
 
 
 def _is_number(field):
@@ -177,11 +198,12 @@ def _blocks(stream, where):
         if not data:
             break
         cut = data.rfind(b"\n") + 1
-        if cut and (quotes + data.count(b'"', 0, cut)) % 2:
+        quoted = b'"' in data  # (quicker than counting none)
+        if cut and quoted and (quotes + data.count(b'"', 0, cut)) % 2:
             cut = 0  # that newline is inside a quoted field
         if cut == 0:
             pieces.append(data)
-            quotes += data.count(b'"')
+            quotes += data.count(b'"') if quoted else 0
             continue
         if pieces:
             pieces.append(data[:cut])
@@ -189,7 +211,7 @@ def _blocks(stream, where):
         else:
             yield data if cut == len(data) else data[:cut]
         pieces = [data[cut:]] if cut < len(data) else []
-        quotes = data.count(b'"', cut)
+        quotes = data.count(b'"', cut) if quoted else 0
     if pieces:
         yield b"".join(pieces) + b"\n"
 
@@ -223,62 +245,34 @@ class _Table:
         self.width = width  # its columns as loadtxt reads it (usecols None)
         self.first_number = first_number  # its line number (from 1)
         self.where = where
-        self.sep_byte = ord(delimiter)
-        # fromstring's ' ' matches any run of whitespace, as loadtxt strips
-        # whitespace around a number; a tab delimiter is itself whitespace
-        self.sep = "\t" if delimiter == "\t" else " " + delimiter
-        self.fast = usecols is None or max(usecols, default=-1) < n_fields
-        # whitespace as fromstring skips it, but for the delimiter
-        self.spaces = [c for c in (b" ", b"\t", b"\r", b"\v", b"\f") if c != delimiter.encode()]
-        d = re.escape(delimiter.encode())
-        self.blank_field = re.compile(
-            b"(?:^|" + d + b")[" + re.escape(b"".join(self.spaces)) + b"]*(?:" + d + b"|$)"
+        # the compiled parser's delimiters (a CSV's, a TSV's and a few more)
+        self.fast = delimiter in _FAST_DELIMITERS and (
+            usecols is None
+            or (max(usecols, default=-1) < n_fields and len(set(usecols)) == len(usecols))
         )
 
 
-def _parse_fast(block, table):
-    """The block's rows, or None when it is not a plain table of numbers."""
+def _parse_fast(block, n_lines, table):
+    """The block's rows (of its ``n_lines`` lines), or None when it is not
+    a plain table of numbers.  This thread allocates them (see _parse_all);
+    _parse_compiled fills them."""
     if not table.fast:
         return None
-    data = np.frombuffer(block, dtype=np.uint8)
-    ends = np.flatnonzero(data == _NEWLINE)
-    n_lines = len(ends)
-    k = table.n_fields - 1  # delimiters per line
-    if k:
-        delims = np.flatnonzero(data == table.sep_byte)
-        if len(delims) != n_lines * k:
-            return None
-        # line i's delimiters are delims[i*k:(i+1)*k]: after the end of
-        # line i-1 and before the end of line i
-        delims = delims.reshape(n_lines, k)
-        if not (delims[:, -1] < ends).all() or not (delims[1:, 0] > ends[:-1]).all():
-            return None
-    text = block
-    if b"\r" in text:
-        if text.count(b"\r") != text.count(b"\r\n"):
-            return None  # a lone CR ends a line too, for loadtxt
-        text = text.replace(b"\r\n", b"\n")
-    d = table.delimiter.encode()
-    text = text.replace(b"\n", d)
-    # fromstring reads a field of only whitespace as -1, and skips an empty
-    # one when the delimiter is itself whitespace: such a block (an error,
-    # or a blank line) goes line by line
-    if text.startswith(d) or d + d in text:
+    return _parse_compiled(block, table, _rows_for(n_lines, table))
+
+
+def _rows_for(n_lines, table):
+    n_out = table.n_fields if table.usecols is None else len(table.usecols)
+    return np.empty((n_lines, n_out), dtype=np.float64)
+
+
+def _parse_compiled(block, table, out):
+    from ._textparse import parse_into
+
+    rows = parse_into(block, table.delimiter, table.n_fields, table.usecols, out)
+    if rows <= 0:
         return None
-    if any(c in text for c in table.spaces) and table.blank_field.search(text):
-        return None
-    try:
-        values = np.fromstring(text, dtype=np.float64, sep=table.sep)
-    except ValueError:  # where it stopped (older numpy warns, and stops)
-        return None
-    if len(values) != n_lines * table.n_fields:
-        return None  # a field that is empty or not a number stopped it
-    if np.isnan(values).any():
-        return None  # fromstring reads nan(...), which loadtxt refuses
-    rows = values.reshape(n_lines, table.n_fields)
-    if table.usecols is not None:
-        rows = np.ascontiguousarray(rows[:, table.usecols])
-    return rows
+    return out if rows == len(out) else out[:rows]
 
 
 def _loadtxt_message(error, numbers, table):
@@ -363,15 +357,6 @@ def _parse_lines(block, first_number, table):
     return X
 
 
-def _parse_block(block, first_number, table):
-    rows = _parse_fast(block, table)
-    if rows is None:
-        rows = _parse_lines(block, first_number, table)
-    if table.keep is not None and rows is not None:
-        _keep_cells(block, first_number, table, len(rows))
-    return rows
-
-
 def _keep_cells(block, first_number, table, n_rows):
     """--keep: the kept columns' cells of the block's rows, as text (blank
     lines skipped, as the numbers skip them)."""
@@ -417,7 +402,7 @@ def _next_line(blocks, state):
 
 
 def read_delimited(path, delimiter=None, columns=None, weights=None, header=None,
-                   keep=None, drop_missing=False):
+                   keep=None, drop_missing=False, n_jobs=None):
     """(X as float64, column names or None, a description of the source,
     the weights column as float64 or None, and that column's header name,
     or its number without a header, or None, and a dict of the rest) from
@@ -425,7 +410,8 @@ def read_delimited(path, delimiter=None, columns=None, weights=None, header=None
     and no comma (standard input); ``weights`` the weights column's name or
     number; ``header`` True/False, or None to detect it (a first line with
     a field that is not a number); ``keep`` columns read as text;
-    ``drop_missing``: empty cells read as NaN.
+    ``drop_missing``: empty cells read as NaN; ``n_jobs`` the threads to
+    parse with, as for :func:`parse_threads`.
 
     The dict: "header_detected" (the first line, when detection took it
     for a header), "keep" (a list of rows of the kept cells, or None) and
@@ -433,7 +419,8 @@ def read_delimited(path, delimiter=None, columns=None, weights=None, header=None
     stream, where, opened = open_text(path)
     try:
         return _read_table(
-            stream, where, delimiter, columns, weights, header, keep, drop_missing
+            stream, where, delimiter, columns, weights, header, keep, drop_missing,
+            parse_threads(n_jobs),
         )
     finally:
         for f in opened:
@@ -441,7 +428,7 @@ def read_delimited(path, delimiter=None, columns=None, weights=None, header=None
 
 
 def _read_table(stream, where, delimiter, columns, weights=None, header=None, keep=None,
-                drop_missing=False):
+                drop_missing=False, n_threads=1):
     blocks = _blocks(stream, where)
     state = [None, 0, 1]
     first = next(blocks, None)
@@ -495,7 +482,7 @@ def _read_table(stream, where, delimiter, columns, weights=None, header=None, ke
     if not picking:  # the width every line must have (quotes may hide delimiters)
         table.width = _loadtxt([ref_line], [ref_number], table).shape[1]
         table.fast = table.fast and table.width == table.n_fields
-    parts = _parse_all(_numbered(head, ref_number, blocks), table)
+    parts = _parse_all(_numbered(head, ref_number, blocks, table), table, n_threads)
     X = parts[0] if len(parts) == 1 else np.concatenate(parts)
     del parts
     if not picking and X.shape[1] != len(fields):
@@ -518,26 +505,55 @@ def _read_table(stream, where, delimiter, columns, weights=None, header=None, ke
     )
 
 
-def _numbered(head, number, blocks):
-    """(block, number of its first line) for head and then every block."""
-    yield head, number
-    number += head.count(b"\n")
-    for block in blocks:
-        yield block, number
-        number += block.count(b"\n")
+def _numbered(head, number, blocks, table):
+    """(block, number of its first line, its number of lines) for head and
+    then every block."""
+    if table.fast:
+        from ._textparse import count_lines
+    else:
+        count_lines = operator.methodcaller("count", b"\n")
+    for block in itertools.chain([head], blocks):
+        n_lines = count_lines(block)
+        yield block, number, n_lines
+        number += n_lines
 
 
-def _parse_all(numbered, table):
-    """Every block's rows, in order; the first error in the file wins."""
+def _parse_all(numbered, table, n_threads=1):
+    """Every block's rows, in order; the first error in the file wins.
+    With ``n_threads`` > 1 the compiled parser reads that many blocks at
+    once (without the GIL) while this thread reads the next ones; a block
+    it refuses is read line by line here, in order.  The rows are allocated
+    here, not in the pool's threads: memory a thread's malloc arena keeps
+    would not serve the clustering that follows."""
     parts = []
-    with warnings.catch_warnings():
-        # older numpy warns where fromstring stops early; that block is
-        # parsed again, line by line
-        warnings.filterwarnings(
-            "ignore", message="string or file could not be read", category=DeprecationWarning
-        )
-        for block, number in numbered:
-            rows = _parse_block(block, number, table)
-            if rows is not None:
-                parts.append(rows)
+    if not table.fast or n_threads < 2:
+        for block, number, n_lines in numbered:
+            _add_block(parts, block, number, table, _parse_fast(block, n_lines, table))
+        return parts
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(n_threads, thread_name_prefix="meanshift-csv")
+    pending = collections.deque()
+    try:
+        for block, number, n_lines in numbered:
+            out = _rows_for(n_lines, table)
+            pending.append((block, number, pool.submit(_parse_compiled, block, table, out)))
+            if len(pending) > n_threads:
+                block, number, rows = pending.popleft()
+                _add_block(parts, block, number, table, rows.result())
+        while pending:
+            block, number, rows = pending.popleft()
+            _add_block(parts, block, number, table, rows.result())
+    finally:
+        pool.shutdown(cancel_futures=True)
     return parts
+
+
+def _add_block(parts, block, number, table, rows):
+    """Append the block's rows, parsed line by line where ``rows`` is None."""
+    if rows is None:
+        rows = _parse_lines(block, number, table)
+    if table.keep is not None and rows is not None:
+        _keep_cells(block, number, table, len(rows))
+    if rows is not None:
+        parts.append(rows)
