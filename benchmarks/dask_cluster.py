@@ -42,7 +42,15 @@ def main(argv=None):
     parser.add_argument("--bandwidth", type=float, default=1.5)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--plot", metavar="PNG",
+                        help="draw the times against the number of chunks")
+    parser.add_argument("--from-json", metavar="FILE",
+                        help="draw --plot from an earlier --json, without running")
     args = parser.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as f:
+            plot(json.load(f), args.plot)
+        return
 
     import dask.array as da
     from distributed import Client, LocalCluster, wait
@@ -117,6 +125,34 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
+    if args.plot:
+        plot(rows, args.plot)
+
+
+def plot(rows, path):
+    """Fit time against the number of chunks, one line per size, with one
+    machine's time as a dashed line of the same colour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for i, n in enumerate(sorted({r["n"] for r in rows})):
+        sub = sorted((r for r in rows if r["n"] == n), key=lambda r: r["chunks"])
+        colour = f"C{i}"
+        ax.plot([r["chunks"] for r in sub], [r["dask_s"] for r in sub], "o-",
+                color=colour, label=f"{n:,} points, LocalCluster ({sub[0]['workers']} workers)")
+        ax.axhline(sub[0]["one_machine_s"], color=colour, ls="--", lw=1,
+                   label=f"{n:,} points, one machine")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("chunks")
+    ax.set_ylabel("fit + labels, seconds")
+    ax.set_title("meanshift.dask, bin seeding, 2-D blobs")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
