@@ -190,13 +190,14 @@ cdef struct Tree:
     intp n_nodes
     intp first_leaf       # nodes >= first_leaf are leaves
     intp n_levels
-    const intp* idx       # original row of each permuted row
+    const intp* idx       # original row of each permuted row, or NULL
     const intp* start     # node -> first permuted row
     const intp* end       # node -> one past its last permuted row
-    const double* centroid  # n_nodes x d
+    const double* centroid  # n_nodes x d, or NULL (no balls)
     const double* radius    # n_nodes: bound on the distance centroid->point
     const double* sums      # n_nodes x d: coordinate sums of its points
-    const double* box       # n_nodes x 2d: per coordinate min, then max
+    const void* box       # n_nodes x 2d: per coordinate min, then max, in
+                          # the data's dtype (they are values of the data)
     double rel            # relative rounding allowance of bound tests
     const double* w       # permuted sample weights (n), NULL: every weight 1
     const double* wsum    # n_nodes: sum of the weights of its points (with w)
@@ -210,9 +211,14 @@ cdef class BallTree:
 
     Node ``i`` has children ``2i+1`` and ``2i+2``; nodes at or after
     ``first_leaf`` are leaves.  ``data`` is the permuted copy (C order, dtype
-    of the input), ``idx[j]`` the input row of ``data[j]``.  Per node: start
-    and end into ``data``, centroid, radius and the coordinate sums of its
-    points (its count is ``end - start``).
+    of the input), ``idx[j]`` the input row of ``data[j]`` (None for a tree
+    built with ``index=False``).  Per node: start and end into ``data``,
+    the coordinate sums of its points (float64; its count is
+    ``end - start``), its bounding box (``box``: per coordinate the min,
+    then the max, in the data's dtype), and its centroid and radius
+    (float64; None for a tree built with ``balls=False``).  The kernels
+    that take a tree take its data too: always ``tree.data``, the permuted
+    copy, never the input rows.
     """
 
     cdef readonly object data
@@ -238,25 +244,39 @@ cdef class BallTree:
         return self.t.n_nodes
 
     cdef void _bind(self):
-        cdef intp[::1] idx = self.idx
+        cdef intp[::1] idx
         cdef intp[::1] start = self.start
         cdef intp[::1] end = self.end
-        cdef double[:, ::1] centroid = self.centroid
-        cdef double[::1] radius = self.radius
+        cdef double[:, ::1] centroid
+        cdef double[::1] radius
         cdef double[:, ::1] sums = self.sums
-        cdef double[:, ::1] box = self.box
-        self.t.n = idx.shape[0]
-        self.t.d = centroid.shape[1]
+        cdef float[:, ::1] box32
+        cdef double[:, ::1] box64
+        self.t.n = self.data.shape[0]
+        self.t.d = sums.shape[1]
         self.t.n_nodes = start.shape[0]
         self.t.first_leaf = (self.t.n_nodes - 1) // 2
         self.t.n_levels = self.n_levels
-        self.t.idx = &idx[0]
+        self.t.idx = NULL
+        if self.idx is not None:
+            idx = self.idx
+            self.t.idx = &idx[0]
         self.t.start = &start[0]
         self.t.end = &end[0]
-        self.t.centroid = &centroid[0, 0]
-        self.t.radius = &radius[0]
+        self.t.centroid = NULL
+        self.t.radius = NULL
+        if self.centroid is not None:
+            centroid = self.centroid
+            radius = self.radius
+            self.t.centroid = &centroid[0, 0]
+            self.t.radius = &radius[0]
         self.t.sums = &sums[0, 0]
-        self.t.box = &box[0, 0]
+        if self.box.dtype == np.float32:
+            box32 = self.box
+            self.t.box = &box32[0, 0]
+        else:
+            box64 = self.box
+            self.t.box = &box64[0, 0]
         self.t.rel = self.rel
         cdef double[::1] w, wsum
         cdef double[:, ::1] mom
@@ -286,20 +306,27 @@ def tree_levels(intp n, intp leaf_size):
     return levels
 
 
-cdef inline void _swap_rows(floating* data, intp* idx, intp d,
+cdef inline void _swap_rows(floating* data, intp* idx, double* w, intp d,
                             intp a, intp b) noexcept nogil:
+    """Swap rows a and b of the data, and of idx and w where given."""
     cdef intp k, ti
     cdef floating v
-    ti = idx[a]
-    idx[a] = idx[b]
-    idx[b] = ti
+    cdef double tw
+    if idx != NULL:
+        ti = idx[a]
+        idx[a] = idx[b]
+        idx[b] = ti
+    if w != NULL:
+        tw = w[a]
+        w[a] = w[b]
+        w[b] = tw
     for k in range(d):
         v = data[a * d + k]
         data[a * d + k] = data[b * d + k]
         data[b * d + k] = v
 
 
-cdef void _select(floating* data, intp* idx, intp d, intp dim,
+cdef void _select(floating* data, intp* idx, double* w, intp d, intp dim,
                   intp lo, intp hi, intp kth) noexcept nogil:
     """Reorder rows [lo, hi) so that row kth holds the kth smallest value of
     column dim, with no larger value before it and no smaller one after."""
@@ -323,7 +350,7 @@ cdef void _select(floating* data, intp* idx, intp d, intp dim,
             while x < data[j * d + dim]:
                 j -= 1
             if i <= j:
-                _swap_rows(data, idx, d, i, j)
+                _swap_rows(data, idx, w, d, i, j)
                 i += 1
                 j -= 1
             if i > j:
@@ -334,8 +361,8 @@ cdef void _select(floating* data, intp* idx, intp d, intp dim,
             r = j
 
 
-cdef void _split_node(floating* data, intp* idx, intp d, intp* start,
-                      intp* end, intp node) noexcept nogil:
+cdef void _split_node(floating* data, intp* idx, double* w, intp d,
+                      intp* start, intp* end, intp node) noexcept nogil:
     cdef intp s = start[node], e = end[node], p, k, dim = 0
     cdef intp mid = s + (e - s) // 2
     cdef double lo, hi, v, spread, best = -1.0
@@ -353,7 +380,7 @@ cdef void _split_node(floating* data, intp* idx, intp d, intp* start,
             best = spread
             dim = k
     if e - s > 1:
-        _select(data, idx, d, dim, s, e, mid)
+        _select(data, idx, w, d, dim, s, e, mid)
     start[2 * node + 1] = s
     end[2 * node + 1] = mid
     start[2 * node + 2] = mid
@@ -362,13 +389,16 @@ cdef void _split_node(floating* data, intp* idx, intp d, intp* start,
 
 cdef void _leaf_stats(const floating* data, intp d, const intp* start,
                       const intp* end, double* centroid, double* radius,
-                      double* sums, double* box, intp node) noexcept nogil:
+                      double* sums, floating* box, intp node) noexcept nogil:
+    """Sums and box of a leaf; with centroid (not NULL), its centroid and
+    radius too."""
     cdef intp s = start[node], e = end[node], p, k
-    cdef double* c = centroid + node * d
+    cdef double* c
     cdef double* sm = sums + node * d
-    cdef double* lo = box + node * 2 * d
-    cdef double* hi = lo + d
-    cdef double diff, d2, v, rmax = 0.0
+    cdef floating* lo = box + node * 2 * d
+    cdef floating* hi = lo + d
+    cdef double diff, d2, rmax = 0.0
+    cdef floating v
     for k in range(d):
         sm[k] = 0.0
         lo[k] = INFINITY
@@ -381,6 +411,9 @@ cdef void _leaf_stats(const floating* data, intp d, const intp* start,
                 lo[k] = v
             if v > hi[k]:
                 hi[k] = v
+    if centroid == NULL:
+        return
+    c = centroid + node * d
     for k in range(d):
         c[k] = sm[k] / (e - s) if e > s else 0.0
     for p in range(s, e):
@@ -395,21 +428,26 @@ cdef void _leaf_stats(const floating* data, intp d, const intp* start,
 
 cdef void _inner_stats(const floating* data, intp d, const intp* start,
                        const intp* end, double* centroid, double* radius,
-                       double* sums, double* box, intp node) noexcept nogil:
-    """Aggregates of an inner node: sums and box from its children, radius
-    exact (the farthest of its points from its centroid)."""
+                       double* sums, floating* box, intp node) noexcept nogil:
+    """Aggregates of an inner node: sums and box from its children; with
+    centroid (not NULL), its centroid and its radius, exact (the farthest
+    of its points from its centroid)."""
     cdef intp k, p, s = start[node], e = end[node]
-    cdef double* c = centroid + node * d
+    cdef double* c
     cdef double* sm = sums + node * d
-    cdef double* b = box + node * 2 * d
-    cdef const double* bl = box + (2 * node + 1) * 2 * d
-    cdef const double* br = box + (2 * node + 2) * 2 * d
+    cdef floating* b = box + node * 2 * d
+    cdef const floating* bl = box + (2 * node + 1) * 2 * d
+    cdef const floating* br = box + (2 * node + 2) * 2 * d
     cdef double diff, d2, rmax = 0.0
     for k in range(d):
         sm[k] = sums[(2 * node + 1) * d + k] + sums[(2 * node + 2) * d + k]
-        c[k] = sm[k] / (e - s) if e > s else 0.0
         b[k] = bl[k] if bl[k] < br[k] else br[k]
         b[d + k] = bl[d + k] if bl[d + k] > br[d + k] else br[d + k]
+    if centroid == NULL:
+        return
+    c = centroid + node * d
+    for k in range(d):
+        c[k] = sm[k] / (e - s) if e > s else 0.0
     for p in range(s, e):
         d2 = 0.0
         for k in range(d):
@@ -420,19 +458,20 @@ cdef void _inner_stats(const floating* data, intp d, const intp* start,
     radius[node] = sqrt(rmax)
 
 
-cdef void _build_subtree(floating* data, intp* idx, intp d, intp* start,
-                         intp* end, double* centroid, double* radius,
-                         double* sums, double* box, intp first_leaf,
-                         intp node) noexcept nogil:
-    """Split the rows of node recursively and fill the aggregates of every
-    node below it, children before parents."""
+cdef void _build_subtree(floating* data, intp* idx, double* w, intp d,
+                         intp* start, intp* end, double* centroid,
+                         double* radius, double* sums, floating* box,
+                         intp first_leaf, intp node) noexcept nogil:
+    """Split the rows of node recursively (idx and w, where not NULL,
+    permuted with them) and fill the aggregates of every node below it,
+    children before parents."""
     if node >= first_leaf:
         _leaf_stats(data, d, start, end, centroid, radius, sums, box, node)
         return
-    _split_node(data, idx, d, start, end, node)
-    _build_subtree(data, idx, d, start, end, centroid, radius, sums, box,
+    _split_node(data, idx, w, d, start, end, node)
+    _build_subtree(data, idx, w, d, start, end, centroid, radius, sums, box,
                    first_leaf, 2 * node + 1)
-    _build_subtree(data, idx, d, start, end, centroid, radius, sums, box,
+    _build_subtree(data, idx, w, d, start, end, centroid, radius, sums, box,
                    first_leaf, 2 * node + 2)
     _inner_stats(data, d, start, end, centroid, radius, sums, box, node)
 
@@ -499,40 +538,72 @@ cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
 
 
 def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
-               weights=None, bint moments=False):
+               weights=None, bint moments=False, bint index=True,
+               bint balls=True):
     """Build a :class:`BallTree` over the rows of X (any strides).
 
-    The tree keeps a permuted C-ordered copy of X in X's dtype; node
-    centroids, radii and coordinate sums are float64.  With ``weights``
-    (float64, one per row, non-negative) the node sums are weighted sums
-    and each node also holds the sum of its weights; with ``moments`` each
-    node holds the moments the Epanechnikov kernel needs (see
-    _node_moments).
+    The tree keeps a permuted C-ordered copy of X in X's dtype (``data``:
+    the kernels that take a tree are given this copy); node sums are
+    float64, node boxes in X's dtype, centroids and radii float64.  With
+    ``weights`` (float64, one per row, non-negative) the node sums are
+    weighted sums and each node also holds the sum of its weights; with
+    ``moments`` each node holds the moments the Epanechnikov kernel needs
+    (see _node_moments).
+
+    A tree for climbs alone can leave out what they do not use:
+    ``index=False`` keeps no permutation (``idx`` is None: suppress and
+    kth_neighbor_dist need it), ``balls=False`` no centroids and radii
+    where the climb bounds nodes by their boxes (up to 2 columns, without
+    moments; suppress, assign and kth_neighbor_dist need them).  What is
+    kept is the same either way, bit for bit.
     """
     cdef intp n = X.shape[0], d = X.shape[1]
     cdef intp n_levels = tree_levels(n, leaf_size)
     cdef intp n_nodes = (<intp>1 << n_levels) - 1
     cdef intp first_leaf = (n_nodes - 1) // 2
     cdef intp level, node, top
-    dtype = np.float32 if floating is float else np.float64
-    data_arr = np.empty((n, d), dtype=dtype)
-    idx_arr = np.arange(n, dtype=np.intp)
-    start_arr = np.zeros(n_nodes, dtype=np.intp)
-    end_arr = np.zeros(n_nodes, dtype=np.intp)
-    centroid_arr = np.zeros((n_nodes, max(d, 1)), dtype=np.float64)
-    radius_arr = np.zeros(n_nodes, dtype=np.float64)
-    sums_arr = np.zeros((n_nodes, max(d, 1)), dtype=np.float64)
-    box_arr = np.zeros((n_nodes, 2 * max(d, 1)), dtype=np.float64)
-    cdef floating[:, ::1] data = data_arr
-    cdef intp[::1] idx = idx_arr
-    cdef intp[::1] start = start_arr
-    cdef intp[::1] end = end_arr
-    cdef double[:, ::1] centroid = centroid_arr
-    cdef double[::1] radius = radius_arr
-    cdef double[:, ::1] sums = sums_arr
-    cdef double[:, ::1] box = box_arr
     if n == 0 or d == 0:
         raise ValueError("cannot build a tree over an empty array")
+    if d > BOX_MAX_D or moments:
+        balls = True
+    dtype = np.float32 if floating is float else np.float64
+    data_arr = np.empty((n, d), dtype=dtype)
+    idx_arr = np.arange(n, dtype=np.intp) if index else None
+    start_arr = np.zeros(n_nodes, dtype=np.intp)
+    end_arr = np.zeros(n_nodes, dtype=np.intp)
+    centroid_arr = np.zeros((n_nodes, d), dtype=np.float64) if balls else None
+    radius_arr = np.zeros(n_nodes, dtype=np.float64) if balls else None
+    sums_arr = np.zeros((n_nodes, d), dtype=np.float64)
+    box_arr = np.zeros((n_nodes, 2 * d), dtype=dtype)
+    w_arr = None
+    if weights is not None:
+        w_arr = np.array(weights, dtype=np.float64, order="C")  # a copy
+        if w_arr.shape != (n,):
+            raise ValueError("weights must hold one value per row")
+    cdef floating[:, ::1] data = data_arr
+    cdef intp[::1] idx_view
+    cdef double[::1] w_view
+    cdef intp* idx = NULL
+    cdef double* w = NULL
+    cdef intp[::1] start = start_arr
+    cdef intp[::1] end = end_arr
+    cdef double[:, ::1] centroid_view
+    cdef double[::1] radius_view
+    cdef double* centroid = NULL
+    cdef double* radius = NULL
+    cdef double[:, ::1] sums = sums_arr
+    cdef floating[:, ::1] box = box_arr
+    if index:
+        idx_view = idx_arr
+        idx = &idx_view[0]
+    if w_arr is not None:
+        w_view = w_arr
+        w = &w_view[0]
+    if balls:
+        centroid_view = centroid_arr
+        radius_view = radius_arr
+        centroid = &centroid_view[0, 0]
+        radius = &radius_view[0]
     if n * d < 65536:
         n_threads = 1      # a parallel region costs more than the work
     with nogil:
@@ -550,18 +621,18 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
             top = 0
         for level in range(top):
             for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
-                _split_node(&data[0, 0], &idx[0], d, &start[0], &end[0], node)
+                _split_node(&data[0, 0], idx, w, d, &start[0], &end[0], node)
         for node in prange((<intp>1 << top) - 1, (<intp>1 << (top + 1)) - 1,
                            schedule='dynamic', num_threads=n_threads):
-            _build_subtree(&data[0, 0], &idx[0], d, &start[0], &end[0],
-                           &centroid[0, 0], &radius[0], &sums[0, 0], &box[0, 0],
+            _build_subtree(&data[0, 0], idx, w, d, &start[0], &end[0],
+                           centroid, radius, &sums[0, 0], &box[0, 0],
                            first_leaf, node)
         for level in range(top - 1, -1, -1):
             for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
-                _inner_stats(&data[0, 0], d, &start[0], &end[0], &centroid[0, 0],
-                             &radius[0], &sums[0, 0], &box[0, 0], node)
+                _inner_stats(&data[0, 0], d, &start[0], &end[0], centroid,
+                             radius, &sums[0, 0], &box[0, 0], node)
     cdef BallTree tree = BallTree.__new__(BallTree)
-    cdef double[::1] w_view, wsum_view
+    cdef double[::1] wsum_view
     cdef double[:, ::1] mom_view
     tree.data = data_arr
     tree.idx = idx_arr
@@ -576,12 +647,8 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
     tree.wsum = None
     tree.mom = None
     if weights is not None:
-        w_in = np.asarray(weights, dtype=np.float64)
-        if w_in.shape != (n,):
-            raise ValueError("weights must hold one value per row")
-        tree.w = np.ascontiguousarray(w_in[idx_arr])
+        tree.w = w_arr          # permuted with the rows
         tree.wsum = np.zeros(n_nodes, dtype=np.float64)
-        w_view = tree.w
         wsum_view = tree.wsum
         _weighted_aggregates(w_view, wsum_view, data, start, end, sums,
                              first_leaf, n_threads)
@@ -589,7 +656,8 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
         tree.mom = np.zeros((n_nodes, 2 * d + 1 + d * (d + 1) // 2),
                             dtype=np.float64)
         mom_view = tree.mom
-        _all_moments(tree.w, mom_view, data, start, end, centroid, n_threads)
+        _all_moments(tree.w, mom_view, data, start, end, centroid_view,
+                     n_threads)
     # rounding of a distance is ~ (d + 3) eps relative; radii of inner
     # nodes add one such error per level
     tree.rel = BASE_REL_TOL + 8.0 * (d + 4) * (n_levels + 2) * DBL_EPS
@@ -756,6 +824,7 @@ cdef inline double _ball_sum_d(const floating* data, const Tree* t,
     cdef bint whole = kern == KERNEL_FLAT or (kern == KERNEL_EPANECHNIKOV
                                               and t.mom != NULL)
     cdef const double* c
+    cdef const floating* bx
     cdef const floating* row
     stack[0] = 0
     while sp > 0:
@@ -764,12 +833,12 @@ cdef inline double _ball_sum_d(const floating* data, const Tree* t,
         if not exact_only:
             if use_box:
                 # low dimensions: the bounding box is the tighter bound
-                c = t.box + node * 2 * d
+                bx = <const floating*>t.box + node * 2 * d
                 lo2 = 0.0
                 hi2 = 0.0
                 for k in range(d):
-                    a = c[k] - q[k]
-                    b = q[k] - c[d + k]
+                    a = bx[k] - q[k]
+                    b = q[k] - bx[d + k]
                     if a > 0.0:
                         lo2 += a * a
                     elif b > 0.0:
@@ -867,6 +936,19 @@ cdef inline bint _use_exact_only(double bw2) noexcept nogil:
     return not (bw2 > 1e-280 and bw2 < 1e280)
 
 
+cdef int _check_data(BallTree tree, const floating[:, ::1] data) except -1:
+    """data must be the tree's data: its shape and dtype (the node boxes
+    are read in the data's dtype)."""
+    if floating is float:
+        dtype = np.float32
+    else:
+        dtype = np.float64
+    if (data.shape[0] != tree.t.n or data.shape[1] != tree.t.d
+            or tree.box.dtype != dtype):
+        raise ValueError("data must be the tree's data (tree.data)")
+    return 0
+
+
 cdef int _check_kernel(BallTree tree, int kern) except -1:
     if kern < KERNEL_FLAT or kern > KERNEL_GAUSSIAN:
         raise ValueError(f"unknown kernel code {kern}")
@@ -883,10 +965,12 @@ def ball_sums(BallTree tree, const floating[:, ::1] data,
     weighted sum sum w_i k(r_i) x_i (float64) and the weight
     sum w_i k(r_i) (float64; for the flat kernel without weights, the count)
     of the points within the kernel's reach of it.  ``kernel`` is a value
-    of ``KERNELS``."""
+    of ``KERNELS``.  ``data`` is the tree's own permuted copy of its rows,
+    ``tree.data`` (not the array the tree was built from)."""
     cdef intp m = positions.shape[0], d = tree.t.d, i, k
-    if positions.shape[1] != d or data.shape[0] != tree.t.n:
+    if positions.shape[1] != d:
         raise ValueError("positions and data must match the tree")
+    _check_data(tree, data)
     _check_kernel(tree, kernel)
     sums_arr = np.zeros((m, d), dtype=np.float64)
     totals_arr = np.zeros(m, dtype=np.float64)
@@ -1057,11 +1141,13 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
     that long: the seeds begun are finished and ``stop`` tells where to go
     on from; otherwise ``stop`` is the number of seeds.  ``out``, the three
     arrays of an earlier call on the same seeds, is filled instead of new
-    arrays.
+    arrays.  ``data`` is the tree's own permuted copy of its rows,
+    ``tree.data``.
     """
     cdef intp m = seeds.shape[0], d = tree.t.d, s, k
-    if seeds.shape[1] != d or data.shape[0] != tree.t.n:
+    if seeds.shape[1] != d:
         raise ValueError("seeds and data must match the tree")
+    _check_data(tree, data)
     if not 0 <= start <= m:
         raise ValueError("need 0 <= start <= n_seeds")
     _check_kernel(tree, kernel)
@@ -1279,6 +1365,13 @@ cdef int _cmp_intensity_desc(const void* ctx, intp a, intp b) noexcept nogil:
     return -_cmp_coords(ctx, c.rows[a], c.rows[b])
 
 
+cdef int _check_full(BallTree tree, str name) except -1:
+    if tree.idx is None or tree.centroid is None:
+        raise ValueError(f"{name} needs a tree built with index=True and "
+                         "balls=True")
+    return 0
+
+
 def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
     """Greedy suppression in rank order (the rows the tree was built on are
     ranked strongest first): a center within bandwidth of a stronger kept
@@ -1294,11 +1387,16 @@ def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
     cdef intp[::1] pos = pos_arr
     cdef double bw2 = bandwidth * bandwidth
     cdef bint exact_only = _use_exact_only(bw2)
-    cdef double* q = <double*>malloc(max(d, 1) * sizeof(double))
-    cdef intp* stack = <intp*>malloc((2 * tree.t.n_levels + 2) * sizeof(intp))
+    cdef double* q
+    cdef intp* stack
     cdef double dc, r, tol, diff, d2
     cdef const double* c
     cdef const Tree* t = &tree.t
+    if data.shape[0] != n or data.shape[1] != d:
+        raise ValueError("data must be the tree's data")
+    _check_full(tree, "suppress")
+    q = <double*>malloc(max(d, 1) * sizeof(double))
+    stack = <intp*>malloc((2 * tree.t.n_levels + 2) * sizeof(intp))
     if q == NULL or stack == NULL:
         free(q)
         free(stack)
@@ -1727,6 +1825,7 @@ def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
         raise ValueError("a tree with weights needs kweight > 0")
     if data.shape[0] != n:
         raise ValueError("data must match the tree")
+    _check_full(tree, "kth_neighbor_dist")
     if not 0 <= start <= n:
         raise ValueError("need 0 <= start <= n_samples")
     if out is None:
