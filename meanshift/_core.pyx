@@ -114,6 +114,19 @@ cdef extern from *:
        vectorise; each distance is still summed in coordinate order, and
        the strict comparison keeps the first (strongest) center on ties.
        best/bi come in initialised (INFINITY, 0). */
+    /* floor(log2(x)) for x >= 1: the level of tree node x - 1 */
+    #if defined(__GNUC__) || defined(__clang__)
+    static inline int ms_floor_log2(unsigned long long x)
+    { return 63 - __builtin_clzll(x); }
+    #elif defined(_MSC_VER) && defined(_WIN64)
+    #include <intrin.h>
+    static inline int ms_floor_log2(unsigned long long x)
+    { unsigned long i; _BitScanReverse64(&i, x); return (int)i; }
+    #else
+    static inline int ms_floor_log2(unsigned long long x)
+    { int r = 0; while (x >>= 1) r++; return r; }
+    #endif
+
     #define MS_BLOCK 32
     #if defined(__GNUC__) || defined(__clang__)
     #define MS_RESTRICT __restrict__
@@ -151,6 +164,7 @@ cdef extern from *:
     }
     """
     enum: MS_BLOCK
+    int ms_floor_log2(unsigned long long x) noexcept nogil
     void ms_nearest_block(const double* xs, intp d, const double* C, intp kc,
                           double* dist, double* best, intp* bi) noexcept nogil
     double ms_sqdist_hd_f64(const double* row, const double* q, intp d,
@@ -191,8 +205,8 @@ cdef struct Tree:
     intp first_leaf       # nodes >= first_leaf are leaves
     intp n_levels
     const intp* idx       # original row of each permuted row, or NULL
-    const intp* start     # node -> first permuted row
-    const intp* end       # node -> one past its last permuted row
+    const intp* bounds    # n_leaves + 1: first permuted row of each leaf,
+                          # then n (a node's rows: _node_lo, _node_hi)
     const double* centroid  # n_nodes x d, or NULL (no balls)
     const double* radius    # n_nodes: bound on the distance centroid->point
     const double* sums      # n_nodes x d: coordinate sums of its points
@@ -210,21 +224,22 @@ cdef class BallTree:
     """Flat-array ball tree over one permuted copy of the data.
 
     Node ``i`` has children ``2i+1`` and ``2i+2``; nodes at or after
-    ``first_leaf`` are leaves.  ``data`` is the permuted copy (C order, dtype
-    of the input), ``idx[j]`` the input row of ``data[j]`` (None for a tree
-    built with ``index=False``).  Per node: start and end into ``data``,
-    the coordinate sums of its points (float64; its count is
-    ``end - start``), its bounding box (``box``: per coordinate the min,
-    then the max, in the data's dtype), and its centroid and radius
-    (float64; None for a tree built with ``balls=False``).  The kernels
-    that take a tree take its data too: always ``tree.data``, the permuted
-    copy, never the input rows.
+    ``first_leaf`` are leaves, all on the last level.  ``data`` is the
+    permuted copy (C order, dtype of the input), ``idx[j]`` the input row of
+    ``data[j]`` (None for a tree built with ``index=False``).  ``bounds``
+    holds the first row of each leaf, then n: a node's rows are those of
+    its leaves (``start`` and ``end``, per node, are computed from it on
+    demand).  Per node: the coordinate sums of its points (float64; its
+    count is ``end - start``), its bounding box (``box``: per coordinate
+    the min, then the max, in the data's dtype), and its centroid and
+    radius (float64; None for a tree built with ``balls=False``).  The
+    kernels that take a tree take its data too: always ``tree.data``, the
+    permuted copy, never the input rows.
     """
 
     cdef readonly object data
     cdef readonly object idx
-    cdef readonly object start
-    cdef readonly object end
+    cdef readonly object bounds
     cdef readonly object centroid
     cdef readonly object radius
     cdef readonly object sums
@@ -243,10 +258,29 @@ cdef class BallTree:
     def n_nodes(self):
         return self.t.n_nodes
 
+    def _ranges(self):
+        node = np.arange(self.t.n_nodes, dtype=np.int64)
+        level = np.zeros(self.t.n_nodes, dtype=np.int64)
+        for lv in range(1, self.n_levels):
+            level[(1 << lv) - 1:] = lv
+        h = self.n_levels - 1 - level
+        base = self.t.first_leaf + 1
+        return (self.bounds[((node + 1) << h) - base],
+                self.bounds[((node + 2) << h) - base])
+
+    @property
+    def start(self):
+        """Per node, its first row of ``data`` (computed from ``bounds``)."""
+        return self._ranges()[0]
+
+    @property
+    def end(self):
+        """Per node, one past its last row of ``data``."""
+        return self._ranges()[1]
+
     cdef void _bind(self):
         cdef intp[::1] idx
-        cdef intp[::1] start = self.start
-        cdef intp[::1] end = self.end
+        cdef intp[::1] bounds = self.bounds
         cdef double[:, ::1] centroid
         cdef double[::1] radius
         cdef double[:, ::1] sums = self.sums
@@ -254,15 +288,14 @@ cdef class BallTree:
         cdef double[:, ::1] box64
         self.t.n = self.data.shape[0]
         self.t.d = sums.shape[1]
-        self.t.n_nodes = start.shape[0]
+        self.t.n_nodes = 2 * bounds.shape[0] - 3
         self.t.first_leaf = (self.t.n_nodes - 1) // 2
         self.t.n_levels = self.n_levels
         self.t.idx = NULL
         if self.idx is not None:
             idx = self.idx
             self.t.idx = &idx[0]
-        self.t.start = &start[0]
-        self.t.end = &end[0]
+        self.t.bounds = &bounds[0]
         self.t.centroid = NULL
         self.t.radius = NULL
         if self.centroid is not None:
@@ -304,6 +337,36 @@ def tree_levels(intp n, intp leaf_size):
         n = (n + 1) // 2
         levels += 1
     return levels
+
+
+cdef inline intp _node_lo(const Tree* t, intp node) noexcept nogil:
+    """First row of node: that of its leftmost leaf."""
+    cdef int h = (<int>t.n_levels - 1
+                  - ms_floor_log2(<unsigned long long>node + 1))
+    return t.bounds[((node + 1) << h) - (t.first_leaf + 1)]
+
+
+cdef inline intp _node_hi(const Tree* t, intp node) noexcept nogil:
+    """One past the last row of node: that of its rightmost leaf."""
+    cdef int h = (<int>t.n_levels - 1
+                  - ms_floor_log2(<unsigned long long>node + 1))
+    return t.bounds[((node + 2) << h) - (t.first_leaf + 1)]
+
+
+cdef inline intp _node_count(const Tree* t, intp node) noexcept nogil:
+    """Number of rows of node: _node_hi - _node_lo."""
+    cdef int h = (<int>t.n_levels - 1
+                  - ms_floor_log2(<unsigned long long>node + 1))
+    cdef const intp* b = t.bounds + (((node + 1) << h) - (t.first_leaf + 1))
+    return b[(<intp>1) << h] - b[0]
+
+
+cdef inline intp _leaf_lo(const Tree* t, intp node) noexcept nogil:
+    return t.bounds[node - t.first_leaf]
+
+
+cdef inline intp _leaf_hi(const Tree* t, intp node) noexcept nogil:
+    return t.bounds[node - t.first_leaf + 1]
 
 
 cdef inline void _swap_rows(floating* data, intp* idx, double* w, intp d,
@@ -361,9 +424,11 @@ cdef void _select(floating* data, intp* idx, double* w, intp d, intp dim,
             r = j
 
 
-cdef void _split_node(floating* data, intp* idx, double* w, intp d,
-                      intp* start, intp* end, intp node) noexcept nogil:
-    cdef intp s = start[node], e = end[node], p, k, dim = 0
+cdef intp _split_node(floating* data, intp* idx, double* w, intp d,
+                      intp s, intp e) noexcept nogil:
+    """Split rows [s, e) at their middle along the coordinate of widest
+    spread; returns the middle (the right child's first row)."""
+    cdef intp p, k, dim = 0
     cdef intp mid = s + (e - s) // 2
     cdef double lo, hi, v, spread, best = -1.0
     for k in range(d):
@@ -381,18 +446,15 @@ cdef void _split_node(floating* data, intp* idx, double* w, intp d,
             dim = k
     if e - s > 1:
         _select(data, idx, w, d, dim, s, e, mid)
-    start[2 * node + 1] = s
-    end[2 * node + 1] = mid
-    start[2 * node + 2] = mid
-    end[2 * node + 2] = e
+    return mid
 
 
-cdef void _leaf_stats(const floating* data, intp d, const intp* start,
-                      const intp* end, double* centroid, double* radius,
+cdef void _leaf_stats(const floating* data, intp d, intp s, intp e,
+                      double* centroid, double* radius,
                       double* sums, floating* box, intp node) noexcept nogil:
-    """Sums and box of a leaf; with centroid (not NULL), its centroid and
-    radius too."""
-    cdef intp s = start[node], e = end[node], p, k
+    """Sums and box of a leaf (rows [s, e)); with centroid (not NULL), its
+    centroid and radius too."""
+    cdef intp p, k
     cdef double* c
     cdef double* sm = sums + node * d
     cdef floating* lo = box + node * 2 * d
@@ -426,13 +488,13 @@ cdef void _leaf_stats(const floating* data, intp d, const intp* start,
     radius[node] = sqrt(rmax)
 
 
-cdef void _inner_stats(const floating* data, intp d, const intp* start,
-                       const intp* end, double* centroid, double* radius,
+cdef void _inner_stats(const floating* data, intp d, intp s, intp e,
+                       double* centroid, double* radius,
                        double* sums, floating* box, intp node) noexcept nogil:
-    """Aggregates of an inner node: sums and box from its children; with
-    centroid (not NULL), its centroid and its radius, exact (the farthest
-    of its points from its centroid)."""
-    cdef intp k, p, s = start[node], e = end[node]
+    """Aggregates of an inner node (rows [s, e)): sums and box from its
+    children; with centroid (not NULL), its centroid and its radius, exact
+    (the farthest of its points from its centroid)."""
+    cdef intp k, p
     cdef double* c
     cdef double* sm = sums + node * d
     cdef floating* b = box + node * 2 * d
@@ -459,21 +521,24 @@ cdef void _inner_stats(const floating* data, intp d, const intp* start,
 
 
 cdef void _build_subtree(floating* data, intp* idx, double* w, intp d,
-                         intp* start, intp* end, double* centroid,
+                         intp* bounds, double* centroid,
                          double* radius, double* sums, floating* box,
-                         intp first_leaf, intp node) noexcept nogil:
-    """Split the rows of node recursively (idx and w, where not NULL,
-    permuted with them) and fill the aggregates of every node below it,
-    children before parents."""
+                         intp first_leaf, intp node, intp s,
+                         intp e) noexcept nogil:
+    """Split the rows [s, e) of node recursively (idx and w, where not
+    NULL, permuted with them) and fill the aggregates of every node below
+    it, children before parents, and the bounds of its leaves."""
+    cdef intp mid
     if node >= first_leaf:
-        _leaf_stats(data, d, start, end, centroid, radius, sums, box, node)
+        bounds[node - first_leaf] = s
+        _leaf_stats(data, d, s, e, centroid, radius, sums, box, node)
         return
-    _split_node(data, idx, w, d, start, end, node)
-    _build_subtree(data, idx, w, d, start, end, centroid, radius, sums, box,
-                   first_leaf, 2 * node + 1)
-    _build_subtree(data, idx, w, d, start, end, centroid, radius, sums, box,
-                   first_leaf, 2 * node + 2)
-    _inner_stats(data, d, start, end, centroid, radius, sums, box, node)
+    mid = _split_node(data, idx, w, d, s, e)
+    _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
+                   first_leaf, 2 * node + 1, s, mid)
+    _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
+                   first_leaf, 2 * node + 2, mid, e)
+    _inner_stats(data, d, s, e, centroid, radius, sums, box, node)
 
 
 cdef void _weighted_leaf(const floating* data, const double* w, intp d,
@@ -561,7 +626,7 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
     cdef intp n_levels = tree_levels(n, leaf_size)
     cdef intp n_nodes = (<intp>1 << n_levels) - 1
     cdef intp first_leaf = (n_nodes - 1) // 2
-    cdef intp level, node, top
+    cdef intp level, node, top, s, e, mid
     if n == 0 or d == 0:
         raise ValueError("cannot build a tree over an empty array")
     if d > BOX_MAX_D or moments:
@@ -569,8 +634,9 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
     dtype = np.float32 if floating is float else np.float64
     data_arr = np.empty((n, d), dtype=dtype)
     idx_arr = np.arange(n, dtype=np.intp) if index else None
-    start_arr = np.zeros(n_nodes, dtype=np.intp)
-    end_arr = np.zeros(n_nodes, dtype=np.intp)
+    bounds_arr = np.zeros(first_leaf + 2, dtype=np.intp)
+    # rows of the nodes split before the parallel region (a few levels)
+    top_arr = np.zeros(2 * n_nodes if n_nodes < 512 else 1024, dtype=np.intp)
     centroid_arr = np.zeros((n_nodes, d), dtype=np.float64) if balls else None
     radius_arr = np.zeros(n_nodes, dtype=np.float64) if balls else None
     sums_arr = np.zeros((n_nodes, d), dtype=np.float64)
@@ -585,8 +651,8 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
     cdef double[::1] w_view
     cdef intp* idx = NULL
     cdef double* w = NULL
-    cdef intp[::1] start = start_arr
-    cdef intp[::1] end = end_arr
+    cdef intp[::1] bounds = bounds_arr
+    cdef intp[::1] top_se = top_arr
     cdef double[:, ::1] centroid_view
     cdef double[::1] radius_view
     cdef double* centroid = NULL
@@ -608,36 +674,45 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
         n_threads = 1      # a parallel region costs more than the work
     with nogil:
         _copy_rows(X, &data[0, 0], n, d, n_threads)
-        start[0] = 0
-        end[0] = n
+        top_se[0] = 0
+        top_se[1] = n
+        bounds[first_leaf + 1] = n
         # The top levels are split in this thread until there are a few
         # subtrees per thread; each subtree is then built whole by one
         # thread, so the build is one parallel region with no barrier per
         # level (barriers stall when another process holds a core).
         top = 0
-        while top < n_levels - 1 and (<intp>1 << top) < 4 * n_threads:
+        while (top < n_levels - 1 and (<intp>1 << top) < 4 * n_threads
+               and (<intp>2 << top) <= 256):
             top += 1
         if n_threads == 1:
             top = 0
         for level in range(top):
             for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
-                _split_node(&data[0, 0], idx, w, d, &start[0], &end[0], node)
+                s = top_se[2 * node]
+                e = top_se[2 * node + 1]
+                mid = _split_node(&data[0, 0], idx, w, d, s, e)
+                top_se[2 * (2 * node + 1)] = s
+                top_se[2 * (2 * node + 1) + 1] = mid
+                top_se[2 * (2 * node + 2)] = mid
+                top_se[2 * (2 * node + 2) + 1] = e
         for node in prange((<intp>1 << top) - 1, (<intp>1 << (top + 1)) - 1,
                            schedule='dynamic', num_threads=n_threads):
-            _build_subtree(&data[0, 0], idx, w, d, &start[0], &end[0],
+            _build_subtree(&data[0, 0], idx, w, d, &bounds[0],
                            centroid, radius, &sums[0, 0], &box[0, 0],
-                           first_leaf, node)
+                           first_leaf, node, top_se[2 * node],
+                           top_se[2 * node + 1])
         for level in range(top - 1, -1, -1):
             for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
-                _inner_stats(&data[0, 0], d, &start[0], &end[0], centroid,
-                             radius, &sums[0, 0], &box[0, 0], node)
+                _inner_stats(&data[0, 0], d, top_se[2 * node],
+                             top_se[2 * node + 1], centroid, radius,
+                             &sums[0, 0], &box[0, 0], node)
     cdef BallTree tree = BallTree.__new__(BallTree)
     cdef double[::1] wsum_view
     cdef double[:, ::1] mom_view
     tree.data = data_arr
     tree.idx = idx_arr
-    tree.start = start_arr
-    tree.end = end_arr
+    tree.bounds = bounds_arr
     tree.centroid = centroid_arr
     tree.radius = radius_arr
     tree.sums = sums_arr
@@ -650,35 +725,37 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
         tree.w = w_arr          # permuted with the rows
         tree.wsum = np.zeros(n_nodes, dtype=np.float64)
         wsum_view = tree.wsum
-        _weighted_aggregates(w_view, wsum_view, data, start, end, sums,
+        _weighted_aggregates(w_view, wsum_view, data, bounds, sums,
                              first_leaf, n_threads)
     if moments:
         tree.mom = np.zeros((n_nodes, 2 * d + 1 + d * (d + 1) // 2),
                             dtype=np.float64)
         mom_view = tree.mom
-        _all_moments(tree.w, mom_view, data, start, end, centroid_view,
-                     n_threads)
     # rounding of a distance is ~ (d + 3) eps relative; radii of inner
     # nodes add one such error per level
     tree.rel = BASE_REL_TOL + 8.0 * (d + 4) * (n_levels + 2) * DBL_EPS
     tree._bind()
+    if moments:   # (over the node ranges of the bound tree)
+        _all_moments(tree.w, mom_view, data, &tree.t, centroid_view,
+                     n_threads)
     return tree
 
 
 cdef void _weighted_aggregates(const double[::1] w, double[::1] wsum,
                                const floating[:, ::1] data,
-                               const intp[::1] start, const intp[::1] end,
+                               const intp[::1] bounds,
                                double[:, ::1] sums, intp first_leaf,
                                int n_threads):
     """Weighted node sums: leaves from their rows, inner nodes from their
     children (as the plain sums are formed)."""
-    cdef intp n_nodes = start.shape[0], d = data.shape[1], node, k
+    cdef intp n_nodes = 2 * first_leaf + 1, d = data.shape[1], node, k
     if n_nodes * d < 8192:
         n_threads = 1
     with nogil:
         for node in prange(first_leaf, n_nodes, schedule='static',
                            num_threads=n_threads):
-            _weighted_leaf(&data[0, 0], &w[0], d, start[node], end[node],
+            _weighted_leaf(&data[0, 0], &w[0], d, bounds[node - first_leaf],
+                           bounds[node - first_leaf + 1],
                            &wsum[node], &sums[node, 0])
         for node in range(first_leaf - 1, -1, -1):
             wsum[node] = wsum[2 * node + 1] + wsum[2 * node + 2]
@@ -687,9 +764,9 @@ cdef void _weighted_aggregates(const double[::1] w, double[::1] wsum,
 
 
 cdef void _all_moments(w_obj, double[:, ::1] mom, const floating[:, ::1] data,
-                       const intp[::1] start, const intp[::1] end,
-                       const double[:, ::1] centroid, int n_threads):
-    cdef intp n_nodes = start.shape[0], d = data.shape[1], node
+                       const Tree* t, const double[:, ::1] centroid,
+                       int n_threads):
+    cdef intp n_nodes = t.n_nodes, d = data.shape[1], node
     cdef const double* w = NULL
     cdef const double[::1] wv
     if w_obj is not None:
@@ -700,7 +777,8 @@ cdef void _all_moments(w_obj, double[:, ::1] mom, const floating[:, ::1] data,
     with nogil:
         for node in prange(n_nodes, schedule='dynamic', chunksize=16,
                            num_threads=n_threads):
-            _node_moments(&data[0, 0], w, d, start[node], end[node],
+            _node_moments(&data[0, 0], w, d, _node_lo(t, node),
+                          _node_hi(t, node),
                           &centroid[node, 0], &mom[node, 0])
 
 
@@ -769,7 +847,8 @@ cdef inline double _epan_node(const Tree* t, intp node, const double* q,
     cdef const double* M = m + 2 * d + 1
     cdef double S0, pp = 0.0, pS1 = 0.0, Q, kw, mp, pk
     cdef intp k, j
-    S0 = t.wsum[node] if t.wsum != NULL else <double>(t.end[node] - t.start[node])
+    S0 = (t.wsum[node] if t.wsum != NULL
+          else <double>(_node_count(t, node)))
     for k in range(d):
         pk = q[k] - c[k]
         pp += pk * pk
@@ -866,21 +945,21 @@ cdef inline double _ball_sum_d(const floating* data, const Tree* t,
                 if t.wsum != NULL:
                     total += t.wsum[node]
                 else:
-                    count += t.end[node] - t.start[node]
+                    count += _node_count(t, node)
                 c = t.sums + node * d
                 for k in range(d):
                     acc[k] += c[k]
                 continue
         if node >= t.first_leaf:
             if plain:
-                for p in range(t.start[node], t.end[node]):
+                for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                     row = data + p * d
                     if _sqdist_bounded(row, q, d, bw2) <= bw2:
                         count += 1
                         for k in range(d):
                             acc[k] += row[k]
                 continue
-            for p in range(t.start[node], t.end[node]):
+            for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                 row = data + p * d
                 d2 = _sqdist_bounded(row, q, d, reach2)
                 if d2 <= reach2:
@@ -1426,14 +1505,14 @@ def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
                     if dc - r > bandwidth + tol:
                         continue
                     if dc + r + tol <= bandwidth:
-                        for p in range(t.start[node], t.end[node]):
+                        for p in range(_node_lo(t, node), _node_hi(t, node)):
                             o = t.idx[p]
                             if o > i and keep[o]:
                                 keep[o] = 0
                                 by[o] = i
                         continue
                 if node >= t.first_leaf:
-                    for p in range(t.start[node], t.end[node]):
+                    for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                         o = t.idx[p]
                         if o > i and keep[o] and \
                                 _sqdist_bounded(&data[p, 0], q, d, bw2) <= bw2:
@@ -1474,7 +1553,7 @@ cdef void _nearest_tree(const double* q, const double* cdata, const Tree* t,
         if dc - r - tol > sb:
             continue
         if node >= t.first_leaf:
-            for p in range(t.start[node], t.end[node]):
+            for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                 d2 = 0.0
                 for k in range(d):
                     diff = q[k] - cdata[p * d + k]
@@ -1687,12 +1766,12 @@ cdef intp _shell(const floating* data, const Tree* t, const double* q, intp d,
             continue
         lim = r_lo / f - t.radius[node]
         if lim >= 0.0 and d2 <= lim * lim:
-            count += t.end[node] - t.start[node]
+            count += _node_count(t, node)
             if t.w != NULL:
                 bw_sum += t.wsum[node]
             continue
         if node >= t.first_leaf:
-            for p in range(t.start[node], t.end[node]):
+            for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                 dist = sqrt(_sqdist_bounded(data + p * d, q, d, INFINITY))
                 if dist <= r_lo:
                     count += 1
