@@ -204,10 +204,12 @@ def _threads_for(n_threads, work):
     return 1 if work < _SERIAL_WORK else n_threads
 
 
-def _build_tree(X, leaf_size, n_threads, weights=None, moments=False):
+def _build_tree(X, leaf_size, n_threads, weights=None, moments=False, full=True):
+    """The tree over X; ``full=False``: only what climbs use (no index,
+    and no balls where boxes bound the nodes), less memory."""
     work = 100 * X.shape[0] * X.shape[1] * (X.shape[1] if moments else 1)
     return _core.build_tree(
-        X, leaf_size, _threads_for(n_threads, work), weights, moments
+        X, leaf_size, _threads_for(n_threads, work), weights, moments, full, full
     )
 
 
@@ -825,7 +827,10 @@ class MeanShift(ClusterMixin, BaseEstimator):
             bandwidth = None if bandwidth is None else _ldexp(bandwidth, k)
 
         report = reporter(self.verbose)
-        tree = self._density_tree(X, weights, self.kernel, n_threads)
+        # the bandwidth estimate searches the tree; the climbs alone need less
+        tree = self._density_tree(
+            X, weights, self.kernel, n_threads, full=bandwidth is None
+        )
         if bandwidth is None:
             bandwidth = _estimate_bandwidth(
                 X, 0.3, None, 0, n_threads, tree, report, weights
@@ -978,15 +983,17 @@ class MeanShift(ClusterMixin, BaseEstimator):
         return labels
 
     @staticmethod
-    def _density_tree(X, weights, kernel, n_threads):
+    def _density_tree(X, weights, kernel, n_threads, full=False):
         """The tree the climbs run on: with the weights, and with the
-        moments the Epanechnikov kernel takes whole nodes through."""
+        moments the Epanechnikov kernel takes whole nodes through;
+        ``full``: also what the bandwidth estimate searches it with."""
         return _build_tree(
             X,
             _leaf_size(*X.shape),
             n_threads,
             weights,
             moments=kernel == "epanechnikov",
+            full=full,
         )
 
     def _predict_attractor(self, X, n_threads):

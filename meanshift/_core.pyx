@@ -114,6 +114,19 @@ cdef extern from *:
        vectorise; each distance is still summed in coordinate order, and
        the strict comparison keeps the first (strongest) center on ties.
        best/bi come in initialised (INFINITY, 0). */
+    /* floor(log2(x)) for x >= 1: the level of tree node x - 1 */
+    #if defined(__GNUC__) || defined(__clang__)
+    static inline int ms_floor_log2(unsigned long long x)
+    { return 63 - __builtin_clzll(x); }
+    #elif defined(_MSC_VER) && defined(_WIN64)
+    #include <intrin.h>
+    static inline int ms_floor_log2(unsigned long long x)
+    { unsigned long i; _BitScanReverse64(&i, x); return (int)i; }
+    #else
+    static inline int ms_floor_log2(unsigned long long x)
+    { int r = 0; while (x >>= 1) r++; return r; }
+    #endif
+
     #define MS_BLOCK 32
     #if defined(__GNUC__) || defined(__clang__)
     #define MS_RESTRICT __restrict__
@@ -198,6 +211,7 @@ cdef extern from *:
     #endif
     """
     enum: MS_BLOCK
+    int ms_floor_log2(unsigned long long x) noexcept nogil
     void ms_nearest_block(const double* xs, intp d, const double* C, intp kc,
                           double* dist, double* best, intp* bi) noexcept nogil
     double ms_sqdist_hd_f64(const double* row, const double* q, intp d,
@@ -237,13 +251,14 @@ cdef struct Tree:
     intp n_nodes
     intp first_leaf       # nodes >= first_leaf are leaves
     intp n_levels
-    const intp* idx       # original row of each permuted row
-    const intp* start     # node -> first permuted row
-    const intp* end       # node -> one past its last permuted row
-    const double* centroid  # n_nodes x d
+    const intp* idx       # original row of each permuted row, or NULL
+    const intp* bounds    # n_leaves + 1: first permuted row of each leaf,
+                          # then n (a node's rows: _node_lo, _node_hi)
+    const double* centroid  # n_nodes x d, or NULL (no balls)
     const double* radius    # n_nodes: bound on the distance centroid->point
     const double* sums      # n_nodes x d: coordinate sums of its points
-    const double* box       # n_nodes x 2d: per coordinate min, then max
+    const void* box       # n_nodes x 2d: per coordinate min, then max, in
+                          # the data's dtype (they are values of the data)
     double rel            # relative rounding allowance of bound tests
     const double* w       # permuted sample weights (n), NULL: every weight 1
     const double* wsum    # n_nodes: sum of the weights of its points (with w)
@@ -256,16 +271,22 @@ cdef class BallTree:
     """Flat-array ball tree over one permuted copy of the data.
 
     Node ``i`` has children ``2i+1`` and ``2i+2``; nodes at or after
-    ``first_leaf`` are leaves.  ``data`` is the permuted copy (C order, dtype
-    of the input), ``idx[j]`` the input row of ``data[j]``.  Per node: start
-    and end into ``data``, centroid, radius and the coordinate sums of its
-    points (its count is ``end - start``).
+    ``first_leaf`` are leaves, all on the last level.  ``data`` is the
+    permuted copy (C order, dtype of the input), ``idx[j]`` the input row of
+    ``data[j]`` (None for a tree built with ``index=False``).  ``bounds``
+    holds the first row of each leaf, then n: a node's rows are those of
+    its leaves (``start`` and ``end``, per node, are computed from it on
+    demand).  Per node: the coordinate sums of its points (float64; its
+    count is ``end - start``), its bounding box (``box``: per coordinate
+    the min, then the max, in the data's dtype), and its centroid and
+    radius (float64; None for a tree built with ``balls=False``).  The
+    kernels that take a tree take its data too: always ``tree.data``, the
+    permuted copy, never the input rows.
     """
 
     cdef readonly object data
     cdef readonly object idx
-    cdef readonly object start
-    cdef readonly object end
+    cdef readonly object bounds
     cdef readonly object centroid
     cdef readonly object radius
     cdef readonly object sums
@@ -284,26 +305,58 @@ cdef class BallTree:
     def n_nodes(self):
         return self.t.n_nodes
 
+    def _ranges(self):
+        node = np.arange(self.t.n_nodes, dtype=np.int64)
+        level = np.zeros(self.t.n_nodes, dtype=np.int64)
+        for lv in range(1, self.n_levels):
+            level[(1 << lv) - 1:] = lv
+        h = self.n_levels - 1 - level
+        base = self.t.first_leaf + 1
+        return (self.bounds[((node + 1) << h) - base],
+                self.bounds[((node + 2) << h) - base])
+
+    @property
+    def start(self):
+        """Per node, its first row of ``data`` (computed from ``bounds``)."""
+        return self._ranges()[0]
+
+    @property
+    def end(self):
+        """Per node, one past its last row of ``data``."""
+        return self._ranges()[1]
+
     cdef void _bind(self):
-        cdef intp[::1] idx = self.idx
-        cdef intp[::1] start = self.start
-        cdef intp[::1] end = self.end
-        cdef double[:, ::1] centroid = self.centroid
-        cdef double[::1] radius = self.radius
+        cdef intp[::1] idx
+        cdef intp[::1] bounds = self.bounds
+        cdef double[:, ::1] centroid
+        cdef double[::1] radius
         cdef double[:, ::1] sums = self.sums
-        cdef double[:, ::1] box = self.box
-        self.t.n = idx.shape[0]
-        self.t.d = centroid.shape[1]
-        self.t.n_nodes = start.shape[0]
+        cdef float[:, ::1] box32
+        cdef double[:, ::1] box64
+        self.t.n = self.data.shape[0]
+        self.t.d = sums.shape[1]
+        self.t.n_nodes = 2 * bounds.shape[0] - 3
         self.t.first_leaf = (self.t.n_nodes - 1) // 2
         self.t.n_levels = self.n_levels
-        self.t.idx = &idx[0]
-        self.t.start = &start[0]
-        self.t.end = &end[0]
-        self.t.centroid = &centroid[0, 0]
-        self.t.radius = &radius[0]
+        self.t.idx = NULL
+        if self.idx is not None:
+            idx = self.idx
+            self.t.idx = &idx[0]
+        self.t.bounds = &bounds[0]
+        self.t.centroid = NULL
+        self.t.radius = NULL
+        if self.centroid is not None:
+            centroid = self.centroid
+            radius = self.radius
+            self.t.centroid = &centroid[0, 0]
+            self.t.radius = &radius[0]
         self.t.sums = &sums[0, 0]
-        self.t.box = &box[0, 0]
+        if self.box.dtype == np.float32:
+            box32 = self.box
+            self.t.box = &box32[0, 0]
+        else:
+            box64 = self.box
+            self.t.box = &box64[0, 0]
         self.t.rel = self.rel
         cdef double[::1] w, wsum
         cdef double[:, ::1] mom
@@ -333,20 +386,57 @@ def tree_levels(intp n, intp leaf_size):
     return levels
 
 
-cdef inline void _swap_rows(floating* data, intp* idx, intp d,
+cdef inline intp _node_lo(const Tree* t, intp node) noexcept nogil:
+    """First row of node: that of its leftmost leaf."""
+    cdef int h = (<int>t.n_levels - 1
+                  - ms_floor_log2(<unsigned long long>node + 1))
+    return t.bounds[((node + 1) << h) - (t.first_leaf + 1)]
+
+
+cdef inline intp _node_hi(const Tree* t, intp node) noexcept nogil:
+    """One past the last row of node: that of its rightmost leaf."""
+    cdef int h = (<int>t.n_levels - 1
+                  - ms_floor_log2(<unsigned long long>node + 1))
+    return t.bounds[((node + 2) << h) - (t.first_leaf + 1)]
+
+
+cdef inline intp _node_count(const Tree* t, intp node) noexcept nogil:
+    """Number of rows of node: _node_hi - _node_lo."""
+    cdef int h = (<int>t.n_levels - 1
+                  - ms_floor_log2(<unsigned long long>node + 1))
+    cdef const intp* b = t.bounds + (((node + 1) << h) - (t.first_leaf + 1))
+    return b[(<intp>1) << h] - b[0]
+
+
+cdef inline intp _leaf_lo(const Tree* t, intp node) noexcept nogil:
+    return t.bounds[node - t.first_leaf]
+
+
+cdef inline intp _leaf_hi(const Tree* t, intp node) noexcept nogil:
+    return t.bounds[node - t.first_leaf + 1]
+
+
+cdef inline void _swap_rows(floating* data, intp* idx, double* w, intp d,
                             intp a, intp b) noexcept nogil:
+    """Swap rows a and b of the data, and of idx and w where given."""
     cdef intp k, ti
     cdef floating v
-    ti = idx[a]
-    idx[a] = idx[b]
-    idx[b] = ti
+    cdef double tw
+    if idx != NULL:
+        ti = idx[a]
+        idx[a] = idx[b]
+        idx[b] = ti
+    if w != NULL:
+        tw = w[a]
+        w[a] = w[b]
+        w[b] = tw
     for k in range(d):
         v = data[a * d + k]
         data[a * d + k] = data[b * d + k]
         data[b * d + k] = v
 
 
-cdef void _select(floating* data, intp* idx, intp d, intp dim,
+cdef void _select(floating* data, intp* idx, double* w, intp d, intp dim,
                   intp lo, intp hi, intp kth) noexcept nogil:
     """Reorder rows [lo, hi) so that row kth holds the kth smallest value of
     column dim, with no larger value before it and no smaller one after."""
@@ -370,7 +460,7 @@ cdef void _select(floating* data, intp* idx, intp d, intp dim,
             while x < data[j * d + dim]:
                 j -= 1
             if i <= j:
-                _swap_rows(data, idx, d, i, j)
+                _swap_rows(data, idx, w, d, i, j)
                 i += 1
                 j -= 1
             if i > j:
@@ -381,9 +471,11 @@ cdef void _select(floating* data, intp* idx, intp d, intp dim,
             r = j
 
 
-cdef void _split_node(floating* data, intp* idx, intp d, intp* start,
-                      intp* end, intp node) noexcept nogil:
-    cdef intp s = start[node], e = end[node], p, k, dim = 0
+cdef intp _split_node(floating* data, intp* idx, double* w, intp d,
+                      intp s, intp e) noexcept nogil:
+    """Split rows [s, e) at their middle along the coordinate of widest
+    spread; returns the middle (the right child's first row)."""
+    cdef intp p, k, dim = 0
     cdef intp mid = s + (e - s) // 2
     cdef double lo, hi, v, spread, best = -1.0
     for k in range(d):
@@ -400,22 +492,22 @@ cdef void _split_node(floating* data, intp* idx, intp d, intp* start,
             best = spread
             dim = k
     if e - s > 1:
-        _select(data, idx, d, dim, s, e, mid)
-    start[2 * node + 1] = s
-    end[2 * node + 1] = mid
-    start[2 * node + 2] = mid
-    end[2 * node + 2] = e
+        _select(data, idx, w, d, dim, s, e, mid)
+    return mid
 
 
-cdef void _leaf_stats(const floating* data, intp d, const intp* start,
-                      const intp* end, double* centroid, double* radius,
-                      double* sums, double* box, intp node) noexcept nogil:
-    cdef intp s = start[node], e = end[node], p, k
-    cdef double* c = centroid + node * d
+cdef void _leaf_stats(const floating* data, intp d, intp s, intp e,
+                      double* centroid, double* radius,
+                      double* sums, floating* box, intp node) noexcept nogil:
+    """Sums and box of a leaf (rows [s, e)); with centroid (not NULL), its
+    centroid and radius too."""
+    cdef intp p, k
+    cdef double* c
     cdef double* sm = sums + node * d
-    cdef double* lo = box + node * 2 * d
-    cdef double* hi = lo + d
-    cdef double diff, d2, v, rmax = 0.0
+    cdef floating* lo = box + node * 2 * d
+    cdef floating* hi = lo + d
+    cdef double diff, d2, rmax = 0.0
+    cdef floating v
     for k in range(d):
         sm[k] = 0.0
         lo[k] = INFINITY
@@ -428,6 +520,9 @@ cdef void _leaf_stats(const floating* data, intp d, const intp* start,
                 lo[k] = v
             if v > hi[k]:
                 hi[k] = v
+    if centroid == NULL:
+        return
+    c = centroid + node * d
     for k in range(d):
         c[k] = sm[k] / (e - s) if e > s else 0.0
     for p in range(s, e):
@@ -440,23 +535,28 @@ cdef void _leaf_stats(const floating* data, intp d, const intp* start,
     radius[node] = sqrt(rmax)
 
 
-cdef void _inner_stats(const floating* data, intp d, const intp* start,
-                       const intp* end, double* centroid, double* radius,
-                       double* sums, double* box, intp node) noexcept nogil:
-    """Aggregates of an inner node: sums and box from its children, radius
-    exact (the farthest of its points from its centroid)."""
-    cdef intp k, p, s = start[node], e = end[node]
-    cdef double* c = centroid + node * d
+cdef void _inner_stats(const floating* data, intp d, intp s, intp e,
+                       double* centroid, double* radius,
+                       double* sums, floating* box, intp node) noexcept nogil:
+    """Aggregates of an inner node (rows [s, e)): sums and box from its
+    children; with centroid (not NULL), its centroid and its radius, exact
+    (the farthest of its points from its centroid)."""
+    cdef intp k, p
+    cdef double* c
     cdef double* sm = sums + node * d
-    cdef double* b = box + node * 2 * d
-    cdef const double* bl = box + (2 * node + 1) * 2 * d
-    cdef const double* br = box + (2 * node + 2) * 2 * d
+    cdef floating* b = box + node * 2 * d
+    cdef const floating* bl = box + (2 * node + 1) * 2 * d
+    cdef const floating* br = box + (2 * node + 2) * 2 * d
     cdef double diff, d2, rmax = 0.0
     for k in range(d):
         sm[k] = sums[(2 * node + 1) * d + k] + sums[(2 * node + 2) * d + k]
-        c[k] = sm[k] / (e - s) if e > s else 0.0
         b[k] = bl[k] if bl[k] < br[k] else br[k]
         b[d + k] = bl[d + k] if bl[d + k] > br[d + k] else br[d + k]
+    if centroid == NULL:
+        return
+    c = centroid + node * d
+    for k in range(d):
+        c[k] = sm[k] / (e - s) if e > s else 0.0
     for p in range(s, e):
         d2 = 0.0
         for k in range(d):
@@ -467,21 +567,25 @@ cdef void _inner_stats(const floating* data, intp d, const intp* start,
     radius[node] = sqrt(rmax)
 
 
-cdef void _build_subtree(floating* data, intp* idx, intp d, intp* start,
-                         intp* end, double* centroid, double* radius,
-                         double* sums, double* box, intp first_leaf,
-                         intp node) noexcept nogil:
-    """Split the rows of node recursively and fill the aggregates of every
-    node below it, children before parents."""
+cdef void _build_subtree(floating* data, intp* idx, double* w, intp d,
+                         intp* bounds, double* centroid,
+                         double* radius, double* sums, floating* box,
+                         intp first_leaf, intp node, intp s,
+                         intp e) noexcept nogil:
+    """Split the rows [s, e) of node recursively (idx and w, where not
+    NULL, permuted with them) and fill the aggregates of every node below
+    it, children before parents, and the bounds of its leaves."""
+    cdef intp mid
     if node >= first_leaf:
-        _leaf_stats(data, d, start, end, centroid, radius, sums, box, node)
+        bounds[node - first_leaf] = s
+        _leaf_stats(data, d, s, e, centroid, radius, sums, box, node)
         return
-    _split_node(data, idx, d, start, end, node)
-    _build_subtree(data, idx, d, start, end, centroid, radius, sums, box,
-                   first_leaf, 2 * node + 1)
-    _build_subtree(data, idx, d, start, end, centroid, radius, sums, box,
-                   first_leaf, 2 * node + 2)
-    _inner_stats(data, d, start, end, centroid, radius, sums, box, node)
+    mid = _split_node(data, idx, w, d, s, e)
+    _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
+                   first_leaf, 2 * node + 1, s, mid)
+    _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
+                   first_leaf, 2 * node + 2, mid, e)
+    _inner_stats(data, d, s, e, centroid, radius, sums, box, node)
 
 
 cdef void _weighted_leaf(const floating* data, const double* w, intp d,
@@ -546,74 +650,116 @@ cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
 
 
 def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
-               weights=None, bint moments=False):
+               weights=None, bint moments=False, bint index=True,
+               bint balls=True):
     """Build a :class:`BallTree` over the rows of X (any strides).
 
-    The tree keeps a permuted C-ordered copy of X in X's dtype; node
-    centroids, radii and coordinate sums are float64.  With ``weights``
-    (float64, one per row, non-negative) the node sums are weighted sums
-    and each node also holds the sum of its weights; with ``moments`` each
-    node holds the moments the Epanechnikov kernel needs (see
-    _node_moments).
+    The tree keeps a permuted C-ordered copy of X in X's dtype (``data``:
+    the kernels that take a tree are given this copy); node sums are
+    float64, node boxes in X's dtype, centroids and radii float64.  With
+    ``weights`` (float64, one per row, non-negative) the node sums are
+    weighted sums and each node also holds the sum of its weights; with
+    ``moments`` each node holds the moments the Epanechnikov kernel needs
+    (see _node_moments).
+
+    A tree for climbs alone can leave out what they do not use:
+    ``index=False`` keeps no permutation (``idx`` is None: suppress and
+    kth_neighbor_dist need it), ``balls=False`` no centroids and radii
+    where the climb bounds nodes by their boxes (up to 2 columns, without
+    moments; suppress, assign and kth_neighbor_dist need them).  What is
+    kept is the same either way, bit for bit.
     """
     cdef intp n = X.shape[0], d = X.shape[1]
     cdef intp n_levels = tree_levels(n, leaf_size)
     cdef intp n_nodes = (<intp>1 << n_levels) - 1
     cdef intp first_leaf = (n_nodes - 1) // 2
-    cdef intp level, node, top
-    dtype = np.float32 if floating is float else np.float64
-    data_arr = np.empty((n, d), dtype=dtype)
-    idx_arr = np.arange(n, dtype=np.intp)
-    start_arr = np.zeros(n_nodes, dtype=np.intp)
-    end_arr = np.zeros(n_nodes, dtype=np.intp)
-    centroid_arr = np.zeros((n_nodes, max(d, 1)), dtype=np.float64)
-    radius_arr = np.zeros(n_nodes, dtype=np.float64)
-    sums_arr = np.zeros((n_nodes, max(d, 1)), dtype=np.float64)
-    box_arr = np.zeros((n_nodes, 2 * max(d, 1)), dtype=np.float64)
-    cdef floating[:, ::1] data = data_arr
-    cdef intp[::1] idx = idx_arr
-    cdef intp[::1] start = start_arr
-    cdef intp[::1] end = end_arr
-    cdef double[:, ::1] centroid = centroid_arr
-    cdef double[::1] radius = radius_arr
-    cdef double[:, ::1] sums = sums_arr
-    cdef double[:, ::1] box = box_arr
+    cdef intp level, node, top, s, e, mid
     if n == 0 or d == 0:
         raise ValueError("cannot build a tree over an empty array")
+    if d > BOX_MAX_D or moments:
+        balls = True
+    dtype = np.float32 if floating is float else np.float64
+    data_arr = np.empty((n, d), dtype=dtype)
+    idx_arr = np.arange(n, dtype=np.intp) if index else None
+    bounds_arr = np.zeros(first_leaf + 2, dtype=np.intp)
+    # rows of the nodes split before the parallel region (a few levels)
+    top_arr = np.zeros(2 * n_nodes if n_nodes < 512 else 1024, dtype=np.intp)
+    centroid_arr = np.zeros((n_nodes, d), dtype=np.float64) if balls else None
+    radius_arr = np.zeros(n_nodes, dtype=np.float64) if balls else None
+    sums_arr = np.zeros((n_nodes, d), dtype=np.float64)
+    box_arr = np.zeros((n_nodes, 2 * d), dtype=dtype)
+    w_arr = None
+    if weights is not None:
+        w_arr = np.array(weights, dtype=np.float64, order="C")  # a copy
+        if w_arr.shape != (n,):
+            raise ValueError("weights must hold one value per row")
+    cdef floating[:, ::1] data = data_arr
+    cdef intp[::1] idx_view
+    cdef double[::1] w_view
+    cdef intp* idx = NULL
+    cdef double* w = NULL
+    cdef intp[::1] bounds = bounds_arr
+    cdef intp[::1] top_se = top_arr
+    cdef double[:, ::1] centroid_view
+    cdef double[::1] radius_view
+    cdef double* centroid = NULL
+    cdef double* radius = NULL
+    cdef double[:, ::1] sums = sums_arr
+    cdef floating[:, ::1] box = box_arr
+    if index:
+        idx_view = idx_arr
+        idx = &idx_view[0]
+    if w_arr is not None:
+        w_view = w_arr
+        w = &w_view[0]
+    if balls:
+        centroid_view = centroid_arr
+        radius_view = radius_arr
+        centroid = &centroid_view[0, 0]
+        radius = &radius_view[0]
     if n * d < 65536:
         n_threads = 1      # a parallel region costs more than the work
     with nogil:
         _copy_rows(X, &data[0, 0], n, d, n_threads)
-        start[0] = 0
-        end[0] = n
+        top_se[0] = 0
+        top_se[1] = n
+        bounds[first_leaf + 1] = n
         # The top levels are split in this thread until there are a few
         # subtrees per thread; each subtree is then built whole by one
         # thread, so the build is one parallel region with no barrier per
         # level (barriers stall when another process holds a core).
         top = 0
-        while top < n_levels - 1 and (<intp>1 << top) < 4 * n_threads:
+        while (top < n_levels - 1 and (<intp>1 << top) < 4 * n_threads
+               and (<intp>2 << top) <= 256):
             top += 1
         if n_threads == 1:
             top = 0
         for level in range(top):
             for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
-                _split_node(&data[0, 0], &idx[0], d, &start[0], &end[0], node)
+                s = top_se[2 * node]
+                e = top_se[2 * node + 1]
+                mid = _split_node(&data[0, 0], idx, w, d, s, e)
+                top_se[2 * (2 * node + 1)] = s
+                top_se[2 * (2 * node + 1) + 1] = mid
+                top_se[2 * (2 * node + 2)] = mid
+                top_se[2 * (2 * node + 2) + 1] = e
         for node in prange((<intp>1 << top) - 1, (<intp>1 << (top + 1)) - 1,
                            schedule='dynamic', num_threads=n_threads):
-            _build_subtree(&data[0, 0], &idx[0], d, &start[0], &end[0],
-                           &centroid[0, 0], &radius[0], &sums[0, 0], &box[0, 0],
-                           first_leaf, node)
+            _build_subtree(&data[0, 0], idx, w, d, &bounds[0],
+                           centroid, radius, &sums[0, 0], &box[0, 0],
+                           first_leaf, node, top_se[2 * node],
+                           top_se[2 * node + 1])
         for level in range(top - 1, -1, -1):
             for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
-                _inner_stats(&data[0, 0], d, &start[0], &end[0], &centroid[0, 0],
-                             &radius[0], &sums[0, 0], &box[0, 0], node)
+                _inner_stats(&data[0, 0], d, top_se[2 * node],
+                             top_se[2 * node + 1], centroid, radius,
+                             &sums[0, 0], &box[0, 0], node)
     cdef BallTree tree = BallTree.__new__(BallTree)
-    cdef double[::1] w_view, wsum_view
+    cdef double[::1] wsum_view
     cdef double[:, ::1] mom_view
     tree.data = data_arr
     tree.idx = idx_arr
-    tree.start = start_arr
-    tree.end = end_arr
+    tree.bounds = bounds_arr
     tree.centroid = centroid_arr
     tree.radius = radius_arr
     tree.sums = sums_arr
@@ -623,41 +769,40 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
     tree.wsum = None
     tree.mom = None
     if weights is not None:
-        w_in = np.asarray(weights, dtype=np.float64)
-        if w_in.shape != (n,):
-            raise ValueError("weights must hold one value per row")
-        tree.w = np.ascontiguousarray(w_in[idx_arr])
+        tree.w = w_arr          # permuted with the rows
         tree.wsum = np.zeros(n_nodes, dtype=np.float64)
-        w_view = tree.w
         wsum_view = tree.wsum
-        _weighted_aggregates(w_view, wsum_view, data, start, end, sums,
+        _weighted_aggregates(w_view, wsum_view, data, bounds, sums,
                              first_leaf, n_threads)
     if moments:
         tree.mom = np.zeros((n_nodes, 2 * d + 1 + d * (d + 1) // 2),
                             dtype=np.float64)
         mom_view = tree.mom
-        _all_moments(tree.w, mom_view, data, start, end, centroid, n_threads)
     # rounding of a distance is ~ (d + 3) eps relative; radii of inner
     # nodes add one such error per level
     tree.rel = BASE_REL_TOL + 8.0 * (d + 4) * (n_levels + 2) * DBL_EPS
     tree._bind()
+    if moments:   # (over the node ranges of the bound tree)
+        _all_moments(tree.w, mom_view, data, &tree.t, centroid_view,
+                     n_threads)
     return tree
 
 
 cdef void _weighted_aggregates(const double[::1] w, double[::1] wsum,
                                const floating[:, ::1] data,
-                               const intp[::1] start, const intp[::1] end,
+                               const intp[::1] bounds,
                                double[:, ::1] sums, intp first_leaf,
                                int n_threads):
     """Weighted node sums: leaves from their rows, inner nodes from their
     children (as the plain sums are formed)."""
-    cdef intp n_nodes = start.shape[0], d = data.shape[1], node, k
+    cdef intp n_nodes = 2 * first_leaf + 1, d = data.shape[1], node, k
     if n_nodes * d < 8192:
         n_threads = 1
     with nogil:
         for node in prange(first_leaf, n_nodes, schedule='static',
                            num_threads=n_threads):
-            _weighted_leaf(&data[0, 0], &w[0], d, start[node], end[node],
+            _weighted_leaf(&data[0, 0], &w[0], d, bounds[node - first_leaf],
+                           bounds[node - first_leaf + 1],
                            &wsum[node], &sums[node, 0])
         for node in range(first_leaf - 1, -1, -1):
             wsum[node] = wsum[2 * node + 1] + wsum[2 * node + 2]
@@ -666,9 +811,9 @@ cdef void _weighted_aggregates(const double[::1] w, double[::1] wsum,
 
 
 cdef void _all_moments(w_obj, double[:, ::1] mom, const floating[:, ::1] data,
-                       const intp[::1] start, const intp[::1] end,
-                       const double[:, ::1] centroid, int n_threads):
-    cdef intp n_nodes = start.shape[0], d = data.shape[1], node
+                       const Tree* t, const double[:, ::1] centroid,
+                       int n_threads):
+    cdef intp n_nodes = t.n_nodes, d = data.shape[1], node
     cdef const double* w = NULL
     cdef const double[::1] wv
     if w_obj is not None:
@@ -679,7 +824,8 @@ cdef void _all_moments(w_obj, double[:, ::1] mom, const floating[:, ::1] data,
     with nogil:
         for node in prange(n_nodes, schedule='dynamic', chunksize=16,
                            num_threads=n_threads):
-            _node_moments(&data[0, 0], w, d, start[node], end[node],
+            _node_moments(&data[0, 0], w, d, _node_lo(t, node),
+                          _node_hi(t, node),
                           &centroid[node, 0], &mom[node, 0])
 
 
@@ -748,7 +894,8 @@ cdef inline double _epan_node(const Tree* t, intp node, const double* q,
     cdef const double* M = m + 2 * d + 1
     cdef double S0, pp = 0.0, pS1 = 0.0, Q, kw, mp, pk
     cdef intp k, j
-    S0 = t.wsum[node] if t.wsum != NULL else <double>(t.end[node] - t.start[node])
+    S0 = (t.wsum[node] if t.wsum != NULL
+          else <double>(_node_count(t, node)))
     for k in range(d):
         pk = q[k] - c[k]
         pp += pk * pk
@@ -803,6 +950,7 @@ cdef inline double _ball_sum_d(const floating* data, const Tree* t,
     cdef bint whole = kern == KERNEL_FLAT or (kern == KERNEL_EPANECHNIKOV
                                               and t.mom != NULL)
     cdef const double* c
+    cdef const floating* bx
     cdef const floating* row
     stack[0] = 0
     while sp > 0:
@@ -811,12 +959,12 @@ cdef inline double _ball_sum_d(const floating* data, const Tree* t,
         if not exact_only:
             if use_box:
                 # low dimensions: the bounding box is the tighter bound
-                c = t.box + node * 2 * d
+                bx = <const floating*>t.box + node * 2 * d
                 lo2 = 0.0
                 hi2 = 0.0
                 for k in range(d):
-                    a = c[k] - q[k]
-                    b = q[k] - c[d + k]
+                    a = bx[k] - q[k]
+                    b = q[k] - bx[d + k]
                     if a > 0.0:
                         lo2 += a * a
                     elif b > 0.0:
@@ -844,21 +992,21 @@ cdef inline double _ball_sum_d(const floating* data, const Tree* t,
                 if t.wsum != NULL:
                     total += t.wsum[node]
                 else:
-                    count += t.end[node] - t.start[node]
+                    count += _node_count(t, node)
                 c = t.sums + node * d
                 for k in range(d):
                     acc[k] += c[k]
                 continue
         if node >= t.first_leaf:
             if plain:
-                for p in range(t.start[node], t.end[node]):
+                for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                     row = data + p * d
                     if _sqdist_bounded(row, q, d, bw2) <= bw2:
                         count += 1
                         for k in range(d):
                             acc[k] += row[k]
                 continue
-            for p in range(t.start[node], t.end[node]):
+            for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                 row = data + p * d
                 d2 = _sqdist_bounded(row, q, d, reach2)
                 if d2 <= reach2:
@@ -914,6 +1062,19 @@ cdef inline bint _use_exact_only(double bw2) noexcept nogil:
     return not (bw2 > 1e-280 and bw2 < 1e280)
 
 
+cdef int _check_data(BallTree tree, const floating[:, ::1] data) except -1:
+    """data must be the tree's data: its shape and dtype (the node boxes
+    are read in the data's dtype)."""
+    if floating is float:
+        dtype = np.float32
+    else:
+        dtype = np.float64
+    if (data.shape[0] != tree.t.n or data.shape[1] != tree.t.d
+            or tree.box.dtype != dtype):
+        raise ValueError("data must be the tree's data (tree.data)")
+    return 0
+
+
 cdef int _check_kernel(BallTree tree, int kern) except -1:
     if kern < KERNEL_FLAT or kern > KERNEL_GAUSSIAN:
         raise ValueError(f"unknown kernel code {kern}")
@@ -930,10 +1091,12 @@ def ball_sums(BallTree tree, const floating[:, ::1] data,
     weighted sum sum w_i k(r_i) x_i (float64) and the weight
     sum w_i k(r_i) (float64; for the flat kernel without weights, the count)
     of the points within the kernel's reach of it.  ``kernel`` is a value
-    of ``KERNELS``."""
+    of ``KERNELS``.  ``data`` is the tree's own permuted copy of its rows,
+    ``tree.data`` (not the array the tree was built from)."""
     cdef intp m = positions.shape[0], d = tree.t.d, i, k
-    if positions.shape[1] != d or data.shape[0] != tree.t.n:
+    if positions.shape[1] != d:
         raise ValueError("positions and data must match the tree")
+    _check_data(tree, data)
     _check_kernel(tree, kernel)
     sums_arr = np.zeros((m, d), dtype=np.float64)
     totals_arr = np.zeros(m, dtype=np.float64)
@@ -1104,11 +1267,13 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
     that long: the seeds begun are finished and ``stop`` tells where to go
     on from; otherwise ``stop`` is the number of seeds.  ``out``, the three
     arrays of an earlier call on the same seeds, is filled instead of new
-    arrays.
+    arrays.  ``data`` is the tree's own permuted copy of its rows,
+    ``tree.data``.
     """
     cdef intp m = seeds.shape[0], d = tree.t.d, s, k
-    if seeds.shape[1] != d or data.shape[0] != tree.t.n:
+    if seeds.shape[1] != d:
         raise ValueError("seeds and data must match the tree")
+    _check_data(tree, data)
     if not 0 <= start <= m:
         raise ValueError("need 0 <= start <= n_seeds")
     _check_kernel(tree, kernel)
@@ -1326,6 +1491,13 @@ cdef int _cmp_intensity_desc(const void* ctx, intp a, intp b) noexcept nogil:
     return -_cmp_coords(ctx, c.rows[a], c.rows[b])
 
 
+cdef int _check_full(BallTree tree, str name) except -1:
+    if tree.idx is None or tree.centroid is None:
+        raise ValueError(f"{name} needs a tree built with index=True and "
+                         "balls=True")
+    return 0
+
+
 def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
     """Greedy suppression in rank order (the rows the tree was built on are
     ranked strongest first): a center within bandwidth of a stronger kept
@@ -1341,11 +1513,16 @@ def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
     cdef intp[::1] pos = pos_arr
     cdef double bw2 = bandwidth * bandwidth
     cdef bint exact_only = _use_exact_only(bw2)
-    cdef double* q = <double*>malloc(max(d, 1) * sizeof(double))
-    cdef intp* stack = <intp*>malloc((2 * tree.t.n_levels + 2) * sizeof(intp))
+    cdef double* q
+    cdef intp* stack
     cdef double dc, r, tol, diff, d2
     cdef const double* c
     cdef const Tree* t = &tree.t
+    if data.shape[0] != n or data.shape[1] != d:
+        raise ValueError("data must be the tree's data")
+    _check_full(tree, "suppress")
+    q = <double*>malloc(max(d, 1) * sizeof(double))
+    stack = <intp*>malloc((2 * tree.t.n_levels + 2) * sizeof(intp))
     if q == NULL or stack == NULL:
         free(q)
         free(stack)
@@ -1375,14 +1552,14 @@ def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
                     if dc - r > bandwidth + tol:
                         continue
                     if dc + r + tol <= bandwidth:
-                        for p in range(t.start[node], t.end[node]):
+                        for p in range(_node_lo(t, node), _node_hi(t, node)):
                             o = t.idx[p]
                             if o > i and keep[o]:
                                 keep[o] = 0
                                 by[o] = i
                         continue
                 if node >= t.first_leaf:
-                    for p in range(t.start[node], t.end[node]):
+                    for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                         o = t.idx[p]
                         if o > i and keep[o] and \
                                 _sqdist_bounded(&data[p, 0], q, d, bw2) <= bw2:
@@ -1423,7 +1600,7 @@ cdef void _nearest_tree(const double* q, const double* cdata, const Tree* t,
         if dc - r - tol > sb:
             continue
         if node >= t.first_leaf:
-            for p in range(t.start[node], t.end[node]):
+            for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                 d2 = 0.0
                 for k in range(d):
                     diff = q[k] - cdata[p * d + k]
@@ -1636,12 +1813,12 @@ cdef intp _shell(const floating* data, const Tree* t, const double* q, intp d,
             continue
         lim = r_lo / f - t.radius[node]
         if lim >= 0.0 and d2 <= lim * lim:
-            count += t.end[node] - t.start[node]
+            count += _node_count(t, node)
             if t.w != NULL:
                 bw_sum += t.wsum[node]
             continue
         if node >= t.first_leaf:
-            for p in range(t.start[node], t.end[node]):
+            for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                 dist = sqrt(_sqdist_bounded(data + p * d, q, d, INFINITY))
                 if dist <= r_lo:
                     count += 1
@@ -1774,6 +1951,7 @@ def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
         raise ValueError("a tree with weights needs kweight > 0")
     if data.shape[0] != n:
         raise ValueError("data must match the tree")
+    _check_full(tree, "kth_neighbor_dist")
     if not 0 <= start <= n:
         raise ValueError("need 0 <= start <= n_samples")
     if out is None:

@@ -145,3 +145,69 @@ def test_kth_neighbor_dist_in_batches_equals_one_call():
     (parts,), calls = _resume(call, len(X))
     assert calls > 2
     assert_array_equal(whole, parts)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [1, 2, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lean_tree_climbs_as_the_full_tree(dtype, n_features, weighted):
+    # a tree without index (weights permuted during the build) and without
+    # balls where boxes bound the nodes holds the same data, sums and
+    # boxes, and its climbs and steps are the same bit for bit
+    rng = np.random.default_rng(6 + n_features)
+    X = rng.normal(size=(3000, n_features)).astype(dtype)
+    X[:1000] += 3.0
+    w = rng.integers(0, 4, size=len(X)).astype(np.float64) if weighted else None
+    full = _core.build_tree(X, 16, 2, w)
+    lean = _core.build_tree(X, 16, 2, w, index=False, balls=False)
+    assert lean.idx is None
+    assert (lean.centroid is None) == (n_features <= 2)
+    assert lean.box.dtype == dtype and full.box.dtype == dtype
+    assert_array_equal(lean.data, full.data)
+    assert_array_equal(lean.sums, full.sums)
+    assert_array_equal(lean.box, full.box)
+    if weighted:
+        assert_array_equal(lean.w, w[full.idx])
+        assert_array_equal(lean.wsum, full.wsum)
+    seeds = X[::40]
+    for kernel in (0, 2):  # flat, Gaussian
+        a = _core.climb(full, full.data, seeds, 1.2, 300, 2, kernel=kernel)
+        b = _core.climb(lean, lean.data, seeds, 1.2, 300, 2, kernel=kernel)
+        for x, y in zip(a, b):
+            assert_array_equal(x, y)
+        positions = seeds.astype(np.float64) + 0.1
+        for x, y in zip(
+            _core.ball_sums(full, full.data, positions, 1.2, 2, kernel),
+            _core.ball_sums(lean, lean.data, positions, 1.2, 2, kernel),
+        ):
+            assert_array_equal(x, y)
+
+
+def test_node_ranges_from_leaf_bounds():
+    # start and end of every node follow from the first rows of its leaves:
+    # a node's rows are split in two halves (the left one the smaller)
+    for n, leaf_size in [(1, 16), (3, 1), (1000, 16), (4097, 7)]:
+        X = np.random.default_rng(n).normal(size=(n, 2))
+        tree = _core.build_tree(X, leaf_size, 1)
+        start, end = tree.start, tree.end
+        assert start[0] == 0 and end[0] == n
+        assert len(tree.bounds) == (tree.n_nodes + 1) // 2 + 1
+        for node in range((tree.n_nodes - 1) // 2):
+            mid = start[node] + (end[node] - start[node]) // 2
+            assert (start[2 * node + 1], end[2 * node + 1]) == (start[node], mid)
+            assert (start[2 * node + 2], end[2 * node + 2]) == (mid, end[node])
+            assert_array_equal(tree.sums[node], tree.sums[2 * node + 1] + tree.sums[2 * node + 2])
+
+
+def test_lean_tree_is_refused_where_its_index_or_balls_are_needed():
+    X = np.random.default_rng(7).normal(size=(500, 2))
+    lean = _core.build_tree(X, 16, 1, index=False, balls=False)
+    with pytest.raises(ValueError, match="index=True and balls=True"):
+        _core.kth_neighbor_dist(lean, lean.data, 5, 1)
+    with pytest.raises(ValueError, match="index=True and balls=True"):
+        _core.suppress(lean, lean.data, 0.5)
+    # the data of a climb is the tree's own copy, in its dtype
+    with pytest.raises(ValueError, match="tree.data"):
+        _core.climb(lean, lean.data.astype(np.float32), X[:3], 0.5, 10, 1)
+    with pytest.raises(ValueError, match="tree.data"):
+        _core.ball_sums(lean, lean.data[:10], X[:3], 0.5, 1)
