@@ -232,8 +232,8 @@ class _ChunkTree:
         return self.n, self.amax, self.wsum, self.wpos
 
     def __sizeof__(self):  # what Dask's memory accounting sees
-        names = ("data", "idx", "start", "end", "centroid", "radius", "sums",
-                 "box", "w", "wsum", "mom")
+        names = ("data", "idx", "centroid", "radius", "sums", "box", "w", "wsum",
+                 "mom")
         arrays = [getattr(self.tree, name, None) for name in names]
         return 64 + sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
 
