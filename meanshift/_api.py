@@ -335,15 +335,7 @@ def estimate_bandwidth(
     >>> float(estimate_bandwidth(X, quantile=0.5))
     1.61...
     """
-    owner = "estimate_bandwidth"
-    if not _is_real(quantile) or not 0 <= quantile <= 1:
-        raise InvalidParameterError(
-            f"The 'quantile' parameter of {owner} must be a float in the range "
-            f"[0.0, 1.0]. Got {quantile!r} instead."
-        )
-    _check_int(owner, "n_samples", n_samples, 1, allow_none=True)
-    _check_n_jobs(owner, n_jobs)
-    _check_verbose(owner, verbose)
+    _check_estimate_args(quantile, n_samples, n_jobs, verbose)
     X = _as_float(check_array(X))
     k = _range_exponent(X)
     if k:
@@ -357,6 +349,19 @@ def estimate_bandwidth(
         report=reporter(verbose),
     )
     return np.float64(_unscale(bandwidth, -k))
+
+
+def _check_estimate_args(quantile, n_samples, n_jobs, verbose):
+    """estimate_bandwidth's arguments, checked as scikit-learn checks them."""
+    owner = "estimate_bandwidth"
+    if not _is_real(quantile) or not 0 <= quantile <= 1:
+        raise InvalidParameterError(
+            f"The 'quantile' parameter of {owner} must be a float in the range "
+            f"[0.0, 1.0]. Got {quantile!r} instead."
+        )
+    _check_int(owner, "n_samples", n_samples, 1, allow_none=True)
+    _check_n_jobs(owner, n_jobs)
+    _check_verbose(owner, verbose)
 
 
 def _estimate_bandwidth(

@@ -49,9 +49,7 @@ from ._api import (
     _as_f64,
     _as_float,
     _bin_seeds_from_cells,
-    _check_int,
-    _check_n_jobs,
-    _check_verbose,
+    _check_estimate_args,
     _effective_n_threads,
     _estimate_bandwidth,
     _ldexp,
@@ -917,20 +915,9 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0,
     sample (scikit-learn's ``n_samples`` semantics; scikit-learn draws its
     sample by a permutation of all rows, which would take 8 bytes per row
     on the client, so the rows drawn differ)."""
-    owner = "estimate_bandwidth"
-    if not (isinstance(quantile, (int, float, np.integer, np.floating))
-            and not isinstance(quantile, bool) and 0.0 <= quantile <= 1.0):
-        from ._api import InvalidParameterError
-
-        raise InvalidParameterError(
-            f"The 'quantile' parameter of {owner} must be a float in the range "
-            f"[0.0, 1.0]. Got {quantile!r} instead."
-        )
-    _check_int(owner, "n_samples", n_samples, 1, allow_none=True)
-    _check_n_jobs(owner, n_jobs)
-    _check_verbose(owner, verbose)
+    _check_estimate_args(quantile, n_samples, n_jobs, verbose)
     X, _, _ = _as_dask(X)
-    _check_shape(X, owner)
+    _check_shape(X, "estimate_bandwidth")
     dtype = _work_dtype(X)
     xs = X.to_delayed().ravel().tolist()
     sizes = [int(c) for c in X.chunks[0]]
