@@ -963,13 +963,15 @@ cdef inline double _ball_sum_d(const floating* data, const Tree* t,
                 lo2 = 0.0
                 hi2 = 0.0
                 for k in range(d):
+                    # branch-free: max(lo - q, q - hi, 0) (boxes have
+                    # lo <= hi, so at most one is positive) and
+                    # max(q - lo, hi - q)
                     a = bx[k] - q[k]
                     b = q[k] - bx[d + k]
-                    if a > 0.0:
-                        lo2 += a * a
-                    elif b > 0.0:
-                        lo2 += b * b
-                    a = -a if -a > -b else -b    # max(q - lo, hi - q)
+                    diff = a if a > b else b
+                    diff = diff if diff > 0.0 else 0.0
+                    lo2 += diff * diff
+                    a = -a if -a > -b else -b
                     hi2 += a * a
                 if lo2 > bw2_out:
                     continue                  # no point is within reach
@@ -1036,6 +1038,16 @@ cdef inline double _ball_sum_k(const floating* data, const Tree* t,
         return _ball_sum_d(data, t, q, 3, bw, bw2, exact_only, kern, acc, stack)
     if t.d == 1:
         return _ball_sum_d(data, t, q, 1, bw, bw2, exact_only, kern, acc, stack)
+    if t.d == 4:
+        return _ball_sum_d(data, t, q, 4, bw, bw2, exact_only, kern, acc, stack)
+    if t.d == 5:
+        return _ball_sum_d(data, t, q, 5, bw, bw2, exact_only, kern, acc, stack)
+    if t.d == 6:
+        return _ball_sum_d(data, t, q, 6, bw, bw2, exact_only, kern, acc, stack)
+    if t.d == 7:
+        return _ball_sum_d(data, t, q, 7, bw, bw2, exact_only, kern, acc, stack)
+    if t.d == 8:
+        return _ball_sum_d(data, t, q, 8, bw, bw2, exact_only, kern, acc, stack)
     return _ball_sum_d(data, t, q, t.d, bw, bw2, exact_only, kern, acc, stack)
 
 
