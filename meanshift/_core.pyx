@@ -915,10 +915,89 @@ cdef inline double _epan_node(const Tree* t, intp node, const double* q,
     return kw
 
 
-cdef inline double _ball_sum_d(const floating* data, const Tree* t,
-                               const double* q, intp d, double bw, double bw2,
-                               bint exact_only, int kern, double* acc,
-                               intp* stack) noexcept nogil:
+# Dimension tags: the traversal is written once and compiled once per tag,
+# with the number of columns a constant in each copy (1 to 8; DimAny: any),
+# so that the compiler unrolls the coordinate loops.
+cdef struct Dim1:
+    char tag
+cdef struct Dim2:
+    char tag
+cdef struct Dim3:
+    char tag
+cdef struct Dim4:
+    char tag
+cdef struct Dim5:
+    char tag
+cdef struct Dim6:
+    char tag
+cdef struct Dim7:
+    char tag
+cdef struct Dim8:
+    char tag
+cdef struct DimAny:
+    char tag
+
+ctypedef fused dim_t:
+    Dim1
+    Dim2
+    Dim3
+    Dim4
+    Dim5
+    Dim6
+    Dim7
+    Dim8
+    DimAny
+
+
+# Kernel tags, likewise: one copy of the traversal per kernel.
+cdef struct KernFlat:
+    char tag
+cdef struct KernEpanechnikov:
+    char tag
+cdef struct KernGaussian:
+    char tag
+
+ctypedef fused kern_t:
+    KernFlat
+    KernEpanechnikov
+    KernGaussian
+
+
+cdef inline int _kern(kern_t* tag) noexcept nogil:
+    if kern_t is KernFlat:
+        return KERNEL_FLAT
+    elif kern_t is KernEpanechnikov:
+        return KERNEL_EPANECHNIKOV
+    else:
+        return KERNEL_GAUSSIAN
+
+
+cdef inline intp _dims(const Tree* t, dim_t* tag) noexcept nogil:
+    """The number of columns, a compile-time constant for Dim1 to Dim8."""
+    if dim_t is Dim1:
+        return 1
+    elif dim_t is Dim2:
+        return 2
+    elif dim_t is Dim3:
+        return 3
+    elif dim_t is Dim4:
+        return 4
+    elif dim_t is Dim5:
+        return 5
+    elif dim_t is Dim6:
+        return 6
+    elif dim_t is Dim7:
+        return 7
+    elif dim_t is Dim8:
+        return 8
+    else:
+        return t.d
+
+
+cdef double _ball_sum_d(const floating* data, const Tree* t,
+                        const double* q, dim_t* dim, double bw, double bw2,
+                        bint exact_only, kern_t* kernel, double* acc,
+                        intp* stack) noexcept nogil:
     """Add to acc the weighted coordinates sum w_i k(r_i) x_i of the points
     within the kernel's reach of q and return their weight
     sum w_i k(r_i) (w_i the sample weight, 1 without weights; for the flat
@@ -935,6 +1014,8 @@ cdef inline double _ball_sum_d(const floating* data, const Tree* t,
     avoid the square root.  A node is taken whole with its sums (flat) or
     its moments (Epanechnikov); Gaussian nodes within reach are opened.
     """
+    cdef intp d = _dims(t, dim)
+    cdef int kern = _kern(kernel)
     cdef intp sp = 1, node, p, k, count = 0
     cdef double f = (1.0 + t.rel) / (1.0 - t.rel)
     cdef double reach = _reach(bw, kern)
@@ -1029,41 +1110,49 @@ cdef inline double _ball_sum_d(const floating* data, const Tree* t,
 
 cdef inline double _ball_sum_k(const floating* data, const Tree* t,
                                const double* q, double bw, double bw2,
-                               bint exact_only, int kern, double* acc,
+                               bint exact_only, kern_t* kern, double* acc,
                                intp* stack) noexcept nogil:
-    # constant dimensions let the compiler unroll the coordinate loops
+    # the copy of the traversal for the tree's number of columns
     if t.d == 2:
-        return _ball_sum_d(data, t, q, 2, bw, bw2, exact_only, kern, acc, stack)
+        return _ball_sum_d(data, t, q, <Dim2*>NULL, bw, bw2, exact_only, kern,
+                           acc, stack)
     if t.d == 3:
-        return _ball_sum_d(data, t, q, 3, bw, bw2, exact_only, kern, acc, stack)
+        return _ball_sum_d(data, t, q, <Dim3*>NULL, bw, bw2, exact_only, kern,
+                           acc, stack)
     if t.d == 1:
-        return _ball_sum_d(data, t, q, 1, bw, bw2, exact_only, kern, acc, stack)
+        return _ball_sum_d(data, t, q, <Dim1*>NULL, bw, bw2, exact_only, kern,
+                           acc, stack)
     if t.d == 4:
-        return _ball_sum_d(data, t, q, 4, bw, bw2, exact_only, kern, acc, stack)
+        return _ball_sum_d(data, t, q, <Dim4*>NULL, bw, bw2, exact_only, kern,
+                           acc, stack)
     if t.d == 5:
-        return _ball_sum_d(data, t, q, 5, bw, bw2, exact_only, kern, acc, stack)
+        return _ball_sum_d(data, t, q, <Dim5*>NULL, bw, bw2, exact_only, kern,
+                           acc, stack)
     if t.d == 6:
-        return _ball_sum_d(data, t, q, 6, bw, bw2, exact_only, kern, acc, stack)
+        return _ball_sum_d(data, t, q, <Dim6*>NULL, bw, bw2, exact_only, kern,
+                           acc, stack)
     if t.d == 7:
-        return _ball_sum_d(data, t, q, 7, bw, bw2, exact_only, kern, acc, stack)
+        return _ball_sum_d(data, t, q, <Dim7*>NULL, bw, bw2, exact_only, kern,
+                           acc, stack)
     if t.d == 8:
-        return _ball_sum_d(data, t, q, 8, bw, bw2, exact_only, kern, acc, stack)
-    return _ball_sum_d(data, t, q, t.d, bw, bw2, exact_only, kern, acc, stack)
+        return _ball_sum_d(data, t, q, <Dim8*>NULL, bw, bw2, exact_only, kern,
+                           acc, stack)
+    return _ball_sum_d(data, t, q, <DimAny*>NULL, bw, bw2, exact_only, kern,
+                       acc, stack)
 
 
 cdef double _ball_sum(const floating* data, const Tree* t, const double* q,
                       double bw, double bw2, bint exact_only, int kern,
                       double* acc, intp* stack) noexcept nogil:
-    # a constant kernel, too, lets the compiler drop the other kernels'
-    # branches from each copy
+    """_ball_sum_d's copy for the kernel and the tree's columns."""
     if kern == KERNEL_FLAT:
-        return _ball_sum_k(data, t, q, bw, bw2, exact_only, KERNEL_FLAT, acc,
-                           stack)
+        return _ball_sum_k(data, t, q, bw, bw2, exact_only, <KernFlat*>NULL,
+                           acc, stack)
     if kern == KERNEL_EPANECHNIKOV:
         return _ball_sum_k(data, t, q, bw, bw2, exact_only,
-                           KERNEL_EPANECHNIKOV, acc, stack)
-    return _ball_sum_k(data, t, q, bw, bw2, exact_only, KERNEL_GAUSSIAN, acc,
-                       stack)
+                           <KernEpanechnikov*>NULL, acc, stack)
+    return _ball_sum_k(data, t, q, bw, bw2, exact_only, <KernGaussian*>NULL,
+                       acc, stack)
 
 
 cdef inline bint _use_exact_only(double bw2) noexcept nogil:
