@@ -50,6 +50,11 @@ cdef extern from *:
     #define MS_CLONES
     #endif
     #if defined(__GNUC__) || defined(__clang__)
+    #define MS_RESTRICT __restrict__
+    #else
+    #define MS_RESTRICT
+    #endif
+    #if defined(__GNUC__) || defined(__clang__)
     typedef double ms_v4d __attribute__((vector_size(32)));
     typedef float ms_v4f __attribute__((vector_size(16)));
     static inline ms_v4d ms_load4(const double *p)
@@ -108,6 +113,145 @@ cdef extern from *:
     { MS_SQDIST_PLAIN }
     #endif
 
+    /* Flat-kernel scan of the leaves a traversal found straddling the
+       boundary, each stored by coordinate (coordinate k of the j-th of
+       its m points at cols[lo * D + k * m + j], lo its first point): the
+       weight of the points within bw (squared distance <= bw2, summed in
+       coordinate order like every per-point test), their number without
+       weights, returned, and their weighted coordinate sums, added to
+       acc.  Four points at a time, a lane each: the tests and products
+       are those of the scalar loop; the sums are kept per lane over all
+       the leaves and added up at the end, (l0 + l1) + (l2 + l3).  The
+       lanes of a leaf's last partial group read on into the array and the
+       weights (both padded) and are masked out.  WEIGHT(i) is the weight
+       of the point i (1.0 without weights: the products are exact). */
+    #if defined(__GNUC__) || defined(__clang__)
+    typedef long long ms_v4i __attribute__((vector_size(32)));
+    #define MS_FLAT_GROUP(LOAD, WEIGHT, D, MASK)                         \
+        {                                                                \
+            ms_v4d t = LOAD(blk + j) - qv[0];                            \
+            ms_v4d d2 = t * t;                                           \
+            for (int k = 1; k < D; k++) {                                \
+                t = LOAD(blk + k * m + j) - qv[k];                       \
+                d2 += t * t;                                             \
+            }                                                            \
+            ms_v4i in = (d2 <= bw2) MASK;                                \
+            ms_v4d wv = WEIGHT(lo + j);                                  \
+            tot += (ms_v4d)((ms_v4i)wv & in);                            \
+            for (int k = 0; k < D; k++)                                  \
+                s[k] += (ms_v4d)((ms_v4i)(wv * LOAD(blk + k * m + j))   \
+                                 & in);                                  \
+        }
+    #define MS_LEAVES_FLAT(NAME, T, LOAD, WEIGHT, D)                     \
+    MS_CLONES static double NAME(const T *MS_RESTRICT cols,              \
+                                 const double *MS_RESTRICT w,            \
+                                 const Py_ssize_t *MS_RESTRICT bounds,   \
+                                 const Py_ssize_t *MS_RESTRICT leaves,   \
+                                 Py_ssize_t nl,                          \
+                                 const double *MS_RESTRICT q,            \
+                                 double bw2,                             \
+                                 double *MS_RESTRICT acc)                \
+    {                                                                    \
+        ms_v4d s[D], qv[D];                                              \
+        ms_v4d tot = {0.0, 0.0, 0.0, 0.0};                               \
+        const ms_v4i lane = {0, 1, 2, 3};                                \
+        (void)w;                                                         \
+        for (int k = 0; k < D; k++) {                                    \
+            s[k] = (ms_v4d){0.0, 0.0, 0.0, 0.0};                         \
+            qv[k] = (ms_v4d){q[k], q[k], q[k], q[k]};                    \
+        }                                                                \
+        for (Py_ssize_t i = 0; i < nl; i++) {                            \
+            Py_ssize_t lo = bounds[leaves[i]];                           \
+            Py_ssize_t m = bounds[leaves[i] + 1] - lo;                   \
+            const T *blk = cols + lo * D;                                \
+            Py_ssize_t j = 0;                                            \
+            for (; j + 4 <= m; j += 4)                                   \
+                MS_FLAT_GROUP(LOAD, WEIGHT, D, )                         \
+            if (j < m)                                                   \
+                MS_FLAT_GROUP(LOAD, WEIGHT, D, & (lane < (m - j)))       \
+        }                                                                \
+        for (int k = 0; k < D; k++)                                      \
+            acc[k] += (s[k][0] + s[k][1]) + (s[k][2] + s[k][3]);         \
+        return (tot[0] + tot[1]) + (tot[2] + tot[3]);                    \
+    }
+    #define MS_ONES(i) ((ms_v4d){1.0, 1.0, 1.0, 1.0})
+    #define MS_WEIGHTS(i) ms_load4(w + (i))
+    #else
+    /* the same lanes in plain C, for the same sums */
+    #define MS_LEAVES_FLAT(NAME, T, LOAD, WEIGHT, D)                     \
+    static double NAME(const T *cols, const double *w,                   \
+                       const Py_ssize_t *bounds,                         \
+                       const Py_ssize_t *leaves, Py_ssize_t nl,          \
+                       const double *q, double bw2, double *acc)         \
+    {                                                                    \
+        double s[D][4] = {{0.0}}, tot[4] = {0.0};                        \
+        (void)w;                                                         \
+        for (Py_ssize_t i = 0; i < nl; i++) {                            \
+            Py_ssize_t lo = bounds[leaves[i]];                           \
+            Py_ssize_t m = bounds[leaves[i] + 1] - lo;                   \
+            const T *blk = cols + lo * D;                                \
+            for (Py_ssize_t j = 0; j < m; j++) {                         \
+                double t = (double)blk[j] - q[0], d2 = t * t;            \
+                for (int k = 1; k < D; k++) {                            \
+                    t = (double)blk[k * m + j] - q[k];                   \
+                    d2 += t * t;                                         \
+                }                                                        \
+                if (d2 <= bw2) {                                         \
+                    double wi = WEIGHT(lo + j);                          \
+                    tot[j & 3] += wi;                                    \
+                    for (int k = 0; k < D; k++)                          \
+                        s[k][j & 3] += wi * (double)blk[k * m + j];      \
+                }                                                        \
+            }                                                            \
+        }                                                                \
+        for (int k = 0; k < D; k++)                                      \
+            acc[k] += (s[k][0] + s[k][1]) + (s[k][2] + s[k][3]);         \
+        return (tot[0] + tot[1]) + (tot[2] + tot[3]);                    \
+    }
+    #define MS_ONES(i) 1.0
+    #define MS_WEIGHTS(i) w[i]
+    #define ms_load4 0
+    #define ms_load4f 0
+    #endif
+    #define MS_LEAVES_FLAT_ALL(D)                                            \
+        MS_LEAVES_FLAT(ms_leaves_flat_f64_##D, double, ms_load4, MS_ONES, D) \
+        MS_LEAVES_FLAT(ms_leaves_flat_f32_##D, float, ms_load4f, MS_ONES, D) \
+        MS_LEAVES_FLAT(ms_leaves_wflat_f64_##D, double, ms_load4,            \
+                       MS_WEIGHTS, D)                                        \
+        MS_LEAVES_FLAT(ms_leaves_wflat_f32_##D, float, ms_load4f,            \
+                       MS_WEIGHTS, D)
+    MS_LEAVES_FLAT_ALL(3)
+    MS_LEAVES_FLAT_ALL(4)
+    MS_LEAVES_FLAT_ALL(5)
+    MS_LEAVES_FLAT_ALL(6)
+    MS_LEAVES_FLAT_ALL(7)
+    MS_LEAVES_FLAT_ALL(8)
+    /* the scan for d columns (3 to 8), with weights where w is not NULL */
+    #define MS_LEAVES_CASE(T, D)                                         \
+        case D:                                                          \
+            if (w)                                                       \
+                return ms_leaves_wflat_##T##_##D(cols, w, bounds, leaves, \
+                                                 nl, q, bw2, acc);       \
+            return ms_leaves_flat_##T##_##D(cols, w, bounds, leaves, nl, \
+                                            q, bw2, acc);
+    #define MS_LEAVES_DISPATCH(T, CT)                                    \
+    static double ms_leaves_flat_##T(Py_ssize_t d, const CT *cols,       \
+                                     const double *w,                    \
+                                     const Py_ssize_t *bounds,           \
+                                     const Py_ssize_t *leaves,           \
+                                     Py_ssize_t nl, const double *q,     \
+                                     double bw2, double *acc)            \
+    {                                                                    \
+        switch (d) {                                                     \
+            MS_LEAVES_CASE(T, 3) MS_LEAVES_CASE(T, 4)                    \
+            MS_LEAVES_CASE(T, 5) MS_LEAVES_CASE(T, 6)                    \
+            MS_LEAVES_CASE(T, 7) MS_LEAVES_CASE(T, 8)                    \
+        }                                                                \
+        return -1.0;                                                     \
+    }
+    MS_LEAVES_DISPATCH(f64, double)
+    MS_LEAVES_DISPATCH(f32, float)
+
     /* Nearest of kc centers (C: kc x d, row-major) for a block of
        MS_BLOCK points stored by coordinate (xs[k * MS_BLOCK + p]): the
        loops run over the points of the block, innermost, so they
@@ -128,11 +272,6 @@ cdef extern from *:
     #endif
 
     #define MS_BLOCK 32
-    #if defined(__GNUC__) || defined(__clang__)
-    #define MS_RESTRICT __restrict__
-    #else
-    #define MS_RESTRICT
-    #endif
     #if defined(__GNUC__) || defined(__clang__)
     /* Eight points at a time held in registers (two vectors of four
        lanes) while every center goes by: their distances, best distances
@@ -211,6 +350,14 @@ cdef extern from *:
     #endif
     """
     enum: MS_BLOCK
+    double ms_leaves_flat_f64(intp d, const double* cols, const double* w,
+                              const intp* bounds, const intp* leaves,
+                              intp nl, const double* q, double bw2,
+                              double* acc) noexcept nogil
+    double ms_leaves_flat_f32(intp d, const float* cols, const double* w,
+                              const intp* bounds, const intp* leaves,
+                              intp nl, const double* q, double bw2,
+                              double* acc) noexcept nogil
     int ms_floor_log2(unsigned long long x) noexcept nogil
     void ms_nearest_block(const double* xs, intp d, const double* C, intp kc,
                           double* dist, double* best, intp* bi) noexcept nogil
@@ -265,6 +412,8 @@ cdef struct Tree:
     const double* mom     # n_nodes x nm: moments about the centroid, or NULL
     intp nm               # 2d + 1 + d(d+1)/2: sum w y, sum w|y|^2,
                           # sum w|y|^2 y, sum w y y^T (upper triangle)
+    const void* cols      # the rows again, leaf by leaf stored by coordinate
+                          # (leaf_columns), or NULL
 
 
 cdef class BallTree:
@@ -279,7 +428,11 @@ cdef class BallTree:
     demand).  Per node: the coordinate sums of its points (float64; its
     count is ``end - start``), its bounding box (``box``: per coordinate
     the min, then the max, in the data's dtype), and its centroid and
-    radius (float64; None for a tree built with ``balls=False``).  The
+    radius (float64; None for a tree built with ``balls=False``).  With
+    ``leaf_columns=True`` the tree holds its rows a second time, each leaf's
+    stored by coordinate (``cols``, flat, in the data's dtype: coordinate
+    k of the j-th of a leaf's m rows at ``cols[start * d + k * m + j]``),
+    which the flat kernel's leaf scans read four points at a time.  The
     kernels that take a tree take its data too: always ``tree.data``, the
     permuted copy, never the input rows.
     """
@@ -294,6 +447,7 @@ cdef class BallTree:
     cdef readonly object w
     cdef readonly object wsum
     cdef readonly object mom
+    cdef readonly object cols
     cdef readonly intp n_levels
     cdef readonly double rel
     cdef Tree t
@@ -369,6 +523,16 @@ cdef class BallTree:
             wsum = self.wsum
             self.t.w = &w[0]
             self.t.wsum = &wsum[0]
+        cdef float[::1] cols32
+        cdef double[::1] cols64
+        self.t.cols = NULL
+        if self.cols is not None:
+            if self.cols.dtype == np.float32:
+                cols32 = self.cols
+                self.t.cols = &cols32[0]
+            else:
+                cols64 = self.cols
+                self.t.cols = &cols64[0]
         if self.mom is not None:
             mom = self.mom
             self.t.mom = &mom[0, 0]
@@ -649,9 +813,23 @@ cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
             data[i * d + k] = X[i, k]
 
 
+cdef void _leaf_columns(const floating* data, const intp* bounds,
+                        intp n_leaves, intp d, floating* cols,
+                        int n_threads) noexcept nogil:
+    """Each leaf's rows again, stored by coordinate: coordinate k of its
+    j-th row at cols[lo * d + k * m + j] (lo its first row, m its rows)."""
+    cdef intp leaf, lo, m, j, k
+    for leaf in prange(n_leaves, schedule='static', num_threads=n_threads):
+        lo = bounds[leaf]
+        m = bounds[leaf + 1] - lo
+        for j in range(m):
+            for k in range(d):
+                cols[lo * d + k * m + j] = data[(lo + j) * d + k]
+
+
 def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
                weights=None, bint moments=False, bint index=True,
-               bint balls=True):
+               bint balls=True, bint leaf_columns=False):
     """Build a :class:`BallTree` over the rows of X (any strides).
 
     The tree keeps a permuted C-ordered copy of X in X's dtype (``data``:
@@ -667,7 +845,12 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
     kth_neighbor_dist need it), ``balls=False`` no centroids and radii
     where the climb bounds nodes by their boxes (up to 2 columns, without
     moments; suppress, assign and kth_neighbor_dist need them).  What is
-    kept is the same either way, bit for bit.
+    kept is the same either way, bit for bit.  ``leaf_columns=True`` adds
+    a copy of the rows, leaf by leaf stored by coordinate (``cols``), for
+    the flat kernel's vectorised leaf scans, with 3 to 8 columns (other
+    trees keep none: ``cols`` is None); their sums add up
+    the points in another order, so results agree with a tree without
+    columns to rounding.
     """
     cdef intp n = X.shape[0], d = X.shape[1]
     cdef intp n_levels = tree_levels(n, leaf_size)
@@ -693,6 +876,9 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
         w_arr = np.array(weights, dtype=np.float64, order="C")  # a copy
         if w_arr.shape != (n,):
             raise ValueError("weights must hold one value per row")
+        # padded, a view of the first n: the column scans read past the
+        # last leaf's weights (and mask them out)
+        w_arr = np.concatenate([w_arr, np.zeros(4)])[:n]
     cdef floating[:, ::1] data = data_arr
     cdef intp[::1] idx_view
     cdef double[::1] w_view
@@ -754,6 +940,15 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
                 _inner_stats(&data[0, 0], d, top_se[2 * node],
                              top_se[2 * node + 1], centroid, radius,
                              &sums[0, 0], &box[0, 0], node)
+    cdef floating[::1] cols
+    cols_arr = None
+    if leaf_columns and 3 <= d <= 8:
+        # padded: the vector scan of the last leaf reads past its end
+        cols_arr = np.zeros(n * d + 4, dtype=dtype)
+        cols = cols_arr
+        with nogil:
+            _leaf_columns(&data[0, 0], &bounds[0], first_leaf + 1, d,
+                          &cols[0], n_threads)
     cdef BallTree tree = BallTree.__new__(BallTree)
     cdef double[::1] wsum_view
     cdef double[:, ::1] mom_view
@@ -768,6 +963,7 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
     tree.w = None
     tree.wsum = None
     tree.mom = None
+    tree.cols = cols_arr
     if weights is not None:
         tree.w = w_arr          # permuted with the rows
         tree.wsum = np.zeros(n_nodes, dtype=np.float64)
@@ -994,6 +1190,25 @@ cdef inline intp _dims(const Tree* t, dim_t* tag) noexcept nogil:
         return t.d
 
 
+cdef inline double _leaves_flat(const floating* cols, const Tree* t,
+                                const intp* leaves, intp nl, const double* q,
+                                double bw2, double* acc) noexcept nogil:
+    """The flat-kernel scan of the leaves ``leaves`` (leaf numbers,
+    node - first_leaf) over the tree's columns: ms_leaves_flat."""
+    if floating is double:
+        return ms_leaves_flat_f64(t.d, cols, t.w, t.bounds, leaves, nl, q,
+                                  bw2, acc)
+    else:
+        return ms_leaves_flat_f32(t.d, cols, t.w, t.bounds, leaves, nl, q,
+                                  bw2, acc)
+
+
+cdef inline intp _scratch_size(const Tree* t) noexcept nogil:
+    """The intp scratch _ball_sum takes: the traversal's stack, then (a
+    tree with leaf columns) the list of leaves to scan."""
+    return 2 * t.n_levels + 2 + (t.first_leaf + 1 if t.cols != NULL else 0)
+
+
 cdef double _ball_sum_d(const floating* data, const Tree* t,
                         const double* q, dim_t* dim, double bw, double bw2,
                         bint exact_only, kern_t* kernel, double* acc,
@@ -1028,6 +1243,11 @@ cdef double _ball_sum_d(const floating* data, const Tree* t,
     cdef bint inside
     cdef bint use_box = d <= BOX_MAX_D
     cdef bint plain = kern == KERNEL_FLAT and t.w == NULL
+    # the flat kernel's leaf scans, vectorised over the leaves' columns
+    # (3 to 8 columns: trees with other numbers have none)
+    cdef bint by_columns = kern == KERNEL_FLAT and t.cols != NULL
+    cdef intp* leaves = stack + 2 * t.n_levels + 2
+    cdef intp nl = 0
     cdef bint whole = kern == KERNEL_FLAT or (kern == KERNEL_EPANECHNIKOV
                                               and t.mom != NULL)
     cdef const double* c
@@ -1081,6 +1301,10 @@ cdef double _ball_sum_d(const floating* data, const Tree* t,
                     acc[k] += c[k]
                 continue
         if node >= t.first_leaf:
+            if by_columns:
+                leaves[nl] = node - t.first_leaf   # scanned at the end
+                nl += 1
+                continue
             if plain:
                 for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                     row = data + p * d
@@ -1105,6 +1329,9 @@ cdef double _ball_sum_d(const floating* data, const Tree* t,
             stack[sp] = 2 * node + 2
             stack[sp + 1] = 2 * node + 1
             sp += 2
+    if nl > 0:
+        total += _leaves_flat(<const floating*>t.cols, t, leaves, nl, q, bw2,
+                              acc)
     return total + <double>count
 
 
@@ -1205,7 +1432,7 @@ def ball_sums(BallTree tree, const floating[:, ::1] data,
     cdef double[::1] totals = totals_arr
     cdef double bw2 = bandwidth * bandwidth
     cdef bint exact_only = _use_exact_only(bw2)
-    cdef intp stack_size = 2 * tree.t.n_levels + 2
+    cdef intp stack_size = _scratch_size(&tree.t)
     cdef double* q
     cdef intp* stack
     cdef int failed = 0
@@ -1392,7 +1619,7 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
     if stop_thresh < 0.0:
         stop_thresh = 1e-3 * bandwidth
     cdef bint exact_only = _use_exact_only(bw2)
-    cdef intp stack_size = 2 * tree.t.n_levels + 2
+    cdef intp stack_size = _scratch_size(&tree.t)
     # a single-leaf tree is a brute-force scan: carry distance bounds (the
     # flat kernel only: the others weigh every point anew at each step)
     cdef bint scan = (tree.t.n_levels == 1 and not exact_only

@@ -53,6 +53,7 @@ from ._api import (
     _effective_n_threads,
     _estimate_bandwidth,
     _ldexp,
+    _leaf_columns,
     _leaf_size,
     _merge,
     _range_exponent,
@@ -208,9 +209,13 @@ class _ChunkTree:
     It pickles (when Dask moves or spills it) as the chunk's rows in their
     original order, and is rebuilt identically on arrival."""
 
-    def __init__(self, x, w, moments):
-        self.moments = moments
-        self.tree = _core.build_tree(x, _leaf_size(*x.shape), 1, w, moments)
+    def __init__(self, x, w, kernel):
+        self.kernel = kernel
+        columns = _leaf_columns(x.shape[1], kernel)
+        self.tree = _core.build_tree(
+            x, _leaf_size(*x.shape, columns), 1, w, kernel == "epanechnikov",
+            leaf_columns=columns,
+        )
         self.n = x.shape[0]
         self.amax = float(np.abs(x).max(initial=0.0)) if x.dtype == np.float64 else 0.0
         self.wsum = float(w.sum()) if w is not None else float(self.n)
@@ -224,20 +229,20 @@ class _ChunkTree:
         if t.w is not None:
             w = np.empty_like(t.w)
             w[t.idx] = t.w
-        return (_ChunkTree, (x, w, self.moments))
+        return (_ChunkTree, (x, w, self.kernel))
 
     def stats(self):
         return self.n, self.amax, self.wsum, self.wpos
 
     def __sizeof__(self):  # what Dask's memory accounting sees
         names = ("data", "idx", "centroid", "radius", "sums", "box", "w", "wsum",
-                 "mom")
+                 "mom", "cols")
         arrays = [getattr(self.tree, name, None) for name in names]
         return 64 + sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
 
 
-def _build(x, w, dtype, k, moments):
-    return _ChunkTree(_chunk(x, dtype, k), _chunk_weights(w), moments)
+def _build(x, w, dtype, k, kernel):
+    return _ChunkTree(_chunk(x, dtype, k), _chunk_weights(w), kernel)
 
 
 def _stats(tree):
@@ -618,12 +623,11 @@ verbose, kernel, label_by
                 )
         xs = X.to_delayed().ravel().tolist()
         ws = [None] * len(xs) if W is None else W.to_delayed().ravel().tolist()
-        moments = self.kernel == "epanechnikov"
         self._trees = None
         report = reporter(self.verbose)
 
         def build(k):
-            trees = [delayed(_build)(x, w, dtype, k, moments)
+            trees = [delayed(_build)(x, w, dtype, k, self.kernel)
                      for x, w in zip(xs, ws)]
             trees = list(dask.persist(*trees))
             return trees, dask.compute(*[delayed(_stats)(t) for t in trees])

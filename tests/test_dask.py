@@ -581,13 +581,16 @@ def test_chunk_tree_pickles_as_the_same_tree():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(500, 3))
     w = rng.uniform(0, 2, 500)
-    tree = md._ChunkTree(x, w, True)
-    copy = pickle.loads(pickle.dumps(tree))
     seeds = rng.normal(size=(40, 3))
-    for kernel in (0, 1, 2):
-        a = md._partial(tree, seeds, 0.8, kernel)
-        b = md._partial(copy, seeds, 0.8, kernel)
-        np.testing.assert_array_equal(a[0], b[0])
-        np.testing.assert_array_equal(a[1], b[1])
-    assert copy.stats() == tree.stats()
-    assert sys.getsizeof(tree) > x.nbytes
+    # weighted with moments; unweighted flat, with leaf columns
+    for weights, kind, kernels in [(w, "epanechnikov", (0, 1, 2)), (None, "flat", (0, 2))]:
+        tree = md._ChunkTree(x, weights, kind)
+        assert (tree.tree.cols is not None) == (kind == "flat")
+        copy = pickle.loads(pickle.dumps(tree))
+        for kernel in kernels:
+            a = md._partial(tree, seeds, 0.8, kernel)
+            b = md._partial(copy, seeds, 0.8, kernel)
+            np.testing.assert_array_equal(a[0], b[0])
+            np.testing.assert_array_equal(a[1], b[1])
+        assert copy.stats() == tree.stats()
+        assert sys.getsizeof(tree) > x.nbytes * (2 if kind == "flat" else 1)

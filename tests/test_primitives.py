@@ -211,3 +211,90 @@ def test_lean_tree_is_refused_where_its_index_or_balls_are_needed():
         _core.climb(lean, lean.data.astype(np.float32), X[:3], 0.5, 10, 1)
     with pytest.raises(ValueError, match="tree.data"):
         _core.ball_sums(lean, lean.data[:10], X[:3], 0.5, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [3, 4, 5, 6, 7, 8])
+def test_leaf_columns_hold_each_leaf_by_coordinate(dtype, n_features):
+    X = np.random.default_rng(n_features).normal(size=(1003, n_features)).astype(dtype)
+    tree = _core.build_tree(X, 13, 1, leaf_columns=True)
+    assert tree.cols.dtype == dtype
+    first_leaf = (tree.n_nodes - 1) // 2
+    for node in range(first_leaf, tree.n_nodes):
+        lo, hi = tree.start[node], tree.end[node]
+        block = tree.cols[lo * n_features : hi * n_features]
+        assert_array_equal(block.reshape(n_features, hi - lo), tree.data[lo:hi].T)
+    assert _core.build_tree(X, 13, 1).cols is None
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [3, 4, 5, 6, 7, 8])
+# leaves of 1 to 64 points: every remainder of the four-point groups
+@pytest.mark.parametrize("leaf_size", [1, 2, 3, 5, 7, 16, 64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_leaf_column_scans_match_brute_force(dtype, n_features, leaf_size, weighted):
+    # the vectorised scan of the flat kernel: the same points inside as the
+    # exact test, the same sums to rounding, steps and climbs as the
+    # row-by-row scan of a tree without columns
+    rng = np.random.default_rng(100 * n_features + leaf_size)
+    X = rng.normal(size=(613, n_features)).astype(dtype)
+    X[:200] += 2.0
+    w = rng.integers(0, 4, size=len(X)).astype(np.float64) if weighted else None
+    bandwidth = 1.0 * np.sqrt(n_features)
+    positions = np.vstack([X[:40].astype(np.float64), rng.normal(size=(40, n_features))])
+    cols = _core.build_tree(X, leaf_size, 2, w, index=False, balls=False, leaf_columns=True)
+    rows = _core.build_tree(X, leaf_size, 2, w, index=False, balls=False)
+    assert cols.cols is not None and rows.cols is None
+    sums, counts = _core.ball_sums(cols, cols.data, positions, bandwidth, 2)
+    X64 = X.astype(np.float64)
+    inside = ((positions[:, None, :] - X64[None, :, :]) ** 2).sum(axis=2) <= bandwidth**2
+    weights = np.ones(len(X)) if w is None else w
+    ref_counts = inside.astype(np.float64) @ weights
+    ref_sums = inside.astype(np.float64) @ (weights[:, None] * X64)
+    assert_array_equal(counts, ref_counts)   # integer weights: exact
+    assert counts.min() >= 0 and counts.max() > 20
+    assert_allclose(sums, ref_sums, rtol=1e-10, atol=1e-10)
+    row_sums, row_counts = _core.ball_sums(rows, rows.data, positions, bandwidth, 2)
+    assert_array_equal(counts, row_counts)
+    assert_allclose(sums, row_sums, rtol=1e-12, atol=1e-12)
+    a = _core.climb(cols, cols.data, X[::30], bandwidth, 300, 2)
+    b = _core.climb(rows, rows.data, X[::30], bandwidth, 300, 2)
+    assert_allclose(a[0], b[0], rtol=1e-12, atol=1e-12)
+    for x, y in zip(a[1:], b[1:]):
+        assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("n_features", [3, 5, 8])
+def test_leaf_column_scans_points_exactly_on_the_boundary(n_features):
+    # integer lattice: many points at distance exactly 2 from lattice queries
+    grid = np.indices((4,) * n_features).reshape(n_features, -1).T
+    X = np.ascontiguousarray(grid, dtype=np.float64)[:3000]
+    positions = X[::11].copy()
+    tree = _core.build_tree(X, 6, 1, leaf_columns=True)
+    _, counts = _core.ball_sums(tree, tree.data, positions, 2.0, 1)
+    _, ref_counts = _brute_sums(X, positions, 2.0)
+    assert_array_equal(counts, ref_counts)
+
+
+@pytest.mark.parametrize("scale", [1e-145, 1e145])
+def test_leaf_column_scans_where_node_bounds_are_off(scale):
+    # squared distances out of the normal range: every point is tested on
+    # its own, through the columns too
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(400, 4)) * scale
+    positions = X[:20].copy()
+    bandwidth = 1.1 * scale
+    tree = _core.build_tree(X, 8, 1, leaf_columns=True)
+    sums, counts = _core.ball_sums(tree, tree.data, positions, bandwidth, 1)
+    rows = _core.build_tree(X, 8, 1)
+    row_sums, row_counts = _core.ball_sums(rows, rows.data, positions, bandwidth, 1)
+    assert_array_equal(counts, row_counts)
+    assert counts.max() > 5
+    assert_allclose(sums, row_sums, rtol=1e-12)
+
+
+def test_leaf_columns_only_where_they_are_scanned():
+    rng = np.random.default_rng(3)
+    for d in (1, 2, 9, 20):
+        X = rng.normal(size=(300, d))
+        assert _core.build_tree(X, 16, 1, leaf_columns=True).cols is None
