@@ -287,6 +287,11 @@ class Reference:
         climb = Climb(X, w, starts, h, kernel, max_iter, ids, self.flip)
         self.climb = climb
         self.tight = list(climb.tight)
+        # adjacent centers of the ranking with exactly equal intensities
+        # where the order decides the kept centers: exact here (ordered by
+        # the center tuples), but rounding decides them once the weights
+        # are not exact (e.g. scaled by a factor)
+        self.exact_ties = []
         self.n_iter = int(climb.iters.max(initial=0))
         if not climb.alive.any():
             raise ValueError("No point was within bandwidth of any seed")
@@ -359,7 +364,7 @@ class Reference:
                 diff = np.abs(np.subtract(ka, kb))
                 first = int(np.argmax(diff > 0))
                 close = diff[first] <= TIGHT * h or (diff[:first] == 0).any()
-            if not close:
+            if not close and ia != ib:
                 continue
             swapped = list(ranked)
             swapped[r], swapped[r + 1] = swapped[r + 1], swapped[r]
@@ -367,7 +372,10 @@ class Reference:
             C2 = np.array(keys2, dtype=np.float64)
             kept2, _ = self._suppress(keys2, C2, record=False)
             if not np.array_equal(C2[kept2], C[kept_idx]):
-                found.append(("order", ka, kb))
+                if close:
+                    found.append(("order", ka, kb))
+                else:
+                    self.exact_ties.append(("order", ka, kb))
         return found
 
     # ---- labels --------------------------------------------------------

@@ -441,6 +441,22 @@ def test_cluster_same_as_one_machine(client, params):
     assert wait_for_no_tasks(client), "the fit left tasks on the cluster"
 
 
+def test_cluster_same_as_one_machine_leaf_columns(client):
+    """5 features: the chunk trees scan their leaves by coordinate, with
+    and without weights; on a grid of 1/8 every sum is exact, so the
+    cluster gives one machine's fit bit for bit."""
+    X = dyadic_blobs(1200, d=5, centers=3, seed=4)
+    w = np.random.default_rng(4).integers(1, 4, len(X)).astype(np.float64)
+    for weights in (None, w):
+        ref = meanshift.MeanShift(bandwidth=2.5, bin_seeding=True).fit(X, sample_weight=weights)
+        ours = md.MeanShift(bandwidth=2.5, bin_seeding=True).fit(
+            chunked(X, 500), sample_weight=None if weights is None else da.from_array(weights, chunks=500)
+        )
+        assert_same_fit(ours, ref, exact=True)
+        del ours
+    assert wait_for_no_tasks(client), "the fit left tasks on the cluster"
+
+
 class _InputSizes:
     """A scheduler plugin recording, for every task sent to a worker, the
     bytes of its inputs."""

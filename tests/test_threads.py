@@ -195,8 +195,12 @@ def test_negative_n_jobs_follow_joblib():
     n_all = _api._effective_n_threads(None)
     assert n_all >= 1
     assert _api._effective_n_threads(-1) == n_all
-    for k in (1, 2, 3, 7):
+    # k > 0: k threads, up to 4 per usable core (at least 4 in all: on one
+    # core too, k from 1 to 4 is taken as given)
+    for k in (1, 2, 3, 4):
         assert _api._effective_n_threads(k) == k
+    cap = 4 * max(_api._cpu_count(), _openmp_max_threads())
+    assert _api._effective_n_threads(10**9) == cap
     for k in (-1, -2, -3, -100):
         assert _api._effective_n_threads(k) == max(n_all + 1 + k, 1)
         if n_all == joblib.cpu_count():
