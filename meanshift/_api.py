@@ -220,8 +220,10 @@ def _leaf_columns(n_features, kernel):
     """Whether a climb's tree keeps a second copy of its rows, leaf by leaf
     stored by coordinate, for the flat kernel's vectorised leaf scans: 3 to
     8 columns, with or without weights (273k x 5 image segmentation: 2.3x
-    fewer instructions per climb; 1 and 2 columns gain too little for the
-    memory, past 8 the scalar scan is used)."""
+    fewer instructions per climb).  1 and 2 columns keep none, so 2-D fits
+    hold one copy of the data (not measured against a copy there); past 8
+    the leaves are scanned row by row.  The same rule for a fit's tree and
+    for meanshift.dask's chunk trees."""
     return kernel == "flat" and 3 <= n_features <= 8
 
 
