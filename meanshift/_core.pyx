@@ -389,6 +389,42 @@ def max_threads():
 
 
 # ---------------------------------------------------------------------------
+# Alignment at the door
+# ---------------------------------------------------------------------------
+
+cdef object _aligned(object a):
+    """``a`` as the kernels may read it: itself when each element sits at a
+    multiple of its own size (numpy's ALIGNED flag, true of every array
+    numpy allocates), else an aligned C-ordered copy.
+
+    Reading a double through a ``double*`` at an address that is not a
+    multiple of 8 is undefined behaviour in C: it happens to work on x86
+    today, but a compiler may vectorise the loop with aligned loads, and
+    strict-alignment CPUs fault or read wrongly.  Such arrays are real:
+    Dask deserializes chunks and seeds from network frames at odd
+    addresses, and ``np.frombuffer(buf, offset=1)``, fields of packed record
+    arrays and memory maps behind an odd header make them too.  Every
+    public kernel passes its array arguments through here first, so the
+    hot loops read only aligned memory and stay as they are; the copy (one
+    pass, the copy ``check_array`` makes of a non-contiguous input anyway)
+    happens only for a misaligned array."""
+    if a is None:
+        return a
+    arr = np.asarray(a)
+    if arr.flags.aligned:
+        return a
+    return np.array(arr, order="C", copy=True)
+
+
+cdef int _check_out(object a, str name) except -1:
+    """An output array is written in place: it cannot be replaced by a
+    copy, so a misaligned one is refused."""
+    if not np.asarray(a).flags.aligned:
+        raise ValueError(f"{name} must be aligned (an array numpy allocated)")
+    return 0
+
+
+# ---------------------------------------------------------------------------
 # Ball tree in flat arrays
 # ---------------------------------------------------------------------------
 
@@ -852,6 +888,7 @@ def build_tree(const floating[:, :] X, intp leaf_size=32, int n_threads=1,
     the points in another order, so results agree with a tree without
     columns to rounding.
     """
+    X = _aligned(X)
     cdef intp n = X.shape[0], d = X.shape[1]
     cdef intp n_levels = tree_levels(n, leaf_size)
     cdef intp n_nodes = (<intp>1 << n_levels) - 1
@@ -1391,15 +1428,21 @@ cdef inline bint _use_exact_only(double bw2) noexcept nogil:
 
 
 cdef int _check_data(BallTree tree, const floating[:, ::1] data) except -1:
-    """data must be the tree's data: its shape and dtype (the node boxes
-    are read in the data's dtype)."""
+    """data must be the tree's data, ``tree.data``: the same memory, shape
+    and dtype (a copy, or other rows of the same shape, would be read with
+    the tree's nodes and answer wrongly)."""
+    cdef const floating[:, ::1] own
     if floating is float:
         dtype = np.float32
     else:
         dtype = np.float64
     if (data.shape[0] != tree.t.n or data.shape[1] != tree.t.d
-            or tree.box.dtype != dtype):
+            or tree.data.dtype != dtype):
         raise ValueError("data must be the tree's data (tree.data)")
+    own = tree.data
+    if &own[0, 0] != &data[0, 0]:
+        raise ValueError("data must be the tree's data (tree.data), "
+                         "not a copy of it")
     return 0
 
 
@@ -1421,6 +1464,7 @@ def ball_sums(BallTree tree, const floating[:, ::1] data,
     of the points within the kernel's reach of it.  ``kernel`` is a value
     of ``KERNELS``.  ``data`` is the tree's own permuted copy of its rows,
     ``tree.data`` (not the array the tree was built from)."""
+    positions = _aligned(positions)
     cdef intp m = positions.shape[0], d = tree.t.d, i, k
     if positions.shape[1] != d:
         raise ValueError("positions and data must match the tree")
@@ -1598,6 +1642,7 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
     arrays.  ``data`` is the tree's own permuted copy of its rows,
     ``tree.data``.
     """
+    seeds = _aligned(seeds)
     cdef intp m = seeds.shape[0], d = tree.t.d, s, k
     if seeds.shape[1] != d:
         raise ValueError("seeds and data must match the tree")
@@ -1609,6 +1654,8 @@ def climb(BallTree tree, const floating[:, ::1] data, const seed_t[:, :] seeds,
         dtype = np.float32 if floating is float else np.float64
         out = (np.zeros((m, d), dtype=dtype), np.zeros(m, dtype=np.float64),
                np.zeros(m, dtype=np.intp))
+    for a in out:
+        _check_out(a, "out")
     cdef floating[:, ::1] centers = out[0]
     cdef double[::1] totals = out[1]
     cdef intp[::1] iters = out[2]
@@ -1759,6 +1806,8 @@ def dedupe_and_rank(const double[:, ::1] centers, const double[::1] counts):
     ``centers`` holding its coordinates, and its intensity; for each row of
     ``centers``, the rank of the center it counts for.
     """
+    centers = _aligned(centers)
+    counts = _aligned(counts)
     cdef intp m = centers.shape[0], d = centers.shape[1], i, g, j, u = 0
     order_arr = np.arange(m, dtype=np.intp)
     tmp_arr = np.empty(m, dtype=np.intp)
@@ -1846,8 +1895,7 @@ def suppress(BallTree tree, const floating[:, ::1] data, double bandwidth):
     cdef double dc, r, tol, diff, d2
     cdef const double* c
     cdef const Tree* t = &tree.t
-    if data.shape[0] != n or data.shape[1] != d:
-        raise ValueError("data must be the tree's data")
+    _check_data(tree, data)
     _check_full(tree, "suppress")
     q = <double*>malloc(max(d, 1) * sizeof(double))
     stack = <intp*>malloc((2 * tree.t.n_levels + 2) * sizeof(intp))
@@ -1974,6 +2022,8 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
     Up to TREE_ASSIGN_MIN_CENTERS centers, blocks of MS_BLOCK rows are
     compared with every center at once (ms_nearest_block); above, each row
     searches a tree over the centers."""
+    X = _aligned(X)
+    centers = _aligned(centers)
     cdef intp n = X.shape[0], d = X.shape[1], kc = centers.shape[0], i, k, p
     cdef intp blk, lo, hi, n_blocks
     labels_arr = np.empty(n, dtype=np.intp)
@@ -2277,13 +2327,13 @@ def kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
         raise ValueError("k must be in [1, n_samples]")
     if tree.w is not None and not kweight > 0.0:
         raise ValueError("a tree with weights needs kweight > 0")
-    if data.shape[0] != n:
-        raise ValueError("data must match the tree")
+    _check_data(tree, data)
     _check_full(tree, "kth_neighbor_dist")
     if not 0 <= start <= n:
         raise ValueError("need 0 <= start <= n_samples")
     if out is None:
         out = np.empty(n, dtype=np.float64)
+    _check_out(out, "out")
     cdef double[::1] res = out
     if res.shape[0] != n:
         raise ValueError("out must have one entry per row")
@@ -2489,6 +2539,8 @@ def bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
     Threads each bin a contiguous chunk; the chunks' maps are merged in
     chunk order, which keeps the order of first appearance.
     """
+    X = _aligned(X)
+    weights = _aligned(weights)
     cdef intp n = X.shape[0], d = X.shape[1], c, i, k, n_chunks
     if f32_division and floating is double:
         raise ValueError("float32 division needs float32 data")
