@@ -16,11 +16,13 @@
 #     command: pytest --doctest-modules --pyargs meanshift tests, from the
 #     repository, whose conftest refuses the source tree's meanshift).
 #
-# --out DIR   keep dist/ (sdist and wheel as built) and wheelhouse/ (the
-#             repaired wheel) in DIR
-#             (default: a temporary folder, removed at the end)
+# --out DIR   where to keep dist/ (sdist and wheel as built) and wheelhouse/
+#             (the repaired wheel, the one to install); default: a new
+#             folder meanshift-wheels.XXXXXX under $TMPDIR (else /tmp),
+#             kept. Either way the last lines printed name the folder and
+#             the repaired wheel, also when a later step fails.
 # --venv DIR  create the test venv there and keep it (for .ci/run's later
-#             steps); default: inside the temporary folder
+#             steps); default: a temporary one, removed at the end
 # --no-tests  stop after the demo and show_versions()
 # --only-tests  just the test suite, in the venv an earlier --venv DIR run
 #             left (no compiler reachable either)
@@ -45,17 +47,30 @@ while [ $# -gt 0 ]; do
         --no-tests) run_tests=0; shift ;;
         --only-tests) only_tests=1; shift ;;
         --) shift; pytest_args=("$@"); break ;;
-        -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "check_wheel.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-out="${out:-$work/out}"
 venv="${venv:-$work/venv}"
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
+if [ "$only_tests" = 1 ]; then
+    trap 'rm -rf "$work"' EXIT
+else
+    if [ -z "$out" ]; then
+        out="$(mktemp -d "${TMPDIR:-/tmp}/meanshift-wheels.XXXXXX")"
+    fi
+    mkdir -p "$out"
+    out="$(cd "$out" && pwd)"
+    kept() {
+        local wheels
+        wheels="$(ls "$out"/wheelhouse/meanshift-*.whl 2>/dev/null || true)"
+        echo
+        echo "check_wheel.sh: kept in $out: dist/ (sdist and wheel as built), wheelhouse/ (repaired)"
+        [ -z "$wheels" ] || echo "check_wheel.sh: the wheel to install: $wheels"
+    }
+    trap 'rm -rf "$work"; kept' EXIT
+fi
 step() { printf '\n==> %s\n' "$*"; }
 fail() { echo "check_wheel.sh: FAILED: $*" >&2; exit 1; }
 
