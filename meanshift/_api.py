@@ -1004,17 +1004,9 @@ class MeanShift(ClusterMixin, BaseEstimator):
         if getattr(self, "_attractor", None) is not None and len(X):
             return self._predict_attractor(X, n_threads)
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=np.float64)
-        if _range_exponent(centers) > 0:
-            # tiny centers: if X is tiny too its distances would underflow
-            k = _range_exponent(X, centers)
-            if k:
-                X, centers = np.ldexp(X, k), np.ldexp(centers, k)
-        labels, overflow = _assign(X, centers, np.inf, True, n_threads)
-        if overflow:  # huge magnitudes: ask again on an exactly scaled copy
-            k = _range_exponent(X, centers)
-            labels, _ = _assign(
-                np.ldexp(X, k), np.ldexp(centers, k), np.inf, True, n_threads
-            )
+        # a row whose squared distances leave float64's range is judged on
+        # its own, rescaled (_core.assign): no row's label depends on another
+        labels, _ = _assign(X, centers, np.inf, True, n_threads)
         return labels
 
     @staticmethod

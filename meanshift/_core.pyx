@@ -24,7 +24,7 @@ order, whatever the dtype of the data; sums are accumulated in float64.
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport INFINITY, NAN, exp, rint, rintf, sqrt
+from libc.math cimport INFINITY, NAN, exp, frexp, ldexp, rint, rintf, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memcpy, memset
@@ -2010,14 +2010,85 @@ cdef void _nearest_tree(const double* q, const double* cdata, const Tree* t,
 # Above this many centers, label assignment searches a tree over them.
 cdef intp TREE_ASSIGN_MIN_CENTERS = 48
 
+# Below this a squared distance may have lost bits to float64's subnormal
+# range (2**-1022, with room for a sum of terms): the row is judged again
+# by _nearest_rescaled, as is a row whose every squared distance overflowed.
+cdef double ASSIGN_TINY_D2 = 2.0 ** -960
+
+
+cdef inline double _diff_exp(double a, double b, int* e) noexcept nogil:
+    """a - b as m * 2**e with |m| in [0.5, 1) (m = 0 when a == b): the
+    difference as float64 rounds it, also where a - b overflows (then from
+    a/2 - b/2, exact for such magnitudes but for the last bit of a
+    subnormal operand, far below the difference's resolution)."""
+    cdef double t = a - b
+    cdef int extra = 0
+    if t == INFINITY or t == -INFINITY:
+        t = 0.5 * a - 0.5 * b
+        extra = 1
+    t = frexp(t, e)
+    e[0] += extra
+    return t
+
+
+cdef intp _nearest_rescaled(const double* q, const double* C, intp kc,
+                            intp d, double* d2_out, int* e_out) noexcept nogil:
+    """The nearest of the centers C to q (the first on ties) for a row
+    whose squared distances leave float64's range: they overflow to inf,
+    or fall below 2**-960 where distinct distances lose their bits or tie
+    at 0.  Each coordinate difference is taken as a mantissa and a power
+    of two (_diff_exp); e is the smallest, over the centers, of the
+    exponent of their largest difference, and each center's squared
+    distance is summed from the differences scaled by 2**-e (exactly: a
+    power of two): the near centers' scaled differences are of the order
+    of 1, so their squares neither overflow nor underflow (a far center's
+    may overflow to inf, which only says it is far), and the comparison is
+    the one the unscaled arithmetic would make if it had the range.  The row's label depends
+    on the row and the centers alone.  d2_out: the nearest one's scaled
+    squared distance, e_out: e (the distance is sqrt(d2_out) * 2**e)."""
+    cdef intp j, k, bi = 0
+    cdef int ek, emax, e = 2147483647
+    cdef double m, d2, best = INFINITY
+    for j in range(kc):
+        emax = -2147483647
+        for k in range(d):
+            m = _diff_exp(q[k], C[j * d + k], &ek)
+            if m != 0.0 and ek > emax:
+                emax = ek
+        if emax == -2147483647:     # the row is this center: distance 0
+            d2_out[0] = 0.0
+            e_out[0] = 0
+            return j
+        if emax < e:
+            e = emax
+    for j in range(kc):
+        d2 = 0.0
+        for k in range(d):
+            m = _diff_exp(q[k], C[j * d + k], &ek)
+            m = ldexp(m, ek - e)
+            d2 += m * m
+        if d2 < best:
+            best = d2
+            bi = j
+    d2_out[0] = best
+    e_out[0] = e
+    return bi
+
+
+cdef inline bint _beyond_bandwidth(double d2, int e, double bw) noexcept nogil:
+    """Whether the distance sqrt(d2) * 2**e is more than bw."""
+    return sqrt(d2) > ldexp(bw, -e)
+
 
 def assign(const floating[:, :] X, const double[:, ::1] centers,
            double bandwidth, bint cluster_all, int n_threads=1):
     """Index of the nearest center of every row of X (the first, i.e. the
     strongest, on ties); with ``cluster_all=False``, -1 where that center is
     farther than bandwidth.  Returns ``(labels, overflow)``: an intp array,
-    and whether some row's squared distance to every center overflowed (its
-    label is then the first center; the caller may rescale and ask again).
+    and whether some row was judged again on a rescaled copy of itself and
+    the centers (_nearest_rescaled): its squared distances overflowed, or
+    fell where float64 loses their bits.  Each row's label depends on that
+    row and the centers alone.
 
     Up to TREE_ASSIGN_MIN_CENTERS centers, blocks of MS_BLOCK rows are
     compared with every center at once (ms_nearest_block); above, each row
@@ -2041,6 +2112,7 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
     cdef intp* stack
     cdef intp bi1
     cdef double bd2, bwl = bandwidth
+    cdef int e
     cdef bint contiguous
     cdef const floating* base
     cdef const floating* row
@@ -2073,9 +2145,12 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
                 for k in range(d):
                     q[k] = X[i, k]
                 _nearest_tree(q, &cdata[0, 0], t, stack, &bi1, &bd2)
-                if bd2 == INFINITY:
+                e = 0
+                if bd2 == INFINITY or bd2 < ASSIGN_TINY_D2:
                     overflow_p[0] = 1
-                if not cluster_all and sqrt(bd2) > bwl:
+                    bi1 = _nearest_rescaled(q, &centers[0, 0], kc, d, &bd2,
+                                            &e)
+                if not cluster_all and _beyond_bandwidth(bd2, e, bwl):
                     bi1 = -1
                 labels[i] = bi1
             free(q)
@@ -2088,7 +2163,9 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
         base = &X[0, 0]
         with nogil, parallel(num_threads=n_threads):
             xs = <double*>malloc(d * MS_BLOCK * sizeof(double))
-            dist = <double*>malloc(MS_BLOCK * sizeof(double))
+            # (also a row's coordinates for _nearest_rescaled)
+            dist = <double*>malloc((MS_BLOCK if d < MS_BLOCK else d)
+                                   * sizeof(double))
             best = <double*>malloc(MS_BLOCK * sizeof(double))
             bi = <intp*>malloc(MS_BLOCK * sizeof(intp))
             if xs == NULL or dist == NULL or best == NULL or bi == NULL:
@@ -2118,9 +2195,14 @@ def assign(const floating[:, :] X, const double[:, ::1] centers,
                     bi[p] = 0
                 ms_nearest_block(xs, d, &centers[0, 0], kc, dist, best, bi)
                 for p in range(hi - lo):
-                    if best[p] == INFINITY:
+                    e = 0
+                    if best[p] == INFINITY or best[p] < ASSIGN_TINY_D2:
                         overflow_p[0] = 1
-                    if not cluster_all and sqrt(best[p]) > bwl:
+                        for k in range(d):
+                            dist[k] = xs[k * MS_BLOCK + p]
+                        bi[p] = _nearest_rescaled(dist, &centers[0, 0], kc, d,
+                                                  &best[p], &e)
+                    if not cluster_all and _beyond_bandwidth(best[p], e, bwl):
                         labels[lo + p] = -1
                     else:
                         labels[lo + p] = bi[p]

@@ -1034,3 +1034,40 @@ def test_get_bin_seeds_without_features(n, min_bin_freq):
         ours = get_bin_seeds(X, 1.0, min_bin_freq)
         ref = skc.get_bin_seeds(X, 1.0, min_bin_freq)
     assert ours.shape == ref.shape and ours.dtype == ref.dtype
+
+
+@pytest.mark.parametrize("huge", [1e170, 1e300, 1.7e308, -1.7e308])
+def test_predict_a_huge_row_relabels_no_other_row(huge):
+    # one row whose squared distances overflow was rescaled with all the
+    # others, whose distances then underflowed: every row got label 0
+    X4 = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
+    model = fit(X4, bandwidth=1.0)
+    assert_array_equal(model.predict([[0, 0], [5, 5]]), [1, 0])
+    Q = np.array([[0.0, 0.0], [5.0, 5.0], [huge, 0.0]])
+    labels = model.predict(Q)
+    assert_array_equal(labels[:2], [1, 0])
+    # the huge row: every center is at the same rounded distance in
+    # float64; the first (strongest) wins ties, as scikit-learn's does
+    with oracle_context():
+        ref = skc.MeanShift(bandwidth=1.0).fit(X4).predict(Q)
+    assert_array_equal(labels, ref)
+
+
+def test_predict_each_row_on_its_own_scale():
+    # tiny centers: rows of their size and rows of size 1 and 1e300 in one
+    # call, each labelled as if it were alone
+    C = np.array([[1e-300, 0.0], [2e-300, 0.0], [5e-300, 5e-300]])
+    model = MeanShift(bandwidth=1e-300)
+    model.cluster_centers_ = C
+    model.n_features_in_ = 2
+    rows = np.array([[1.1e-300, 0.0], [1.9e-300, 0.0], [4e-300, 6e-300],
+                     [1.0, 1.0], [1e300, 1e300], [-1e300, 0.0]])
+    alone = np.array([model.predict(r[None])[0] for r in rows])
+    assert_array_equal(alone[:3], [0, 1, 2])
+    assert_array_equal(model.predict(rows), alone)
+    # many centers (a tree over them): the same rule
+    many = np.vstack([C, 1e-300 * (10 + np.arange(60.0))[:, None] * [1.0, 1.0]])
+    model.cluster_centers_ = many
+    alone = np.array([model.predict(r[None])[0] for r in rows])
+    assert_array_equal(alone[:3], [0, 1, 2])
+    assert_array_equal(model.predict(rows), alone)
