@@ -155,6 +155,61 @@ def _check_weights(sample_weight, X):
     return w
 
 
+# Weights within [2**-_WEIGHT_SAFE, 2**_WEIGHT_SAFE] are used as given;
+# beyond, they are scaled by a power of two (exact) towards 1, so that the
+# kernels' weighted sums neither overflow nor lose the small weights' bits
+# to float64's subnormal range.  Scaled, the weights span at most
+# 2**-(_WEIGHT_SPAN/2) to 2**(_WEIGHT_SPAN/2): with coordinates up to
+# 2**500 (see _range_exponent) and up to 2**40 points, every weighted sum
+# stays below 2**1000, and a weight times a coordinate of the bandwidth's
+# order (at least 2**-500) stays a normal float.
+_WEIGHT_SAFE = 200
+_WEIGHT_SPAN = 900
+
+
+def _weight_exponent(w):
+    """j such that ``w * 2**j`` (np.ldexp: exact) is what the kernels sum:
+    0 for weights within 2**-200 to 2**200 (the results are then those of
+    the weights as given, bit for bit); beyond, the exponent that centres
+    the positive weights' range on 1.  Scaling every weight by one power of
+    two changes no mean, no ranking and no decision; the few places where
+    weights meet an absolute quantity (min_bin_freq, the bandwidth
+    estimate's k-th weight, the total that tells a failed binning) compare
+    in the unscaled units.  A ValueError names sample_weight when the
+    positive weights span more than 2**900: the smallest could not be
+    summed with the largest without losing it."""
+    if w is None:
+        return 0
+    positive = w[w > 0]
+    emax = math.frexp(float(positive.max()))[1]
+    emin = math.frexp(float(positive.min()))[1]
+    if -_WEIGHT_SAFE <= emin and emax <= _WEIGHT_SAFE:
+        return 0
+    if emax - emin > _WEIGHT_SPAN:
+        raise ValueError(
+            f"sample_weight spans too wide a range: its largest positive "
+            f"weight ({float(positive.max()):.6g}) is more than 2**{_WEIGHT_SPAN} "
+            f"times its smallest ({float(positive.min()):.6g}), which float64 "
+            "sums would lose. Set such weights to 0, or narrow their range."
+        )
+    return -((emax + emin) // 2)
+
+
+def _scale_weights(w):
+    """(w * 2**j, j) with j = _weight_exponent(w) (w itself when j = 0)."""
+    j = _weight_exponent(w)
+    return (np.ldexp(w, j) if j else w), j
+
+
+def _ldexp_or_inf(x, j):
+    """x * 2**j, inf where that overflows (a comparison with it is then the
+    one the unscaled value would give)."""
+    try:
+        return math.ldexp(x, j)
+    except OverflowError:
+        return math.inf
+
+
 _CPU_COUNT = None
 
 
@@ -403,6 +458,7 @@ def _estimate_bandwidth(
     tree=None,
     report=None,
     weights=None,
+    weight_exponent=None,
 ):
     """estimate_bandwidth on a checked array; ``tree`` may be a tree
     already built over all of X (with ``weights``, if given); ``report`` a
@@ -412,7 +468,9 @@ def _estimate_bandwidth(
     with each row repeated by its weight, for integer weights: the k-th
     neighbour is where the weights of the nearest points, the point itself
     included, first reach max(1, int(total weight * quantile)), and the
-    distances are averaged with the weights."""
+    distances are averaged with the weights.  ``weight_exponent``: the
+    weights are already scaled by 2**weight_exponent (_scale_weights; the
+    tree's too); None: they are as given, and scaled here if need be."""
     random_state = check_random_state(random_state)
     if n_samples is not None:
         idx = random_state.permutation(X.shape[0])[:n_samples]
@@ -422,8 +480,11 @@ def _estimate_bandwidth(
     n_neighbors = max(1, int(X.shape[0] * quantile))
     kweight = 0.0
     if weights is not None:
+        if weight_exponent is None:
+            weights, weight_exponent = _scale_weights(weights)
+            tree = None
         total = float(weights.sum())
-        kweight = min(max(1.0, math.floor(total * quantile)), total)
+        kweight = _kth_weight(total, quantile, weight_exponent)
         n_neighbors = 1
     if tree is None:
         tree = _build_tree(X, _leaf_size(*X.shape), n_threads, weights)
@@ -442,6 +503,20 @@ def _estimate_bandwidth(
     for start in range(0, len(dist), 500):
         bandwidth += dist[start : start + 500].sum()
     return np.float64(bandwidth / X.shape[0])
+
+
+def _kth_weight(total, quantile, j):
+    """min(max(1, floor(T * quantile)), T) for the total weight T, in the
+    units of weights scaled by 2**j (total = T * 2**j): the weight the
+    nearest points must reach, as if each row were repeated by its weight.
+    Computed without forming T where it would overflow or lose bits."""
+    t = total * quantile
+    u = _ldexp_or_inf(t, -j)
+    if u >= 2.0**52:  # an integer already: floor changes nothing
+        k = t
+    else:
+        k = _ldexp_or_inf(max(1.0, math.floor(u)), j)
+    return min(k, total)
 
 
 def get_bin_seeds(X, bin_size, min_bin_freq=1):
@@ -482,11 +557,13 @@ def get_bin_seeds(X, bin_size, min_bin_freq=1):
     return _get_bin_seeds(X, bin_size, min_bin_freq, _effective_n_threads(None))
 
 
-def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads, weights=None):
+def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads, weights=None,
+                   weight_exponent=0):
     """get_bin_seeds; with ``weights`` a cell's weight is the sum of its
     points' weights, binning fails when there are as many cells as the
     weights add up to, and the points that are seeds then are those of
-    positive weight."""
+    positive weight.  The weights are scaled by 2**weight_exponent
+    (_scale_weights): these comparisons are made in the unscaled units."""
     if bin_size == 0:
         return X if weights is None else X[weights > 0]
     Xa = check_array(
@@ -510,13 +587,17 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads, weights=None):
             _threads_for(n_threads, 8 * Xa.shape[0] * Xa.shape[1]),
             weights,
         )
-        cells = cells[counts >= min_bin_freq]
+        cells = cells[counts >= _ldexp_or_inf(float(min_bin_freq), weight_exponent)]
     elif Xa.shape[0]:  # no features: every point is in the one empty cell
         cells = np.zeros((1 if Xa.shape[0] >= min_bin_freq else 0, 0))
     else:
         cells = np.zeros((0, Xa.shape[1]))
     seeds = _bin_seeds_from_cells(
-        cells, bin_size, len(X) if weights is None else float(weights.sum())
+        cells,
+        bin_size,
+        len(X)
+        if weights is None
+        else _ldexp_or_inf(float(weights.sum()), -weight_exponent),
     )
     if seeds is None:
         return X if weights is None else X[weights > 0]
@@ -842,7 +923,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         X = validate_data(self, X)
         in_dtype = X.dtype
         X = _as_float(X)
-        weights = _check_weights(sample_weight, X)
+        weights, wexp = _scale_weights(_check_weights(sample_weight, X))
         n_threads = _effective_n_threads(self.n_jobs)
         kernel = _core.KERNELS[self.kernel]
         seeds = self.seeds
@@ -867,8 +948,19 @@ class MeanShift(ClusterMixin, BaseEstimator):
             X, weights, self.kernel, n_threads, full=bandwidth is None
         )
         if bandwidth is None:
+            if self.kernel == "gaussian":
+                warnings.warn(
+                    "bandwidth=None estimates the radius of the flat kernel "
+                    "(estimate_bandwidth); the Gaussian kernel reaches 3 "
+                    "bandwidths, so with that estimate every point usually "
+                    "reaches most of the data: one cluster, slowly. Give the "
+                    "Gaussian's bandwidth (e.g. estimate_bandwidth(X) / 3).",
+                    UserWarning,
+                    stacklevel=2,
+                )
             bandwidth = _estimate_bandwidth(
-                X, 0.3, None, 0, n_threads, tree, report, weights
+                X, 0.3, None, 0, n_threads, tree, report, weights,
+                weight_exponent=wexp,
             )
             # scikit-learn's threshold: 1e-3 times the bandwidth, in the
             # bandwidth's own type (numpy's promotion rules)
@@ -882,12 +974,15 @@ class MeanShift(ClusterMixin, BaseEstimator):
         if seeds is None:
             if self.bin_seeding:
                 seeds = _get_bin_seeds(
-                    X, bandwidth, self.min_bin_freq, n_threads, weights
+                    X, bandwidth, self.min_bin_freq, n_threads, weights,
+                    weight_exponent=wexp,
                 )
                 shown = float(_unscale(bandwidth, -k))
                 if len(seeds) == 0:
+                    what = ("points" if weights is None else
+                            "of weight (its points' sample_weight summed)")
                     raise ValueError(
-                        f"No bin holds min_bin_freq={self.min_bin_freq} points "
+                        f"No bin holds min_bin_freq={self.min_bin_freq} {what} "
                         f"with bin_size={shown!r}: lower min_bin_freq or "
                         "increase the bandwidth."
                     )
@@ -920,6 +1015,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
             centers[converged], totals[converged], bandwidth, n_threads
         )
         self._attractor = None  # a refit drops the state of an earlier fit
+        ends_table = None
         if self.label_by == "nearest":
             climb = tree = seeds = None  # the tree's copy of X is freed first
             labels, _ = _assign(
@@ -933,9 +1029,11 @@ class MeanShift(ClusterMixin, BaseEstimator):
                 labels[rows] = seed_cluster
                 done[rows] = True
             rest = np.flatnonzero(~done)
+            ends_table = _end_table(centers[converged], seed_cluster)
             if len(rest):
                 labels[rest] = _follow(
-                    climb, X, rest, self.max_iter, cluster_centers, n_threads
+                    climb, X, rest, self.max_iter, cluster_centers, ends_table,
+                    n_threads,
                 )
             climb = tree = seeds = None
             if not self.cluster_all:
@@ -950,6 +1048,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
                 "stop_thresh": stop_thresh,
                 "exponent": k,
                 "kernel": self.kernel,
+                "ends": ends_table,
             }
         self.cluster_centers_ = cluster_centers
         self.labels_ = labels
@@ -1048,7 +1147,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
             reporter(self.verbose),
         )
         return _follow(
-            climb, X, np.arange(len(X)), self.max_iter, centers, n_threads
+            climb, X, np.arange(len(X)), self.max_iter, centers,
+            state.get("ends"), n_threads,
         )
 
 
@@ -1101,15 +1201,51 @@ class _Climber:
         return tuple(out)
 
 
-def _follow(climb, X, rows, max_iter, centers, n_threads):
-    """Labels of the points ``X[rows]`` by where their own climbs end: the
-    center nearest to the end, or to the point itself when it had no
-    weight in reach."""
+def _follow(climb, X, rows, max_iter, centers, ends_table, n_threads):
+    """Labels of the points ``X[rows]`` by where their own climbs end (see
+    _labels_of_ends), or by the point itself when it had no weight in
+    reach."""
     points = X[rows]
     ends, totals, _ = climb(points, min(max_iter, 2**62), stage="labels")
     lost = totals <= 0
     ends[lost] = points[lost]
+    return _labels_of_ends(ends, centers, ends_table, n_threads, lost)
+
+
+def _rows_as_keys(a):
+    """The rows of a 2-D float array as single opaque values that are equal
+    exactly when the rows are equal (==, coordinate by coordinate: -0.0 is
+    made 0.0), for sorting and searching."""
+    a = np.ascontiguousarray(a) + a.dtype.type(0.0)
+    return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).reshape(-1)
+
+
+def _end_table(centers, clusters):
+    """Where the converged seeds' climbs ended (data dtype) and the cluster
+    of each: the distinct ends, sorted as keys, and their clusters.  Seeds
+    that end at the same point have the same rank, so the same cluster."""
+    if centers.shape[1] == 0:
+        return None
+    keys, first = np.unique(_rows_as_keys(centers), return_index=True)
+    return keys, np.asarray(clusters)[first]
+
+
+def _labels_of_ends(ends, centers, ends_table, n_threads, lost=None):
+    """Attractor labels of climbs that ended at ``ends``: a climb that ended
+    exactly where a converged seed's climb ended takes that seed's cluster
+    (the kept center, or the one that dropped it); any other takes the
+    kept center nearest to its end.  ``lost`` marks climbs that found no
+    weight (their ends are the points themselves): nearest center only."""
     labels, _ = _assign(ends, _as_f64(centers), np.inf, True, n_threads)
+    if ends_table is not None and len(ends) and len(ends_table[0]):
+        keys, clusters = ends_table
+        if ends.dtype.itemsize * ends.shape[1] == keys.dtype.itemsize:
+            found = _rows_as_keys(ends)
+            at = np.minimum(np.searchsorted(keys, found), len(keys) - 1)
+            hit = keys[at] == found
+            if lost is not None:
+                hit &= ~lost
+            labels[hit] = clusters[at[hit]]
     return labels
 
 

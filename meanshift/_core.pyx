@@ -1112,6 +1112,30 @@ cdef inline double _reach(double bw, int kern) noexcept nogil:
     return 3.0 * bw if kern == KERNEL_GAUSSIAN else bw
 
 
+cdef inline double _kernel_weight(int kern, double d2, double bw2,
+                                  double inv2) noexcept nogil:
+    """k(r) for a point within reach at squared distance d2 (inv2 is
+    1 / (2 bw2)).  A point at distance 0 weighs 1 under every kernel, a
+    zero bandwidth included (where 1 - 0/0 and exp(-0 * inf) would be
+    NaN): a point is within bandwidth 0 of itself."""
+    if kern == KERNEL_FLAT or d2 == 0.0:
+        return 1.0
+    if kern == KERNEL_EPANECHNIKOV:
+        return 1.0 - d2 / bw2
+    return exp(-d2 * inv2)
+
+
+cdef inline bint _box_is_point(const floating* bx, intp d) noexcept nogil:
+    """Whether a node's box (per coordinate the min, then the max) holds a
+    single point: every point of the node is the same (duplicate rows).
+    The first unequal coordinate ends the test."""
+    cdef intp k
+    for k in range(d):
+        if bx[k] != bx[d + k]:
+            return False
+    return True
+
+
 cdef inline double _epan_node(const Tree* t, intp node, const double* q,
                               intp d, double bw2, double* acc) noexcept nogil:
     """A node wholly within bw under the Epanechnikov kernel: add
@@ -1355,13 +1379,25 @@ cdef double _ball_sum_d(const floating* data, const Tree* t,
                 d2 = _sqdist_bounded(row, q, d, reach2)
                 if d2 <= reach2:
                     wi = t.w[p] if t.w != NULL else 1.0
-                    if kern == KERNEL_EPANECHNIKOV:
-                        wi = wi * (1.0 - d2 / bw2)
-                    elif kern == KERNEL_GAUSSIAN:
-                        wi = wi * exp(-d2 * inv2)
+                    if kern != KERNEL_FLAT:
+                        wi = wi * _kernel_weight(kern, d2, bw2, inv2)
                     total += wi
                     for k in range(d):
                         acc[k] += wi * row[k]
+        elif (kern != KERNEL_FLAT
+              and _box_is_point(<const floating*>t.box + node * 2 * d, d)):
+            # a node of equal rows (duplicates) under a smooth kernel: its
+            # one point is judged once, as each of its rows would be, and
+            # the node's sums weighted by k(r) stand for the rows (so n
+            # duplicates cost one test, not n, per step)
+            d2 = _sqdist_bounded(data + _node_lo(t, node) * d, q, d, reach2)
+            if d2 <= reach2:
+                wi = _kernel_weight(kern, d2, bw2, inv2)
+                total += wi * (t.wsum[node] if t.wsum != NULL
+                               else <double>_node_count(t, node))
+                c = t.sums + node * d
+                for k in range(d):
+                    acc[k] += wi * c[k]
         else:
             stack[sp] = 2 * node + 2
             stack[sp + 1] = 2 * node + 1

@@ -72,8 +72,9 @@ Labels.
     center within h of it);
   - a point that is not a seed (bin seeding, given seeds, zero weight):
     it climbs itself, from its own position, with the same kernel, weights,
-    bandwidth and max_iter; its label is the kept center nearest to where
-    that climb ends;
+    bandwidth and max_iter; where that climb ends exactly where a seed's
+    climb ended, its label is that seed's (as above); elsewhere it is the
+    kept center nearest to where the climb ends;
   - a point whose climb loses all weight in reach (at its first step, or in
     a later one, which only rounding can cause) takes the center nearest to
     the point itself.
@@ -84,8 +85,8 @@ Labels.
 
 * ``predict``: ``label_by="nearest"``: the nearest center.  ``"attractor"``:
   the point climbs as a non-seed point does in fit (same data, weights,
-  kernel, bandwidth, max_iter) and gets the kept center nearest to where it
-  ends (no weight in reach: nearest to the point).  predict never gives -1,
+  kernel, bandwidth, max_iter) and is labelled as such a point is (no
+  weight in reach: nearest to the point).  predict never gives -1,
   as scikit-learn's predict ignores cluster_all.
 
 Referee
@@ -400,20 +401,27 @@ class Reference:
         return c.end, c.alive, alternatives
 
     def _by_end(self, points, ends, alive, alternatives, slack):
-        """Nearest kept center to each end point (to the point itself when
-        its climb lost all weight): (labels, acceptable mask (n, k))."""
+        """Labels of climbs by their ends: the cluster of a seed whose climb
+        ended at the same point, else the nearest kept center to the end
+        (to the point itself when its climb lost all weight): (labels,
+        acceptable mask (n, k))."""
         C = self.cluster_centers
         labels = np.empty(len(points), dtype=np.intp)
         ok = np.zeros((len(points), len(C)), dtype=bool)
         for i in range(len(points)):
             outcomes = [(ends[i], alive[i])] + alternatives[i]
             for o, (end, live) in enumerate(outcomes):
-                mask = _nearest_ok(end if live else points[i], C, slack)
-                ok[i] |= mask
-                if o == 0:
+                key = tuple(np.asarray(end).astype(self.X.dtype).tolist())
+                if live and key in self.label_of_key:
+                    label = self.label_of_key[key]
+                    ok[i, label] = True
+                else:
                     target = end if live else points[i]
+                    ok[i] |= _nearest_ok(target, C, slack)
                     d2 = sqdist(C, np.asarray(target, dtype=np.float64)[None])[0]
-                    labels[i] = int(np.argmin(d2))
+                    label = int(np.argmin(d2))
+                if o == 0:
+                    labels[i] = label
         return labels, ok
 
     def labels(self, label_by="nearest", cluster_all=True, tol=None):

@@ -796,3 +796,156 @@ def test_predict_follows_the_last_fit_not_later_params():
     model.set_params(label_by="nearest").fit(X)
     nearest = MeanShift(bandwidth=0.3, kernel="flat").fit(X)
     assert_array_equal(model.predict(new), nearest.predict(new))
+
+
+# ---------------------------------------------------------------------------
+# Extreme weights: scaled exactly by a power of two, or refused
+# ---------------------------------------------------------------------------
+
+X4 = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize(
+    "scale, seeding",
+    # (bin seeding with weights below 1: the cells weigh less than
+    # min_bin_freq=1, see test_bin_seeding_min_bin_freq_with_huge_weights)
+    [(s, "all") for s in (2.0**1000, 2.0**1021, 2.0**-1000, 2.0**-1074)]
+    + [(s, "bins") for s in (2.0**1000, 2.0**1021)],
+)
+def test_weights_near_the_float_range_are_scaled_exactly(kernel, scale, seeding):
+    # weights of 2**1021 add up past float64's range and the smallest
+    # subnormal weight has one bit: unscaled, the sums overflowed or lost
+    # the points (one cluster, or centers (0, 0) and (5, 5)).  Every
+    # weight times the same power of two changes no mean, bit for bit
+    X, bandwidth, params = case("2d", kernel, "int", np.float64, seeding)
+    w = params.pop("sample_weight")
+    a = fit(X, bandwidth, sample_weight=w, **params)
+    b = fit(X, bandwidth, sample_weight=w * scale, **params)
+    assert_bitwise_same(a, b)
+    four = fit(X4, 1.0, sample_weight=np.full(4, scale), kernel=kernel)
+    assert_array_equal(four.labels_, [1, 1, 0, 0])
+    assert_allclose(four.cluster_centers_, [[5.05, 5.0], [0.05, 0.0]], atol=1e-3)
+
+
+@pytest.mark.parametrize("value", [5e307, 1.7e308, 5e-324, 1e-310])
+def test_x4_with_huge_and_subnormal_weights(value):
+    # the issue's cases: 5e307 gave one cluster at (0.05, 0), 5e-324 gave
+    # (5, 5) and (0, 0)
+    model = fit(X4, 1.0, sample_weight=np.full(4, value))
+    assert_array_equal(model.cluster_centers_, [[5.05, 5.0], [0.05, 0.0]])
+    assert_array_equal(model.labels_, [1, 1, 0, 0])
+
+
+def test_estimated_bandwidth_with_overflowing_total_weight():
+    # the total weight (60 * 1e307) is beyond float64: it raised
+    # OverflowError (cannot convert float infinity to integer); powers of
+    # two give the unit weights' estimate exactly
+    X = _blobs(60, 2, [[0, 0], [6, 6]], 1.0, 0)
+    unit = MeanShift().fit(X, sample_weight=np.ones(60))
+    big = MeanShift().fit(X, sample_weight=np.full(60, 2.0**1020))
+    assert big.bandwidth_ == unit.bandwidth_
+    assert_array_equal(big.cluster_centers_, unit.cluster_centers_)
+    odd = MeanShift().fit(X, sample_weight=np.full(60, 1e307))
+    assert np.isfinite(odd.bandwidth_) and len(odd.cluster_centers_) == len(unit.cluster_centers_)
+    # a total weight below 1 (tiny weights): every point is needed to reach it
+    tiny = MeanShift().fit(X, sample_weight=np.full(60, 5e-324))
+    farthest = max(np.sqrt(((X - x) ** 2).sum(axis=1)).max() for x in X)
+    assert 0 < tiny.bandwidth_ <= farthest
+
+
+def test_bin_seeding_min_bin_freq_with_huge_weights():
+    # a cell's weight is compared with min_bin_freq in the caller's units
+    X = _blobs(60, 2, [[0, 0], [6, 6]], 1.0, 0)
+    unit = fit(X, 1.5, sample_weight=np.ones(60), bin_seeding=True, min_bin_freq=3)
+    big = fit(X, 1.5, sample_weight=np.full(60, 2.0**1020), bin_seeding=True,
+              min_bin_freq=3 * 2**1020)
+    assert_bitwise_same(unit, big)
+    every_cell = fit(X, 1.5, sample_weight=np.ones(60), bin_seeding=True)
+    big = fit(X, 1.5, sample_weight=np.full(60, 2.0**1020), bin_seeding=True,
+              min_bin_freq=3)
+    assert_bitwise_same(every_cell, big)
+    # cells of subnormal weight hold less than min_bin_freq=1
+    with pytest.raises(ValueError, match="No bin holds min_bin_freq=1 of weight"):
+        fit(X, 1.5, sample_weight=np.full(60, 5e-324), bin_seeding=True)
+
+
+@pytest.mark.parametrize("weights", [[1, 5e-324, 1, 1], [1e300, 1e-300, 1, 1]])
+def test_weights_spanning_more_than_float64_can_sum_are_refused(weights):
+    with pytest.raises(ValueError, match="sample_weight spans too wide a range"):
+        fit(X4, 1.0, sample_weight=weights)
+
+
+# ---------------------------------------------------------------------------
+# Zero and tiny bandwidths, duplicates, the Gaussian's estimate
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("X", [[[1.0, 2.0]], [[3.0, -1.0]] * 5], ids=["one point", "equal points"])
+@pytest.mark.parametrize("bandwidth", [None, 5e-324])
+def test_zero_and_tiny_bandwidth_every_kernel(kernel, X, bandwidth):
+    # a point is within bandwidth 0 of itself for every kernel: the smooth
+    # kernels said "No point was within bandwidth=0.000000 of any seed"
+    # (1 - 0/0 and exp(-0 * inf) are NaN) where the flat kernel and
+    # scikit-learn return the single cluster
+    X = np.array(X)
+    model = MeanShift(bandwidth=bandwidth, kernel=kernel).fit(X)
+    assert_array_equal(model.cluster_centers_, X[:1])
+    assert_array_equal(model.labels_, np.zeros(len(X)))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("seeding", ["all", "bins"])
+def test_duplicate_rows_are_one_weighted_row(kernel, seeding):
+    # thousands of copies of a few rows (the Gaussian kernel opened every
+    # node of equal rows: quadratic): the clustering of the distinct rows
+    # weighted by their counts, up to the order of the sums
+    rows = _blobs(12, 2, [[0, 0], [4, 4]], 0.8, 5)
+    counts = np.arange(1, 13) * 250
+    X = np.repeat(rows, counts, axis=0)
+    params = dict(kernel=kernel, bin_seeding=seeding == "bins")
+    dup = fit(X, 1.0, **params)
+    one = fit(rows, 1.0, sample_weight=counts.astype(float), **params)
+    assert_allclose(dup.cluster_centers_, one.cluster_centers_, rtol=0, atol=1e-9)
+    assert_array_equal(dup.labels_, np.repeat(one.labels_, counts))
+
+
+def test_gaussian_with_estimated_bandwidth_warns():
+    X = _blobs(60, 2, [[0, 0], [6, 6]], 1.0, 0)
+    with pytest.warns(UserWarning, match="Gaussian kernel reaches 3 bandwidths"):
+        MeanShift(kernel="gaussian").fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MeanShift(kernel="gaussian", bandwidth=1.0).fit(X)
+        MeanShift(kernel="flat").fit(X)
+
+
+# ---------------------------------------------------------------------------
+# Attractor labels of climbs that end where a seed's ended
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed, bandwidth", [(2, 0.3), (3, 0.2), (5, 0.3)])
+def test_zero_weight_point_ending_at_a_seed_takes_its_cluster(seed, bandwidth):
+    # two moons, weights 0-3: a zero-weight point whose own climb ends
+    # exactly where a seed's climb ended takes that seed's cluster (the
+    # kept center, or the one that dropped it), not the kept center
+    # nearest to the end (which differs where the seed's center was
+    # dropped by a farther one): 8, 5 and 4 points differed here
+    X = make_moons(200, noise=0.08, random_state=seed)[0]
+    w = np.random.default_rng(seed).integers(0, 4, len(X)).astype(float)
+    model = fit(X, bandwidth, sample_weight=w, label_by="attractor")
+    ref = R.Reference(X, bandwidth, sample_weight=w)
+    expected, ok = ref.labels("attractor")
+    # the reference's old rule (nearest center to the end) differs here,
+    # so the case tells the two rules apart
+    others = np.flatnonzero(w == 0)
+    ends, alive, _ = ref._point_climbs
+    C = ref.cluster_centers
+    nearest = [np.argmin(((C - (e if a else X[o])) ** 2).sum(axis=1))
+               for e, a, o in zip(ends, alive, others)]
+    assert (np.array(nearest) != expected[others]).any()
+    assert ok[np.arange(len(X)), model.labels_].all()
+    # predict climbs the training points again: the same labels
+    assert_array_equal(model.predict(X), model.labels_)
