@@ -134,3 +134,19 @@ def test_import_is_lazy(tmp_path):
     # the plot function is there; matplotlib comes only when it draws
     assert report["after_plot"] == ["meanshift._api", "meanshift._plot", "sklearn"]
     assert report["star"] == sorted(meanshift.__all__)
+
+
+def test_import_from_the_source_tree_says_what_to_do():
+    # python run in the clone's root imports the source folder, which has
+    # no compiled kernel: one line saying what to do, not a missing module
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "meanshift" / "meson.build").exists():
+        pytest.skip("not run from a source checkout")
+    proc = run_python([], cwd=root, code="import meanshift")
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: meanshift is being imported from its source tree")
+    assert "outside the source tree" in last
+    assert "_version" not in proc.stderr
