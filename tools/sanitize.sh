@@ -20,6 +20,10 @@
 #                  it anyway, for the logs in <venv>/sanitizer-out and
 #                  <venv>/sanitizer-logs)
 #   --no-tests     only build, check instrumentation and run the leak check
+#   --focused      run the focused subset that .ci/run runs instead of the
+#                  whole suite: the primitives, the hostile values, the
+#                  misaligned arrays, the weights and kernels' extreme cases
+#                  and one LocalCluster agreement test (a few minutes)
 #   --no-leaks     skip the LeakSanitizer step
 #   --fuzz MIN     also run tools/fuzz.py for MIN minutes under the sanitizers
 #                  (a sanitizer report kills the fuzz worker: it is recorded as
@@ -69,6 +73,7 @@ python_exe="${PYTHON:-python3}"
 reuse=0
 keep=0
 run_tests=1
+focused=0
 run_leaks=1
 fuzz_minutes=0
 pytest_extra=()
@@ -79,6 +84,7 @@ while [ $# -gt 0 ]; do
         --reuse) reuse=1; shift ;;
         --keep) keep=1; shift ;;
         --no-tests) run_tests=0; shift ;;
+        --focused) focused=1; shift ;;
         --no-leaks) run_leaks=0; shift ;;
         --fuzz) fuzz_minutes="$2"; shift 2 ;;
         --python) python_exe="$2"; shift 2 ;;
@@ -245,13 +251,26 @@ if [ "$run_tests" = 1 ]; then
     # keeps freed blocks in quarantine (256 MiB) on purpose and its allocator
     # returns memory to the system lazily, so the size grows without any
     # leak (step 5 looks for leaks instead).
+    if [ "$focused" = 1 ]; then
+        # what .ci/run checks on every change: every compiled primitive,
+        # hostile and misaligned input, extreme weights and bandwidths, and
+        # one fit on a LocalCluster (network frames at odd addresses)
+        selection=(tests/test_primitives.py tests/test_hostile.py
+                   tests/test_alignment.py
+                   tests/test_weights_kernels.py::test_weights_near_the_float_range_are_scaled_exactly
+                   tests/test_weights_kernels.py::test_zero_and_tiny_bandwidth_every_kernel
+                   tests/test_weights_kernels.py::test_duplicate_rows_are_one_weighted_row
+                   tests/test_dask.py::test_cluster_same_as_one_machine_leaf_columns)
+    else
+        selection=(--doctest-modules --pyargs meanshift tests)
+    fi
     set +e
     (cd "$repo" && PYTHONDONTWRITEBYTECODE=1 \
         HYPOTHESIS_STORAGE_DIRECTORY="$venv/hypothesis" sanitized \
         "$py" -m pytest -p no:cacheprovider --capture=sys \
         --deselect tests/test_validation.py::test_repeated_fits_do_not_grow_memory \
         --deselect "tests/test_progress.py::test_sigint_interrupts_a_long_fit" \
-        --doctest-modules --pyargs meanshift tests "${pytest_extra[@]}") \
+        "${selection[@]}" "${pytest_extra[@]}") \
         2>&1 | tee "$outdir/pytest.txt"
     rc=${PIPESTATUS[0]}
     set -e
