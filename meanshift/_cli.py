@@ -7,6 +7,7 @@
                       [--bin-seeding] [--min-bin-freq N] [--no-cluster-all]
                       [--max-iter N] [--n-jobs N] [--columns C [C ...]]
                       [--keep C [C ...]] [--header | --no-header]
+                      [--delimiter CHAR]
                       [--drop-missing] [--scale {standard,robust,none}]
                       [--weights C] [--labels OUT] [--centers OUT]
                       [--plot FILE.png] [--json]
@@ -14,9 +15,12 @@
 ``--columns`` and ``--keep`` take names or 0-based numbers, space- or
 comma-separated; INPUT may come before or after them.  ``--keep`` copies
 columns (an id, text too) into the --labels file before the label.  A CSV
-header is detected (with a note on stderr) unless --header/--no-header says.
-``--drop-missing`` drops rows with an empty or NaN cell in a used column:
-their label is empty (NaN in .npy), one labels row per input row.
+header is detected (with a note on stderr) unless --header/--no-header says;
+fields are separated by commas (.csv, standard input: tabs when the first
+line has tabs and no comma) or tabs (.tsv) unless --delimiter says.
+``--drop-missing`` drops rows with a missing cell (empty, NA, N/A or NaN, in
+any case) in a used column: their label is empty (NaN in .npy), one labels
+row per input row.
 ``--scale`` clusters standardized features, reporting centers in the
 original units.  Without --bandwidth and --n-samples, the bandwidth is
 estimated on a fixed-seed sample of 10,000 rows above that many
@@ -27,7 +31,9 @@ or a 0-based number, as for ``--columns``); that column is then not a
 feature.  Cluster sizes and shares count rows, with or without weights.
 
 Errors print one line to stderr and exit with status 1 (2 for a command
-line that cannot be parsed); output files are written whole or not at all.
+line that cannot be parsed); output files are written whole or not at all,
+never over the input or each other.  MEANSHIFT_DEBUG=1 in the environment
+shows an error's traceback instead (for a bug report).
 """
 
 import argparse
@@ -35,11 +41,14 @@ import csv
 import gzip
 import io
 import json
+import math
 import os
 import sys
 import tempfile
 import time
 import warnings
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 
@@ -109,18 +118,23 @@ def _gunzip(raw, where):
 
 
 def load_input(path, columns=None, weights=None, header=None, keep=None,
-               drop_missing=False, n_jobs=None):
+               drop_missing=False, n_jobs=None, delimiter=None):
     """(X as float64 or the .npy's numeric dtype, column names or None,
     a description of the source, the sample weights or None, the weights
     column's header name, or its number without a header, or None, and
     the reader's dict: "header_detected", "keep" (rows of the kept cells,
-    as text) and "keep_names"); ``n_jobs``: threads to parse CSV with."""
+    as text) and "keep_names"); ``n_jobs``: threads to parse CSV with;
+    ``delimiter``: CSV/TSV's field separator (None: by the name)."""
     if path == "-":
         return _with_weights(
-            read_delimited(path, None, columns, weights, header, keep, drop_missing, n_jobs),
+            read_delimited(
+                path, delimiter, columns, weights, header, keep, drop_missing, n_jobs
+            ),
             drop_missing,
         )
     suffix, _ = _split_suffix(path)
+    if suffix == ".npy" and delimiter is not None:
+        raise CLIError(f"--delimiter: {path} is a .npy file, not CSV or TSV text")
     if suffix == ".npy":
         raw = _read_bytes(path)
         if raw[:2] == b"\x1f\x8b":
@@ -148,7 +162,8 @@ def load_input(path, columns=None, weights=None, header=None, keep=None,
         weight_values = X[:, w].astype(np.float64)
         return _with_weights((picked, None, path, weight_values, w, info), drop_missing)
     if suffix in (".csv", ".tsv"):
-        delimiter = "\t" if suffix == ".tsv" else ","
+        if delimiter is None:
+            delimiter = "\t" if suffix == ".tsv" else ","
         return _with_weights(
             read_delimited(
                 path, delimiter, columns, weights, header, keep, drop_missing, n_jobs
@@ -222,9 +237,18 @@ def _check_weight_values(w, column, where, dropped=None):
 _OUTPUT_FORMATS = (".npy", ".csv", ".tsv")
 
 
+def _no_stdout(option, path, what):
+    if path == "-":
+        raise CLIError(
+            f"{option}: writing to standard output ('-') is not supported (the "
+            f"summary goes there): give a file name ({what})"
+        )
+
+
 def _check_output(option, path):
     if path is None:
         return
+    _no_stdout(option, path, ".npy, .csv or .tsv")
     suffix, gz = _split_suffix(path)
     if gz or suffix not in _OUTPUT_FORMATS:
         raise CLIError(f"{option}: {path}: write .npy, .csv or .tsv")
@@ -232,11 +256,53 @@ def _check_output(option, path):
 
 
 def _check_target(option, path):
+    """The folder exists and takes a new file (tried: permissions, ACLs, a
+    read-only file system), and path is not a directory: before the fit."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CLIError(f"{option}: {path}: no such directory {folder}")
     if os.path.isdir(path):
         raise CLIError(f"{option}: {path}: is a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=folder)
+    except OSError as e:
+        raise CLIError(
+            f"{option}: {path}: cannot write in {folder}: {e.strerror or e}"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _same_file(a, b):
+    """Whether paths a and b name one file (links resolved; also where
+    neither exists yet)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        if os.path.exists(a) or os.path.exists(b):
+            return False
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def _check_distinct(source, outputs):
+    """No output is the input (``source``, None for standard input) or
+    another output; ``outputs``: (option, path or None) pairs."""
+    given = [(option, path) for option, path in outputs if path]
+    if source is not None and not os.path.exists(source):
+        source = None  # reading it will say so
+    for i, (option, path) in enumerate(given):
+        if source is not None and _same_file(path, source):
+            also = "" if path == source else f" ({source})"
+            raise CLIError(
+                f"{option}: {path}: is the input file{also}; write the output to "
+                "another file"
+            )
+        for other, earlier in given[:i]:
+            if _same_file(path, earlier):
+                raise CLIError(
+                    f"{option}: {path}: is also the {other} file; give each output "
+                    "its own file"
+                )
 
 
 _INSTALL_PLOT = 'pip install "meanshift[plot]"'
@@ -253,6 +319,7 @@ def _have_matplotlib():
 def _check_plot(path):
     if path is None:
         return
+    _no_stdout("--plot", path, "e.g. clusters.png")
     if not _have_matplotlib():  # a clear error before the fit
         raise CLIError(f"--plot needs matplotlib: {_INSTALL_PLOT}")
     _check_target("--plot", path)
@@ -264,6 +331,24 @@ def _umask():
     return mask
 
 
+class _writing:
+    """An OSError while writing the temporary file of ``path`` (a full
+    disk, say) is told as the user named the file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if kind is not None and issubclass(kind, OSError) and not isinstance(
+            error, BrokenPipeError
+        ):
+            raise CLIError(f"{self.path}: cannot write: {error.strerror or error}") from None
+        return False
+
+
 class _Outputs:
     """Files written to temporary names beside their targets, renamed into
     place together by commit(), removed by discard()."""
@@ -273,9 +358,12 @@ class _Outputs:
 
     def _temp(self, path):
         folder, name = os.path.split(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{name}.", suffix=os.path.splitext(name)[1], dir=folder
-        )
+        try:
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{name}.", suffix=os.path.splitext(name)[1], dir=folder
+            )
+        except OSError as e:  # named as the user named it, not the temp file
+            raise CLIError(f"{path}: cannot write: {e.strerror or e}") from None
         os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it
         self.pending.append((tmp, path))
@@ -284,27 +372,28 @@ class _Outputs:
     def array(self, path, array, header):
         tmp = self._temp(path)
         suffix, _ = _split_suffix(path)
-        if suffix == ".npy":
-            with open(tmp, "wb") as f:  # a path not ending in .npy gets one
-                np.save(f, array)
-            return
-        delimiter = "\t" if suffix == ".tsv" else ","
-        fmt = "%d" if array.dtype.kind in "iu" else "%.17g"
-        np.savetxt(
-            tmp,
-            array.reshape(len(array), -1),
-            fmt=fmt,
-            delimiter=delimiter,
-            header=delimiter.join(header),
-            comments="",
-        )
+        with _writing(path):
+            if suffix == ".npy":
+                with open(tmp, "wb") as f:  # a path not ending in .npy gets one
+                    np.save(f, array)
+                return
+            delimiter = "\t" if suffix == ".tsv" else ","
+            fmt = "%d" if array.dtype.kind in "iu" else "%.17g"
+            np.savetxt(
+                tmp,
+                array.reshape(len(array), -1),
+                fmt=fmt,
+                delimiter=delimiter,
+                header=delimiter.join(header),
+                comments="",
+            )
 
     def table(self, path, header, rows):
         """Rows of text cells as CSV or TSV (the labels with --keep, or
         with rows --drop-missing dropped)."""
         tmp = self._temp(path)
         suffix, _ = _split_suffix(path)
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
+        with _writing(path), open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(
                 f, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n"
             )
@@ -313,7 +402,11 @@ class _Outputs:
 
     def figure(self, path, fig):
         tmp = self._temp(path)
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format=os.path.splitext(path)[1][1:] or "png")
+        with _writing(path):
+            fig.savefig(
+                tmp, dpi=120, bbox_inches="tight",
+                format=os.path.splitext(path)[1][1:] or "png",
+            )
 
     def commit(self):
         """Rename every file into place; on a failure, none stays."""
@@ -352,11 +445,77 @@ def _fmt(x):
     return f"{x:.5g}"
 
 
+def _fmt_decimal(d):
+    """A positive Decimal beyond float64's range as _fmt writes floats:
+    5 significant digits, mantissa and decimal exponent."""
+    exponent = d.adjusted()
+    mantissa = f"{float(d.scaleb(-exponent)):.5g}"
+    if mantissa == "10":  # rounded up to the next power of ten
+        mantissa, exponent = "1", exponent + 1
+    return f"{mantissa}e+{exponent}"
+
+
 def _fmt_weight(x):
-    """12,345 for a whole number, else 5 significant digits."""
+    """12,345 for a whole number, else 5 significant digits; x a float, or
+    an int beyond float64's range (a total of huge weights)."""
     if abs(x) < 1e15 and x == int(x):
         return f"{int(x):,}"
+    if isinstance(x, int):
+        return _fmt_decimal(Decimal(x))
     return _fmt(x)
+
+
+def _pow2_number(m, k):
+    """m * 2**k as a float, or as an exact int where that is beyond float64's
+    range."""
+    try:
+        return math.ldexp(m, k)
+    except OverflowError:
+        return int(Fraction(m) * 2**k)
+
+
+def _add_weights(values):
+    """The sum of weights (floats, or ints beyond float64's range): a float
+    where it is one, else an int; never inf."""
+    try:
+        total = math.fsum(values)
+        if math.isfinite(total):
+            return total
+    except OverflowError:  # an int beyond floats, or an intermediate sum
+        pass
+    exact = sum(map(Fraction, values), Fraction(0))
+    try:
+        return float(exact)
+    except OverflowError:
+        return int(exact)
+
+
+def _weight_sums(weights, labels=None, n_clusters=0):
+    """The total of the (finite, non-negative) weights and, with labels,
+    each cluster's total: floats, but where a total is beyond float64's
+    range an int of its value (then summed over the weights scaled by a
+    power of two, exact, so that no sum overflows), never inf."""
+    with np.errstate(over="ignore"):  # told below: not a warning
+        total = float(weights.sum())
+    clustered = None if labels is None else labels >= 0
+    if math.isfinite(total):
+        if labels is None:
+            return total, None
+        sums = np.bincount(
+            labels[clustered], weights=weights[clustered], minlength=n_clusters
+        )
+        return total, [float(v) for v in sums]
+    k = int(np.frexp(weights.max())[1])
+    scaled = np.ldexp(weights, -k)  # each below 1: no sum of them overflows
+    total = _pow2_number(math.fsum(scaled), k)
+    if labels is None:
+        return total, None
+    # each cluster's total as the whole one: fsum, exactly rounded
+    of = labels[clustered]
+    order = np.argsort(of, kind="stable")
+    bounds = np.cumsum(np.bincount(of, minlength=n_clusters))[:-1]
+    parts = np.split(scaled[clustered][order], bounds)
+    return total, [_pow2_number(math.fsum(part), k) for part in parts]
 
 
 def summary_table(s):
@@ -368,8 +527,8 @@ def summary_table(s):
     ]
     if s.get("n_dropped"):
         lines.append(
-            f"dropped     {s['n_dropped']:,} of {s['n_rows_read']:,} rows with an empty "
-            "or NaN cell (--drop-missing; their label is empty)"
+            f"dropped     {s['n_dropped']:,} of {s['n_rows_read']:,} rows with a missing "
+            "cell (--drop-missing; their label is empty)"
         )
     if s.get("scale") not in (None, "none"):
         lines.append(
@@ -408,7 +567,7 @@ def summary_table(s):
     def weight(clusters):
         if not weights:
             return ""
-        return f"  {_fmt_weight(sum(c['weight'] for c in clusters)):>10}"
+        return f"  {_fmt_weight(_add_weights([c['weight'] for c in clusters])):>10}"
 
     for c in s["clusters"][:_MAX_ROWS]:
         coords = "  ".join(f"{name}={_fmt(v)}" for name, v in zip(shown, c["center"]))
@@ -444,35 +603,73 @@ def _progress_wanted(args):
 _ESTIMATE_SAMPLE = 10_000
 
 
+def _column_exponents(X):
+    """Per column, the k with every |value| * 2**-k below 1 (at least half
+    the largest), so that sums and squares of the scaled column cannot
+    overflow; 0 for a column of zeros."""
+    if not len(X):
+        return np.zeros(X.shape[1], dtype=int)
+    return np.frexp(np.abs(X).max(axis=0))[1]
+
+
 def _scaling(X, how):
-    """(offset, scale) per column for --scale: standard (mean, std) or
-    robust (median, interquartile range); a scale of 0 (a constant column)
-    becomes 1, so that column is left at 0 (standard) or centered."""
+    """(X2, offset, scale, k) for --scale: the features clustered are
+    (X2 - offset) / scale, X2 = X * 2**-k per column (exact: a power of
+    two), and a center c is (c * scale + offset) * 2**k in the original
+    units.  offset and scale are the mean and std (standard) or the median
+    and interquartile range (robust) of X2: those of X times 2**-k (bit for
+    bit but where values fall below 2**-1022), never overflowing, however
+    large the values.  A scale of 0 (a
+    constant column) becomes 1 in the original units (as far as values so
+    large allow), so that column is left at 0 (standard) or centered."""
     X = np.asarray(X, dtype=np.float64)
+    k = _column_exponents(X)
+    X2 = np.ldexp(X, -k)
     if how == "standard":
-        offset, scale = X.mean(axis=0), X.std(axis=0)
+        offset, scale = X2.mean(axis=0), X2.std(axis=0)
     else:
-        q1, offset, q3 = np.percentile(X, [25, 50, 75], axis=0)
+        q1, offset, q3 = np.percentile(X2, [25, 50, 75], axis=0)
         scale = q3 - q1
-    scale = np.where(scale > 0, scale, 1.0)
-    return offset, scale
+    # |X2 - offset| < 2: dividing by at least 2**-1022 cannot overflow
+    scale = np.where(scale > 0, scale, np.ldexp(1.0, np.maximum(-k, -1022)))
+    return X2, offset, scale, k
+
+
+def _fmt_pow2(m, k):
+    """m * 2**k to 5 significant digits, also beyond float64's range."""
+    m, k = float(m), int(k)
+    try:
+        value = math.ldexp(m, k)
+    except OverflowError:
+        return _fmt_decimal(Decimal(m) * Decimal(2) ** k)
+    return _fmt(value)
 
 
 def _warn_scales(X, columns):
-    """A warning when the columns' spreads differ by more than 100x."""
+    """A warning when the columns' spreads differ by more than 100x
+    (compared as logarithms, on each column scaled by a power of two: no
+    overflow, whatever the values)."""
     if X.shape[1] < 2 or len(X) < 2:
         return
-    std = np.asarray(X, dtype=np.float64).std(axis=0)
+    X = np.asarray(X, dtype=np.float64)
+    k = _column_exponents(X)
+    std = np.ldexp(X, -k).std(axis=0)  # the std of column j is std[j] * 2**k[j]
     positive = np.flatnonzero(std > 0)
     if len(positive) < 2:
         return
-    lo = positive[np.argmin(std[positive])]
-    hi = positive[np.argmax(std[positive])]
-    if std[hi] > 100 * std[lo]:
+    log2 = np.log2(std[positive]) + k[positive]
+    lo, hi = positive[np.argmin(log2)], positive[np.argmax(log2)]
+    digits = (log2.max() - log2.min()) * math.log10(2)  # log10 of the ratio
+    if digits > 2:
+        if digits < 15:
+            ratio = f"{math.ldexp(std[hi] / std[lo], int(k[hi] - k[lo])):,.0f}x"
+        else:  # written as 10**digits, its mantissa and exponent
+            exponent = math.floor(digits)
+            ratio = f"a factor of {10 ** (digits - exponent):.2g}e+{exponent}"
         warnings.warn(
-            f"the columns' scales differ by {std[hi] / std[lo]:,.0f}x (std of "
-            f"{columns[hi]} {_fmt(std[hi])}, of {columns[lo]} {_fmt(std[lo])}): distances "
-            "are dominated by the widest; consider --scale standard or robust"
+            f"the columns' scales differ by {ratio} (std of {columns[hi]} "
+            f"{_fmt_pow2(std[hi], k[hi])}, of {columns[lo]} {_fmt_pow2(std[lo], k[lo])}): "
+            "distances are dominated by the widest; consider --scale standard or robust"
         )
 
 
@@ -521,8 +718,9 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
     scale = getattr(args, "scale", None)
     X_original = X
     if scale in ("standard", "robust"):
-        offset, spread = _scaling(X, scale)
-        X = (np.asarray(X, dtype=np.float64) - offset) / spread
+        X2, offset, spread, exponents = _scaling(X, scale)
+        X = (X2 - offset) / spread
+        del X2
     elif scale is None:
         _warn_scales(X, [f'"{c}"' for c in columns])
     t0 = time.perf_counter()
@@ -577,7 +775,7 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
     labels = model.labels_
     centers = model.cluster_centers_
     if scale in ("standard", "robust"):  # back to the original units
-        centers = centers * spread + offset
+        centers = np.ldexp(centers * spread + offset, exponents)
     clustered = labels >= 0
     sizes = np.bincount(labels[clustered], minlength=len(centers))
     if weights is None:
@@ -590,9 +788,8 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
         seeding = "every point of positive weight"
         if args.bin_seeding:
             seeding = f"grid cells whose points weigh at least {args.min_bin_freq:,} together"
-        cluster_weights = np.bincount(
-            labels[clustered], weights=weights[clustered], minlength=len(centers)
-        )
+        # a float each, or an int where it is beyond float64 (never inf)
+        total_weight, cluster_weights = _weight_sums(weights, labels, len(centers))
     summary = {
         "source": source,
         "n_samples": int(X.shape[0]),
@@ -600,7 +797,7 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
         "columns": columns,
         "weights": None if weights is None else {
             "column": weights_column,
-            "total": float(weights.sum()),
+            "total": total_weight,
         },
         "scale": scale or "none",
         "bandwidth": float(bandwidth),
@@ -624,7 +821,7 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
     }
     if weights is not None:
         for c, weight in zip(summary["clusters"], cluster_weights):
-            c["weight"] = float(weight)
+            c["weight"] = weight
     del X_original
     # X: the points as clustered (scaled with --scale), for the plot;
     # centers: in the original units, for the summary and --centers
@@ -725,6 +922,10 @@ def cmd_cluster(args):
     _check_output("--labels", args.labels)
     _check_output("--centers", args.centers)
     _check_plot(args.plot)
+    _check_distinct(
+        None if args.input == "-" else args.input,
+        [("--labels", args.labels), ("--centers", args.centers), ("--plot", args.plot)],
+    )
     if args.keep:
         if not args.labels:
             raise CLIError("--keep: the kept columns go into the labels file: give --labels")
@@ -735,7 +936,7 @@ def cmd_cluster(args):
             )
     X, names, source, weights, weights_column, info = load_input(
         args.input, args.columns, args.weights, args.header, args.keep, args.drop_missing,
-        args.n_jobs,
+        args.n_jobs, args.delimiter,
     )
     missing = None
     n_read = len(X)
@@ -743,8 +944,8 @@ def cmd_cluster(args):
         missing = _missing_rows(X, weights)
         if missing.all():
             raise CLIError(
-                f"--drop-missing: every one of the {n_read:,} rows of {source} has an "
-                "empty or NaN cell: nothing left to cluster"
+                f"--drop-missing: every one of the {n_read:,} rows of {source} has a "
+                "missing cell (empty, NA, N/A or NaN): nothing left to cluster"
             )
         if missing.any():
             X = X[~missing]
@@ -857,6 +1058,26 @@ def _n_jobs(text):
     return value
 
 
+_DELIMITER_NAMES = {
+    "comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "colon": ":", "space": " ",
+}
+
+
+def _delimiter(text):
+    value = _DELIMITER_NAMES.get(text.strip().lower(), text)
+    if value == "\\t":  # typed as backslash t
+        value = "\t"
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(
+            f"must be one character or one of {', '.join(_DELIMITER_NAMES)}, got {text!r}"
+        )
+    if value in '"\r\n.+-' or value.isalnum():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} cannot separate fields: it is part of numbers, quotes or line ends"
+        )
+    return value
+
+
 def _n_samples(text):
     if text.strip().lower() == "all":
         return "all"
@@ -962,11 +1183,20 @@ def _add_fit_options(p, demo=False):
     )
 
 
+_DEBUG_ENV = "MEANSHIFT_DEBUG"
+_EPILOG = (
+    "An error prints one line on stderr and exits with status 1 (2: a command "
+    f"line that cannot be parsed). {_DEBUG_ENV}=1 in the environment shows its "
+    "traceback instead, for a bug report."
+)
+
+
 def build_parser():
     parser = _Parser(
         prog=_PROG,
         description="Mean shift clustering (scikit-learn's algorithm, compiled and "
         "multithreaded).",
+        epilog=_EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -974,6 +1204,7 @@ def build_parser():
 
     demo = sub.add_parser(
         "demo",
+        epilog=_EPILOG,
         help="cluster built-in demo data and draw it",
         description="Cluster 20,000 generated points in 5 groups, print the summary "
         "and draw the picture.",
@@ -989,6 +1220,7 @@ def build_parser():
 
     cluster = sub.add_parser(
         "cluster",
+        epilog=_EPILOG,
         help="cluster the rows of a .npy, .csv or .tsv file",
         description="Cluster the rows of INPUT: .npy, .csv or .tsv (a header line "
         "is detected unless --header or --no-header says; .gz compressed files too), "
@@ -1029,10 +1261,17 @@ def build_parser():
         help="the first line of a CSV/TSV is data",
     )
     cluster.add_argument(
+        "--delimiter", type=_delimiter, metavar="CHAR", default=None,
+        help="the character between the fields of a CSV/TSV, or one of "
+        + ", ".join(_DELIMITER_NAMES)
+        + " (default: a comma for .csv, a tab for .tsv; on standard input a tab "
+        "when the first line has one and no comma)",
+    )
+    cluster.add_argument(
         "--drop-missing", action="store_true",
-        help="drop rows with an empty or NaN cell in a column used (features, "
-        "weights); the summary counts them and --labels gives them an empty label "
-        "(NaN in .npy)",
+        help="drop rows with a missing cell (empty, NA, N/A or NaN, in any case) in "
+        "a column used (features, weights); the summary counts them and --labels "
+        "gives them an empty label (NaN in .npy)",
     )
     cluster.add_argument(
         "--scale", choices=("standard", "robust", "none"), default=None,
@@ -1074,6 +1313,27 @@ def build_parser():
     return parser
 
 
+def _debug():
+    """MEANSHIFT_DEBUG set (and not 0): errors raise, with their traceback."""
+    return os.environ.get(_DEBUG_ENV, "").strip() not in ("", "0")
+
+
+def _error_line(e):
+    """One line for an exception no other handler words: its message, with
+    its type where the message alone is unclear (empty, or from an
+    unexpected kind of error), and how to see the traceback."""
+    msg = " ".join(str(e).split())
+    if isinstance(e, MemoryError):
+        return f"out of memory{': ' + msg if msg else ''}"
+    if isinstance(e, (ValueError, TypeError)) and msg:
+        # what the library raises on data it cannot cluster
+        return msg
+    return (
+        f"{type(e).__name__}{': ' + msg if msg else ''} (an unexpected error: "
+        f"{_DEBUG_ENV}=1 shows its traceback)"
+    )
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -1087,23 +1347,23 @@ def main(argv=None):
                 for w in caught:  # one line each, like the errors
                     msg = " ".join(str(w.message).split())
                     print(f"{_PROG}: warning: {msg}", file=sys.stderr)
-    except (CLIError, InputError) as e:
-        print(f"{_PROG}: error: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         # on a terminal, over the progress line
         clear = "\r\x1b[K" if sys.stderr.isatty() else ""
         print(f"{clear}{_PROG}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, MemoryError) as e:
-        # what the library raises on data it cannot cluster: one line
-        msg = " ".join(str(e).split())
-        print(f"{_PROG}: error: {msg}", file=sys.stderr)
-        return 1
     except BrokenPipeError:  # e.g. piped into head
         return 1
-    except OSError as e:
-        where = f"{e.filename}: " if e.filename else ""
-        print(f"{_PROG}: error: {where}{e.strerror or e}", file=sys.stderr)
+    except Exception as e:
+        if _debug():
+            raise
+        if isinstance(e, (CLIError, InputError)):
+            line = str(e)
+        elif isinstance(e, OSError):
+            where = f"{e.filename}: " if e.filename else ""
+            line = f"{where}{e.strerror or e}"
+        else:
+            line = _error_line(e)
+        print(f"{_PROG}: error: {line}", file=sys.stderr)
         return 1
     return 0

@@ -18,6 +18,9 @@ NaN written as ``nan(...)``, a lone carriage return) sends the block to
 the line and column of what it cannot.  Both give the same values for
 every block they both accept; errors always come from the second.
 
+Lines may end with LF, CRLF or, as in old Mac files, a lone CR: a text
+whose first line ends with a lone CR is read with every CR as a line end.
+
 With more than one thread (``n_jobs``, OMP_NUM_THREADS, the usable cores)
 several blocks are parsed at once while the next ones are read.
 """
@@ -72,10 +75,39 @@ def _is_number(field):
     return True
 
 
+# what --drop-missing reads as a missing value (NaN), besides an empty cell
+# and NaN itself (float() reads "nan" in any case): case-insensitive
+_MISSING_WORDS = frozenset(("na", "n/a"))
+
+
+def is_missing(cell):
+    """An empty cell, NA, N/A or NaN (in any case, spaces around aside)."""
+    word = cell.strip().lower()
+    return not word or word in _MISSING_WORDS or word.lstrip("+-") == "nan"
+
+
+def _header_fields(line, delimiter):
+    """The fields of a first line, split as numpy.loadtxt splits the rows
+    (csv-style double quotes, a doubled quote inside one), spaces and any
+    quotes left around each stripped."""
+    try:
+        fields = next(csv.reader([line], delimiter=delimiter, quotechar='"'), [""])
+    except csv.Error:  # e.g. a field beyond csv's size limit
+        fields = line.split(delimiter)
+    return [f.strip().strip('"') for f in fields]
+
+
 def _column_index(c, names, n_fields, where, option):
     """The 0-based index of column ``c`` (a header name or a number)."""
     if names is not None and c in names:
-        return names.index(c)
+        at = [i for i, name in enumerate(names) if name == c]
+        if len(at) > 1:
+            raise InputError(
+                f"{option}: {where} has {len(at)} columns named {c!r} (columns "
+                f"{', '.join(map(str, at[:-1]))} and {at[-1]}, numbered from 0): "
+                "choose one by its number"
+            )
+        return at[0]
     if c.lstrip("-").isdigit():
         i = int(c)
         if not 0 <= i < n_fields:
@@ -97,16 +129,24 @@ def _column_label(i, names):
     return f'column "{names[i]}"' if names is not None and 0 <= i < len(names) else f"column {i}"
 
 
-def _split_names(columns):
-    """['a', 'b', 'c'] for ['a,b', 'c']: names may be given comma-separated."""
-    return [c.strip() for arg in columns for c in arg.split(",") if c.strip()]
+def _split_names(columns, names=None):
+    """['a', 'b', 'c'] for ['a,b', 'c']: names may be given comma-separated
+    (but for an argument that is a whole header name, comma and all)."""
+    return [
+        c.strip()
+        for arg in columns
+        for c in ([arg] if names is not None and arg.strip() in names else arg.split(","))
+        if c.strip()
+    ]
 
 
 def keep_columns(keep, names, n_fields, where):
     """Indices of the --keep columns (names or 0-based numbers), or None."""
     if not keep:
         return None
-    picked = [_column_index(c, names, n_fields, where, "--keep") for c in _split_names(keep)]
+    picked = [
+        _column_index(c, names, n_fields, where, "--keep") for c in _split_names(keep, names)
+    ]
     if len(set(picked)) != len(picked):
         raise InputError("--keep: a column is named twice")
     return picked
@@ -123,7 +163,7 @@ def select_columns(columns, names, n_fields, where, weights=None, keep=None):
     if not columns:
         picked = [i for i in range(n_fields) if i != w and i not in (keep or ())]
     else:
-        wanted = _split_names(columns)
+        wanted = _split_names(columns, names)
         picked = [_column_index(c, names, n_fields, where, "--columns") for c in wanted]
         if len(set(picked)) != len(picked):
             raise InputError("--columns: a column is named twice")
@@ -187,16 +227,36 @@ def _read(stream, size, where):
         raise InputError(f"{where}: cannot read: {e.strerror or e}") from None
 
 
+def _ends_with_lone_cr(data):
+    """Whether the first line of data ends with a lone carriage return (an
+    old Mac file), not LF or CRLF; None: not known yet (a CR at its end)."""
+    cr, lf = data.find(b"\r"), data.find(b"\n")
+    if cr < 0 or 0 <= lf < cr:
+        return False
+    if cr + 1 == len(data):
+        return None
+    return data[cr + 1] != 0x0A
+
+
 def _blocks(stream, where):
     """The stream's bytes as blocks that each end with a newline (outside
-    quotes: a quoted field may hold one)."""
+    quotes: a quoted field may hold one).  A text whose first line ends with
+    a lone CR has its every CR read as a newline (checked once: LF and CRLF
+    text pays nothing)."""
     size = BLOCK_SIZE
     pieces = []  # the start of a line longer than a read
     quotes = 0  # in pieces
+    cr_ends = None  # unknown until the first line end is seen
     while True:
         data = _read(stream, size, where)
         if not data:
             break
+        if cr_ends is None and (b"\n" in data or b"\r" in data):
+            cr_ends = _ends_with_lone_cr(b"".join(pieces) + data if pieces else data)
+            if cr_ends:
+                pieces = [p.replace(b"\r", b"\n") for p in pieces]
+        if cr_ends:
+            data = data.replace(b"\r", b"\n")
         cut = data.rfind(b"\n") + 1
         quoted = b'"' in data  # (quicker than counting none)
         if cut and quoted and (quotes + data.count(b'"', 0, cut)) % 2:
@@ -298,6 +358,11 @@ def _loadtxt_message(error, numbers, table):
                 f"{where}: line {line(row)}, {label}: an empty cell (skip such rows "
                 "with --drop-missing)"
             )
+        if is_missing(cell[1:-1]):
+            return (
+                f"{where}: line {line(row)}, {label}: {cell} marks a missing value "
+                "(skip such rows with --drop-missing)"
+            )
         return (
             f"{where}: line {line(row)}, {label}: {cell} is not a number (choose "
             "numeric columns with --columns)"
@@ -316,8 +381,9 @@ def _loadtxt_message(error, numbers, table):
 
 
 def _missing_as_nan(cell):
-    """--drop-missing: an empty cell reads as NaN (its row is dropped)."""
-    return float(cell) if cell.strip() else np.nan
+    """--drop-missing: a missing cell (empty, NA, N/A, NaN) reads as NaN
+    (its row is dropped)."""
+    return np.nan if is_missing(cell) else float(cell)
 
 
 def _loadtxt(rows, numbers, table):
@@ -449,10 +515,12 @@ def _read_table(stream, where, delimiter, columns, weights=None, header=None, ke
     line = _decode(raw, where).rstrip("\r")
     if delimiter is None:
         delimiter = "\t" if "\t" in line and "," not in line else ","
-    fields = [f.strip().strip('"') for f in line.split(delimiter)]
+    fields = _header_fields(line, delimiter)
     detected = None
     if header is None:
-        header = not all(_is_number(f) for f in fields)
+        # a first row of data may have missing cells where --drop-missing
+        # reads them
+        header = not all(_is_number(f) or (drop_missing and is_missing(f)) for f in fields)
         if header:
             detected = line
     names = fields if header else None

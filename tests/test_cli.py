@@ -14,13 +14,16 @@ Each subprocess pays for importing scikit-learn, so the data are small and
 the assertions on one run are combined; each error path stays its own case.
 """
 
+import csv
 import gzip
 import io
 import json
+import math
 import os
 import re
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -790,6 +793,23 @@ ERRORS = [
     ("weights-sample-all-zero", {"data.csv": b"a,w\n1,1\n2,1\n3,0\n4,1\n"},
      ["data.csv", "--weights", "w", "--n-samples", "1"], b"", 1,
      ["--weights", "weight 0", "--bandwidth"]),
+    # standard output is not a place for --labels/--centers/--plot (the summary is there)
+    *[
+        (f"{option[2:]}-to-standard-output", {"data.csv": GOOD},
+         ["data.csv", "--bandwidth", "2", option, "-"], b"", 1,
+         [option, "standard output", "not supported"])
+        for option in ("--labels", "--centers", "--plot")
+    ],
+    # a name two columns have: refused where an option uses it, both named
+    *[
+        (f"duplicate-name-in-{option[2:]}", {"data.csv": b"x,y,x,w\n1,2,3,1\n4,5,6,1\n"},
+         ["data.csv", "--bandwidth", "2", option, "x", *extra], b"", 1,
+         [option, "data.csv", "'x'", "columns 0 and 2"])
+        for option, extra in [("--columns", []), ("--weights", []),
+                              ("--keep", ["--labels", "l.csv"])]
+    ],
+    ("delimiter-with-npy", {"data.npy": npy_bytes(X)},
+     ["data.npy", "--delimiter", ";"], b"", 1, ["--delimiter", "data.npy"]),
     # usage errors (argparse): status 2
     ("kernel-unknown", {"data.csv": GOOD}, ["data.csv", "--kernel", "cosine"], b"", 2,
      ["--kernel", "cosine"]),
@@ -805,6 +825,10 @@ ERRORS = [
     ("bandwidth-with-quantile", {"data.csv": GOOD},
      ["data.csv", "--bandwidth", "1", "--quantile", "0.3"], b"", 2,
      ["--bandwidth", "--quantile"]),
+    ("delimiter-two-characters", {"data.csv": GOOD}, ["data.csv", "--delimiter", ";;"], b"",
+     2, ["--delimiter", "';;'", "one character"]),
+    ("delimiter-part-of-numbers", {"data.csv": GOOD}, ["data.csv", "--delimiter", "."], b"",
+     2, ["--delimiter", "'.'"]),
 ]
 
 
@@ -850,12 +874,18 @@ def read_table(content, delimiter=",", columns=None, block_size=64):
         _csv.BLOCK_SIZE = saved
 
 
+def header_fields(line, delimiter):
+    """A first line's fields, split as loadtxt splits the rows (csv-style
+    quotes), each stripped of spaces and quotes left around it."""
+    return [f.strip().strip('"') for f in next(csv.reader([line], delimiter=delimiter))]
+
+
 def reference_table(content, delimiter=",", usecols=None):
     """What the reader must return: numpy.loadtxt on the non-blank lines
     after the header (the reader before blocks, whole file at once)."""
     lines = content.decode("utf-8-sig").splitlines()
     lines = [line for line in lines if line.strip()]
-    fields = [f.strip().strip('"') for f in lines[0].split(delimiter)]
+    fields = header_fields(lines[0], delimiter)
     try:
         [float(f) for f in fields]
         header = False
@@ -987,7 +1017,7 @@ def reference_or_error(content, delimiter):
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return None
-    fields = [f.strip().strip('"') for f in lines[0].split(delimiter)]
+    fields = header_fields(lines[0], delimiter)
     try:
         [float(f) for f in fields]
         header = False
@@ -1034,7 +1064,6 @@ def test_reader_accepts_what_loadtxt_accepts(tokens, delimiter, block_size):
 # --drop-missing, --scale, the sampled bandwidth estimate
 # ---------------------------------------------------------------------------
 
-import csv  # noqa: E402
 
 
 def label_rows(path):
@@ -1337,3 +1366,374 @@ def test_drop_missing_weights_and_keep_from_stdin(tmp_path):
     ).labels_
     assert rows == [["id", "label"], ["r0", str(expected[0])], ["r1", ""],
                     ["r2", str(expected[1])], ["r3", ""], ["r4", str(expected[2])]]
+
+
+# ---------------------------------------------------------------------------
+# Outputs never overwrite the input or each other; every output's folder is
+# checked before the fit
+# ---------------------------------------------------------------------------
+
+
+def _link(kind):
+    def make(folder):
+        if kind == "symlink":
+            os.symlink("data.csv", folder / "alias.csv")
+        else:
+            os.link(folder / "data.csv", folder / "alias.csv")
+    return make
+
+
+CLASHES = [
+    # (id, make extra files, arguments after the input, the option refused,
+    #  what the message must say)
+    ("labels-is-input", None, ["--labels", "data.csv"], "--labels", ["is the input file"]),
+    ("centers-is-input-dot-slash", None, ["--centers", "./data.csv"], "--centers",
+     ["./data.csv", "is the input file", "(data.csv)"]),
+    ("plot-is-input", None, ["--plot", "data.csv"], "--plot", ["is the input file"]),
+    ("labels-symlink-to-input", _link("symlink"), ["--labels", "alias.csv"], "--labels",
+     ["alias.csv", "is the input file"]),
+    ("centers-hard-link-to-input", _link("hard"), ["--centers", "alias.csv"], "--centers",
+     ["alias.csv", "is the input file"]),
+    ("labels-and-centers-one-file", None, ["--labels", "out.csv", "--centers", "out.csv"],
+     "--centers", ["out.csv", "is also the --labels file"]),
+    ("labels-and-centers-one-file-other-spelling", None,
+     ["--labels", "out.csv", "--centers", "./sub/../out.csv"], "--centers",
+     ["is also the --labels file"]),
+    ("labels-and-plot-one-file", None, ["--labels", "out.csv", "--plot", "out.csv"],
+     "--plot", ["is also the --labels file"]),
+]
+
+
+@pytest.mark.parametrize(
+    "make, args, option, words", [pytest.param(*c[1:], id=c[0]) for c in CLASHES]
+)
+def test_outputs_never_overwrite_the_input_or_each_other(tmp_path, make, args, option,
+                                                         words):
+    (tmp_path / "data.csv").write_bytes(GOOD)
+    (tmp_path / "sub").mkdir()
+    if make is not None:
+        make(tmp_path)
+    before = listing(tmp_path)
+    rc, out, err = run_cli(["cluster", "data.csv", "--bandwidth", BANDWIDTH, *args],
+                           tmp_path)
+    line = assert_one_line_error(rc, out, err, 1)
+    assert line.startswith(f"meanshift: error: {option}: "), line
+    for word in words:
+        assert word in line, line
+    assert (tmp_path / "data.csv").read_bytes() == GOOD
+    assert listing(tmp_path) == before
+
+
+def _refuse_folder(monkeypatch, folder):
+    """tempfile.mkstemp refuses to create a file in ``folder``, as a
+    read-only folder does (for root too, which a chmod would not stop)."""
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def mkstemp(suffix=None, prefix=None, dir=None, text=False):
+        if dir is not None and os.path.samefile(dir, folder):
+            raise PermissionError(13, "Permission denied",
+                                  os.path.join(dir, f"{prefix}abc123{suffix or ''}"))
+        return real(suffix, prefix, dir, text)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+@pytest.mark.parametrize("option", ["--labels", "--centers"])
+def test_unwritable_output_folder_is_found_before_the_fit(tmp_path, monkeypatch, capsys,
+                                                           option):
+    from meanshift import _cli
+
+    (tmp_path / "data.csv").write_bytes(GOOD)
+    (tmp_path / "locked").mkdir()
+    _refuse_folder(monkeypatch, tmp_path / "locked")
+    fitted = []
+    real_run = _cli.run_clustering
+    monkeypatch.setattr(_cli, "run_clustering",
+                        lambda *a, **k: fitted.append(1) or real_run(*a, **k))
+    target = str(tmp_path / "locked" / "out.csv")
+    rc = _cli.main(["cluster", str(tmp_path / "data.csv"), "--bandwidth", "2",
+                    "--no-progress", option, target])
+    out, err = capsys.readouterr()
+    line = assert_one_line_error(rc, out, err, 1)
+    assert fitted == [], "the fit ran before the folder was checked"
+    assert line.startswith(f"meanshift: error: {option}: {target}: cannot write in "), line
+    assert "Permission denied" in line and ".out.csv." not in line, line
+    assert listing(tmp_path / "locked") == set()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes into a read-only folder")
+def test_read_only_output_folder(tmp_path):
+    (tmp_path / "data.csv").write_bytes(GOOD)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        rc, out, err = run_cli(["cluster", "data.csv", "--bandwidth", BANDWIDTH,
+                                "--labels", "locked/l.csv"], tmp_path)
+    finally:
+        locked.chmod(0o755)
+    line = assert_one_line_error(rc, out, err, 1)
+    assert "--labels: locked/l.csv: cannot write in" in line, line
+    assert listing(locked) == set()
+
+
+# ---------------------------------------------------------------------------
+# No traceback reaches the user; MEANSHIFT_DEBUG=1 shows it
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error, words",
+    [
+        (OverflowError("cannot convert float infinity to integer"),
+         ["OverflowError: cannot convert float infinity to integer", "MEANSHIFT_DEBUG=1"]),
+        (RuntimeError(), ["RuntimeError", "MEANSHIFT_DEBUG=1"]),
+        (MemoryError(), ["out of memory"]),
+    ],
+    ids=["overflow", "no-message", "memory"],
+)
+def test_any_error_is_one_line(tmp_path, monkeypatch, capsys, error, words):
+    from meanshift import _cli
+
+    (tmp_path / "data.csv").write_bytes(GOOD)
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(_cli, "run_clustering", fail)
+    monkeypatch.delenv("MEANSHIFT_DEBUG", raising=False)
+    argv = ["cluster", str(tmp_path / "data.csv"), "--no-progress"]
+    rc = _cli.main(argv)
+    out, err = capsys.readouterr()
+    line = assert_one_line_error(rc, out, err, 1)
+    assert line.startswith("meanshift: error: "), line
+    for word in words:
+        assert word in line, line
+    # for a bug report: the exception itself, with its traceback
+    monkeypatch.setenv("MEANSHIFT_DEBUG", "1")
+    with pytest.raises(type(error)):
+        _cli.main(argv)
+
+
+def test_help_tells_how_to_see_a_traceback(tmp_path):
+    for args in (["--help"], ["cluster", "--help"]):
+        rc, out, err = run_cli(args, tmp_path)
+        assert rc == 0, err
+        assert "MEANSHIFT_DEBUG=1" in " ".join(out.split()), out
+
+
+def test_huge_weights_with_an_estimated_bandwidth_never_a_traceback(tmp_path):
+    (tmp_path / "w.csv").write_text(
+        "a,w\n" + "".join(f"{v!r},1e308\n" for v in X[:, 0].tolist())
+    )
+    rc, out, err = run_cli(["cluster", "w.csv", "--weights", "w", "--no-progress"],
+                           tmp_path)
+    assert "Traceback" not in err, err
+    if rc != 0:  # (a warning from the library may come before it)
+        assert rc == 1 and out == "", (rc, out, err)
+        assert err.splitlines()[-1].startswith("meanshift: error: "), err
+
+
+def test_total_weight_beyond_float64_is_printed_not_inf(tmp_path):
+    # three groups of 20 rows, each weighing 1e308 in all: 3e308 together
+    (tmp_path / "w.csv").write_text(
+        "a,b,c,w\n" + "".join("%r,%r,%r,5e306\n" % tuple(r) for r in X.tolist())
+    )
+    base = ["cluster", "w.csv", "--weights", "w", "--bandwidth", BANDWIDTH, "--no-progress"]
+    rc, out, err = run_cli(base, tmp_path)
+    assert rc == 0, err
+    assert "inf" not in out, out
+    assert "(total 3e+308; cluster sizes below count rows)" in out, out
+    rc, out, err = run_cli([*base, "--json"], tmp_path)
+    assert rc == 0, err
+    assert "Infinity" not in out
+    summary = json.loads(out)
+    exact = 60 * Fraction(5e306)
+    total = summary["weights"]["total"]
+    assert isinstance(total, int) and abs(Fraction(total) / exact - 1) < 1e-15, total
+    clusters = sum(Fraction(c["weight"]) for c in summary["clusters"])
+    assert abs(clusters / exact - 1) < 1e-15
+
+
+# ---------------------------------------------------------------------------
+# Reading: quoted header fields, CR line ends, missing values, --delimiter
+# ---------------------------------------------------------------------------
+
+
+def test_quoted_header_fields_do_not_shift_the_columns(tmp_path):
+    ids = [f"n{i}" for i in range(len(X))]
+    lines = ['"name, full",x,"say ""hi"", then y",z']
+    lines += [f"{i},{r[0]!r},{r[1]!r},{r[2]!r}" for i, r in zip(ids, X.tolist())]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    rc, out, err = run_cli(["cluster", "d.csv", "--columns", "x", 'say "hi", then y',
+                            "--bandwidth", BANDWIDTH, "--json", "--centers", "c.csv"],
+                           tmp_path)
+    assert rc == 0, err
+    model = MeanShift(bandwidth=BANDWIDTH).fit(X[:, :2])
+    names = ["x", 'say "hi", then y']
+    check_summary(json.loads(out), X[:, :2], model, names, BANDWIDTH,
+                  {"centers": "c.csv"})
+    # every column but the text one, by name, and the header as a whole
+    rc, out, err = run_cli(["cluster", "d.csv", "--columns", "x", "z", "--keep",
+                            "name, full", "--bandwidth", BANDWIDTH, "--labels", "l.csv"],
+                           tmp_path)
+    assert rc == 0, err
+    rows = label_rows(tmp_path / "l.csv")
+    assert rows[0] == ["name, full", "label"]
+    assert [r[0] for r in rows[1:]] == ids
+    assert_array_equal(numeric_labels(rows),
+                       MeanShift(bandwidth=BANDWIDTH).fit(X[:, [0, 2]]).labels_)
+
+
+def test_reader_header_split_as_the_rows():
+    content = b'"a, b",c,"d ""e"", f"\n1,2,3\n4,5,6\n'
+    X_, names, _ = read_table(content, ",", None, 1 << 20)
+    assert names == ["a, b", "c", 'd "e", f']
+    assert_array_equal(X_, [[1, 2, 3], [4, 5, 6]])
+    X_, names, _ = read_table(content, ",", ["c", 'd "e", f'], 5)
+    assert names == ["c", 'd "e", f']
+    assert_array_equal(X_, [[2, 3], [5, 6]])
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 7, 64, 1 << 20])
+def test_reader_old_mac_line_ends(block_size):
+    lines = numbered_rows(300)
+    lf = ("\n".join(lines) + "\n").encode()
+    expected = read_table(lf, ",", None, 1 << 20)
+    cr = lf.replace(b"\n", b"\r")
+    got = read_table(cr, ",", None, block_size)
+    assert same_bits(got[0], expected[0]) and got[1] == expected[1]
+    # a problem is named by its line, counted as the CRs count them
+    bad = cr.replace(b"\r150.0,150.5,", b"\r150.0,oops,", 1)
+    assert bad != cr
+    with pytest.raises(_csv.InputError, match=r"line 150, column \"b\": 'oops'"):
+        read_table(bad, ",", None, block_size)
+
+
+def test_old_mac_line_ends(tmp_path):
+    (tmp_path / "d.csv").write_bytes(text(X, ",", NAMES).replace(b"\n", b"\r"))
+    rc, out, err = run_cli(["cluster", "d.csv", "--bandwidth", BANDWIDTH, "--json",
+                            "--labels", "l.csv"], tmp_path)
+    assert rc == 0, err
+    model = MeanShift(bandwidth=BANDWIDTH).fit(X)
+    check_summary(json.loads(out), X, model, NAMES, BANDWIDTH, {"labels": "l.csv"})
+    check_labels_file(tmp_path / "l.csv", model.labels_)
+
+
+MISSING_WORDS = ["NA", "na", "N/A", "n/a", " NA ", "NaN", "nan", "NAN", "", "  "]
+
+
+def test_drop_missing_reads_na_words_as_missing(tmp_path):
+    # no header; the first row is one with a missing cell
+    lines = [",".join(repr(v) for v in r) for r in X.tolist()]
+    dropped = list(range(0, 2 * len(MISSING_WORDS), 2))
+    for i, word in zip(dropped, MISSING_WORDS):
+        cells = lines[i].split(",")
+        cells[i % 3] = word
+        lines[i] = ",".join(cells)
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    keep = np.ones(len(X), dtype=bool)
+    keep[dropped] = False
+    rc, out, err = run_cli(["cluster", "d.csv", "--drop-missing", "--bandwidth", BANDWIDTH,
+                            "--json", "--labels", "l.csv"], tmp_path)
+    assert rc == 0, err
+    assert err == "", err  # the first row is data, not a header
+    summary = json.loads(out)
+    assert summary["n_rows_read"] == len(X) and summary["n_dropped"] == len(dropped)
+    rows = label_rows(tmp_path / "l.csv")
+    assert [rows[1 + i] for i in dropped] == [[""]] * len(dropped)
+    model = MeanShift(bandwidth=BANDWIDTH).fit(X[keep])
+    assert_array_equal([int(rows[1 + i][0]) for i in np.flatnonzero(keep)], model.labels_)
+    # without --drop-missing: one line that names the cell and the option
+    rc, out, err = run_cli(["cluster", "d.csv", "--no-header", "--bandwidth", BANDWIDTH],
+                           tmp_path)
+    line = assert_one_line_error(rc, out, err, 1)
+    assert "line 1" in line and "'NA'" in line and "--drop-missing" in line, line
+
+
+SEMICOLONS = b"a;b;c\n" + b"".join(
+    ";".join(repr(v) for v in r).encode() + b"\n" for r in X.tolist()
+)
+
+
+@pytest.mark.parametrize(
+    "name, content, delimiter",
+    [
+        ("d.csv", SEMICOLONS, ";"),
+        ("d.csv", SEMICOLONS, "semicolon"),
+        ("d.tsv", SEMICOLONS.replace(b";", b"|"), "pipe"),
+        ("d.csv", SEMICOLONS.replace(b";", b"\t"), "tab"),
+        ("-", SEMICOLONS.replace(b";", b"\t"), "\\t"),
+        ("-", SEMICOLONS, ";"),
+        ("d.csv", SEMICOLONS.replace(b";", b" "), "space"),
+    ],
+    ids=["char", "name", "tsv-pipe", "csv-tab", "stdin-tab", "stdin-semicolon", "space"],
+)
+def test_delimiter(tmp_path, name, content, delimiter):
+    if name != "-":
+        (tmp_path / name).write_bytes(content)
+    rc, out, err = run_cli(["cluster", name, "--delimiter", delimiter, "--bandwidth",
+                            BANDWIDTH, "--json", "--header"], tmp_path,
+                           stdin=content if name == "-" else b"")
+    assert rc == 0, err
+    model = MeanShift(bandwidth=BANDWIDTH).fit(X)
+    check_summary(json.loads(out), X, model, NAMES, BANDWIDTH, {})
+
+
+def test_delimiter_in_help(tmp_path):
+    rc, out, err = run_cli(["cluster", "--help"], tmp_path)
+    assert rc == 0, err
+    assert "--delimiter" in out and "semicolon" in out
+
+
+# ---------------------------------------------------------------------------
+# --scale and the scale warning with values near the largest floats
+# ---------------------------------------------------------------------------
+
+# three groups; "big" in units of 3.5e307, from about -1.5e308 to 1.5e308 (its
+# sum of squares, and its interquartile range, overflow), "small" in units of
+# 1e-300: the spreads differ by about 1e608
+HUGE = np.column_stack([(X[:, 0] - 3) * 3.5e307, X[:, 1], X[:, 2] * 1e-300])
+
+
+@pytest.mark.parametrize("how", ["standard", "robust"])
+def test_scale_near_the_largest_floats(tmp_path, how):
+    (tmp_path / "d.csv").write_bytes(text(HUGE, ",", ["big", "mid", "small"]))
+    rc, out, err = run_cli(["cluster", "d.csv", "--scale", how, "--bandwidth", "1.5",
+                            "--json", "--centers", "c.csv", "--labels", "l.csv"], tmp_path)
+    assert rc == 0, err
+    assert without_header_note(err) == "", err
+    # the same, computed on the data divided by 2**1000 (exact), in which
+    # nothing overflows
+    small = np.ldexp(HUGE, [-1000, 0, 1000])
+    offset, scale = reference_scaled(small, how)
+    model = MeanShift(bandwidth=1.5).fit((small - offset) / scale)
+    centers = np.ldexp(model.cluster_centers_ * scale + offset, [1000, 0, -1000])
+    assert np.isfinite(centers).all()
+    summary = json.loads(out)
+    assert_allclose([c["center"] for c in summary["clusters"]], centers, rtol=1e-9)
+    check_centers_file(tmp_path / "c.csv", centers, ["big", "mid", "small"], rtol=1e-9)
+    check_labels_file(tmp_path / "l.csv", model.labels_)
+
+
+def test_scale_warning_never_says_inf(tmp_path):
+    (tmp_path / "d.csv").write_bytes(text(HUGE, ",", ["big", "mid", "small"]))
+    rc, out, err = run_cli(["cluster", "d.csv", "--bandwidth", "1e308", "--header"],
+                           tmp_path)
+    assert rc == 0, err
+    # (scikit-learn's finiteness check, a sum, may add a warning of its own)
+    lines = [line for line in err.splitlines() if "scales differ" in line]
+    assert len(lines) == 1 and lines[0].startswith("meanshift: warning: "), err
+    assert "inf" not in lines[0] and "nan" not in lines[0], lines[0]
+    m = re.search(r"differ by a factor of ([\d.]+)e\+(\d+) \(std of \"big\" ([\d.]+)e\+(\d+), "
+                  r"of \"small\" ([\d.]+)e-(\d+)\)", lines[0])
+    assert m, lines[0]
+    std = [float(np.ldexp(np.ldexp(HUGE[:, j], -1000 * s).std(), 1000 * s))
+           for j, s in ((0, 1), (2, -1))]
+    assert_allclose(float(m.group(3)) * 10.0 ** int(m.group(4)), std[0], rtol=1e-4)
+    assert_allclose(float(m.group(5)) * 10.0 ** -int(m.group(6)), std[1], rtol=1e-4)
+    ratio = math.log10(std[0]) - math.log10(std[1])
+    assert abs(math.log10(float(m.group(1))) + int(m.group(2)) - ratio) < 0.01
