@@ -34,13 +34,25 @@ is estimated on a random sample of at most ``BANDWIDTH_SAMPLES`` rows
 gathered to the client (see :func:`estimate_bandwidth`).
 """
 
+import copy
 import math
+import pickle
+import sys
 import time
 
-import dask
-import dask.array as da
+try:
+    import dask
+    import dask.array as da
+    from dask import delayed
+    from dask.core import flatten
+except ImportError as e:  # raised again with what to install
+    raise ImportError(
+        f"meanshift.dask needs Dask, which could not be imported ({e}): "
+        'pip install "dask[array]" distributed (or install meanshift with its '
+        'extra: pip install "meanshift[dask]")',
+        name=e.name,
+    ) from e
 import numpy as np
-from dask import delayed
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -82,9 +94,26 @@ _SEED_BLOCK = 4096
 # ---------------------------------------------------------------------------
 
 
+def _nullable_as_float(X):
+    """A pandas or Dask DataFrame (or Series) with a nullable numeric column
+    (Int64, Float64, boolean, ...) as float64, ``<NA>`` as NaN: what
+    scikit-learn's check_array makes of it on one machine (the NaN is then
+    refused with its message); anything else as it is."""
+    pd = sys.modules.get("pandas")
+    dtypes = getattr(X, "dtypes", None)
+    if pd is None or dtypes is None:
+        return X
+    dtypes = list(dtypes) if isinstance(dtypes, pd.Series) else [dtypes]
+    if any(isinstance(t, pd.api.extensions.ExtensionDtype) and t.kind in "biuf"
+           for t in dtypes):
+        return X.astype(np.float64)
+    return X
+
+
 def _as_dask(X, name="X"):
     """``(dask array chunked by rows only, was_numpy, feature names)``."""
     names = None
+    X = _nullable_as_float(X)
     if hasattr(X, "to_dask_array"):  # a dask DataFrame (or Series)
         cols = getattr(X, "columns", None)
         if cols is not None and len(cols) and all(isinstance(c, str) for c in cols):
@@ -145,6 +174,7 @@ def _weights_blocks(sample_weight, X):
         raise ValueError(
             f"sample_weight must be an array or a number, got {sample_weight!r}."
         )
+    sample_weight = _nullable_as_float(sample_weight)
     if hasattr(sample_weight, "to_dask_array"):
         sample_weight = sample_weight.to_dask_array(lengths=True)
     if np.ndim(sample_weight) == 0:
@@ -190,9 +220,9 @@ def _chunk(x, dtype, k):
 def _chunk_weights(w):
     if w is None:
         return None
-    w = np.asarray(w, dtype=np.float64)
-    if not np.isfinite(w).all():
-        raise ValueError("Input sample_weight contains NaN or infinity.")
+    # refused with scikit-learn's messages, as on one machine
+    w = check_array(np.asarray(w), ensure_2d=False, dtype=np.float64,
+                    ensure_min_samples=0, input_name="sample_weight")
     if (w < 0).any():
         raise ValueError("Negative values in data passed to sample_weight")
     return w
@@ -435,19 +465,49 @@ def _attractor_labels(x, dtype, k, centers, bandwidth, cluster_all, n_threads,
 # ---------------------------------------------------------------------------
 
 
-def _cancel(*collections):
-    """Release the futures of a fit on the distributed client, if any."""
-    try:
-        from distributed import default_client, futures_of
-    except ImportError:  # pragma: no cover - dask without distributed
-        return
-    try:
-        client = default_client()
-    except ValueError:
-        return
-    futures = futures_of(list(collections))
-    if futures:
-        client.cancel(futures)
+def _futures(*collections, inputs=False):
+    """The distributed Futures that persisted collections hold (nested in
+    lists, tuples and dicts), each object once: those under the
+    collections' own keys only, not those of their inputs (X may be the
+    caller's, persisted on the cluster), unless ``inputs``."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:  # then there are none
+        return []
+    Future = distributed.Future
+    out, seen, stack = [], set(), list(collections)
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Future):
+            if id(x) not in seen:
+                seen.add(id(x))
+                out.append(x)
+        elif type(x) in (list, tuple):
+            stack.extend(x)
+        elif type(x) is dict:
+            stack.extend(x.values())
+        elif dask.is_dask_collection(x):
+            graph = x.__dask_graph__()
+            if inputs:
+                stack.extend(graph.values())
+            else:
+                stack.extend(graph.get(k) for k in flatten(x.__dask_keys__()))
+    return out
+
+
+def _release(*collections):
+    """Release the Futures of an interrupted fit (see _futures), at once,
+    although the traceback still refers to them.
+
+    Not Client.cancel: the scheduler cancels the dependents of a cancelled
+    key too, and meets an assertion (``assert ts.who_wants``) at each one
+    that no client holds (the intermediate sums of an iteration), which
+    drops the client's connection.  Released keys are forgotten, and tasks
+    that only they needed are stopped, as when a future is deleted."""
+    for f in _futures(*collections):
+        try:
+            f.release()
+        except Exception:  # a client closed meanwhile: nothing to release
+            pass
 
 
 class _Traffic:
@@ -477,6 +537,7 @@ def _climb(trees, blocks, bandwidth, kernel, stop_thresh, max_iter, dtype, d,
     start = time.perf_counter()
     it = 0
     pending = []  # per iteration submitted and not yet learned: its counts
+    learned = []
     held = []
     try:
         if traffic is not None and total:
@@ -511,7 +572,7 @@ def _climb(trees, blocks, bandwidth, kernel, stop_thresh, max_iter, dtype, d,
                 if report is not None:
                     report(stage, total - sum(live), total, time.perf_counter() - start)
     except BaseException:
-        _cancel(*blocks, *moving, *counts)
+        _release(blocks, moving, counts, held, pending, learned)
         raise
     return blocks, total
 
@@ -535,8 +596,11 @@ class MeanShift(_api.MeanShift):
     * ``n_jobs`` is the number of threads each task uses (None: 1; the
       parallelism is that of the tasks).
     * With ``label_by="attractor"`` the model keeps the trees of the
-      training chunks on the cluster, for ``predict``, until it is refitted
-      or deleted.
+      training chunks on the cluster, for ``predict`` and ``labels_``,
+      until it is refitted or deleted: these need the cluster's client open
+      (they raise RuntimeError once it is closed), and the model does not
+      pickle (PicklingError).  A model fitted with ``label_by="nearest"``
+      holds nothing on the cluster.
 
     Parameters
     ----------
@@ -630,9 +694,14 @@ verbose, kernel, label_by
             trees = [delayed(_build)(x, w, dtype, k, self.kernel)
                      for x, w in zip(xs, ws)]
             trees = list(dask.persist(*trees))
-            return trees, dask.compute(*[delayed(_stats)(t) for t in trees])
+            try:
+                return trees, dask.compute(*[delayed(_stats)(t) for t in trees])
+            except BaseException:
+                _release(trees)
+                raise
 
         trees, stats = build(0)
+        blocks = None
         try:
             wsum = sum(s[2] for s in stats)
             if W is not None and not sum(s[3] for s in stats):
@@ -722,7 +791,7 @@ verbose, kernel, label_by
                 self._trees = trees
                 self._fit_params = (dtype, k, bandwidth, stop_thresh, kernel)
         except BaseException:
-            _cancel(*trees)
+            _release(trees, blocks)
             raise
         self._attractor = None
         self.cluster_centers_ = centers
@@ -745,8 +814,12 @@ verbose, kernel, label_by
                 offset += n_u
             known = list(dask.persist(*known))
         follow = [delayed(_follow_rows)(x, dtype, k, kn) for x, kn in zip(xs, known)]
-        follow, _ = _climb(trees, follow, bandwidth, kernel, stop_thresh, max_iter,
-                           dtype, d, report, "labels")
+        try:
+            follow, _ = _climb(trees, follow, bandwidth, kernel, stop_thresh,
+                               max_iter, dtype, d, report, "labels")
+        except BaseException:
+            _release(known)
+            raise
         parts = [
             da.from_delayed(
                 delayed(_attractor_labels)(x, dtype, k, centers64, bandwidth,
@@ -756,6 +829,72 @@ verbose, kernel, label_by
             for x, kn, f, n in zip(xs, known, follow, row_chunks)
         ]
         return da.concatenate(parts)
+
+    # The training data of a label_by="attractor" model stays on its
+    # cluster, as the futures of the chunk trees (all of X: too much to
+    # gather); labels_ and predict climb on it.
+
+    def _cluster_gone(self):
+        """None while the training data this model holds on its Dask
+        cluster is there; otherwise why it is not."""
+        futures = _futures(self.__dict__.get("_trees"))
+        if not futures:
+            return None
+        client = futures[0].client
+        if client is None or client.status in ("closing", "closed"):
+            return "that cluster's client is closed"
+        if any(f.cancelled() for f in futures):
+            return ("the cluster no longer holds it (its futures were cancelled, "
+                    "as Client.restart does)")
+        return None
+
+    @property
+    def labels_(self):
+        try:
+            labels = self.__dict__["labels_"]
+        except KeyError:
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute 'labels_'"
+            ) from None
+        why = self._cluster_gone() if isinstance(labels, da.Array) else None
+        if why is not None:
+            raise RuntimeError(
+                "The labels_ of this MeanShift (label_by='attractor') come from "
+                "climbs on its training data, which lives on its Dask cluster; "
+                f"{why}: compute labels_ while its client is open, or refit."
+            )
+        return labels
+
+    @labels_.setter
+    def labels_(self, value):
+        self.__dict__["labels_"] = value
+
+    @labels_.deleter
+    def labels_(self):
+        del self.__dict__["labels_"]
+
+    def __getstate__(self):
+        if _futures(self.__dict__.get("_trees")):
+            raise pickle.PicklingError(
+                "This MeanShift (label_by='attractor') keeps its training data on "
+                "its Dask cluster for predict and labels_, and Dask futures do not "
+                "outlive their client: it cannot be pickled. A model fitted with "
+                "label_by='nearest' pickles (its predict needs only "
+                "cluster_centers_)."
+            )
+        return super().__getstate__()
+
+    def __deepcopy__(self, memo):
+        # as copy.deepcopy does by default, without __getstate__'s refusal;
+        # the copy shares the Futures (handles: a copied one would be bound
+        # to no client), so it holds the same data on the same cluster
+        for f in _futures(self.__dict__.get("_trees"),
+                          self.__dict__.get("labels_"), inputs=True):
+            memo[id(f)] = f
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Perform clustering on X and return the labels.
@@ -801,6 +940,14 @@ verbose, kernel, label_by
                 f"expecting {self.n_features_in_} features as input."
             )
         n_threads = 1 if self.n_jobs is None else _effective_n_threads(self.n_jobs)
+        why = self._cluster_gone()
+        if why is not None:
+            raise RuntimeError(
+                "This MeanShift (label_by='attractor') predicts by climbing on its "
+                f"training data, which lives on its Dask cluster; {why}: refit it "
+                "on a running cluster (a model fitted with label_by='nearest' "
+                "predicts from cluster_centers_ alone)."
+            )
         if getattr(self, "_trees", None) is not None and X.shape[0]:
             dtype, k, bandwidth, stop_thresh, kernel = self._fit_params
             xs = X.to_delayed().ravel().tolist()

@@ -7,7 +7,11 @@ closes: agreement, a worker killed mid-fit, Ctrl-C, and a check that no
 task receives all of X.
 """
 
+import contextlib
+import copy
+import logging
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -357,7 +361,8 @@ def test_bad_weights_and_parameters(sync):
     X = chunked(dyadic_blobs(100), 30)
     for w, match in (
         (-np.ones(100), "Negative values"),
-        (np.full(100, np.nan), "NaN or infinity"),
+        (np.full(100, np.nan), "Input sample_weight contains NaN"),
+        (np.full(100, np.inf), "Input sample_weight contains infinity"),
         (np.zeros(100), "at least one non-zero"),
         (np.ones(99), "sample_weight.shape"),
         (np.ones((100, 2)), "1D array"),
@@ -393,6 +398,73 @@ def test_import_meanshift_does_not_import_dask(tmp_path):
     assert out.stdout.split() == ["False", "False"]
 
 
+def _first_line(error):
+    return str(error.value).splitlines()[0]
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64"])
+def test_nullable_columns_with_na(sync, dtype):
+    """A nullable column holding <NA>: one machine's error, for X (fit and
+    predict) and for sample_weight given as such a column."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X = dyadic_blobs(40) * 8
+    df = pd.DataFrame({"a": pd.array(X[:, 0], dtype=dtype),
+                       "b": pd.array(X[:, 1], dtype=dtype)})
+    with_na = df.copy()
+    with_na.loc[17, "a"] = pd.NA
+    with pytest.raises(ValueError) as ref:
+        meanshift.MeanShift(bandwidth=12).fit(with_na)
+    with pytest.raises(ValueError) as ours:
+        md.MeanShift(bandwidth=12).fit(dd.from_pandas(with_na, npartitions=3))
+    assert _first_line(ours) == _first_line(ref) == "Input X contains NaN."
+
+    # without <NA>: the fit of one machine
+    ref_fit = meanshift.MeanShift(bandwidth=12).fit(df)
+    model = md.MeanShift(bandwidth=12).fit(dd.from_pandas(df, npartitions=3))
+    assert_same_fit(model, ref_fit)
+    with pytest.raises(ValueError) as ref:
+        ref_fit.predict(with_na)
+    with pytest.raises(ValueError) as ours:
+        model.predict(dd.from_pandas(with_na, npartitions=3)).compute()
+    assert _first_line(ours) == _first_line(ref) == "Input X contains NaN."
+
+    w = pd.Series(pd.array(np.arange(40) % 3 + 1, dtype=dtype))
+    w[5] = pd.NA
+    with pytest.raises(ValueError) as ref:
+        meanshift.MeanShift(bandwidth=12).fit(df, sample_weight=w)
+    for weights in (dd.from_pandas(w, npartitions=3), w):
+        with pytest.raises(ValueError) as ours:
+            md.MeanShift(bandwidth=12).fit(dd.from_pandas(df, npartitions=3),
+                                           sample_weight=weights)
+        assert str(ours.value) == str(ref.value) == "Input sample_weight contains NaN."
+
+
+def test_import_without_dask_says_what_to_install(tmp_path):
+    """Where Dask is not installed (here: an import hook that refuses it),
+    import meanshift works and import meanshift.dask says what to install."""
+    code = (
+        "import sys, importlib.abc\n"
+        "class NoDask(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.partition('.')[0] in ('dask', 'distributed'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoDask())\n"
+        "import meanshift\n"
+        "meanshift.MeanShift(bandwidth=1.0).fit([[0.0], [1.0]])\n"
+        "print('one machine works', flush=True)\n"
+        "import meanshift.dask\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert out.returncode != 0
+    assert out.stdout.strip() == "one machine works"
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: meanshift.dask needs Dask"), out.stderr
+    assert 'pip install "dask[array]" distributed' in last
+    assert 'pip install "meanshift[dask]"' in last
+
+
 # ---------------------------------------------------------------------------
 # On a real LocalCluster of worker processes
 # ---------------------------------------------------------------------------
@@ -420,6 +492,40 @@ def wait_for_no_tasks(client, timeout=30):
             return True
         time.sleep(0.1)
     return False
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def scheduler_log():
+    """The log records of the scheduler (it runs in this process: a
+    LocalCluster with worker processes keeps it here) and of this
+    process's client, while the block runs."""
+    handler = _Records()
+    logger = logging.getLogger("distributed")
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+
+
+def assert_no_errors(records):
+    bad = []
+    for r in records:
+        text = r.getMessage() + (r.exc_text or "")
+        if r.exc_info and not r.exc_text:
+            text += logging.Formatter().formatException(r.exc_info)
+        if r.levelno >= logging.ERROR or "AssertionError" in text or "who_wants" in text:
+            bad.append(f"{r.name} {r.levelname}: {text}")
+    assert not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize(
@@ -539,10 +645,37 @@ def test_interrupt_cancels_the_fit(client):
         if len(calls) == 2:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        md.MeanShift(bandwidth=1.0, verbose=interrupt).fit(chunked(X, 400))
-    assert len(calls) == 2
-    assert wait_for_no_tasks(client), "an interrupted fit left tasks on the cluster"
+    with scheduler_log() as records:
+        with pytest.raises(KeyboardInterrupt):
+            md.MeanShift(bandwidth=1.0, verbose=interrupt).fit(chunked(X, 400))
+        assert len(calls) == 2
+        assert wait_for_no_tasks(client), "an interrupted fit left tasks on the cluster"
+    # cancelled without upsetting the scheduler (Client.cancel of a future
+    # whose dependents no client holds fails its `assert ts.who_wants`)
+    assert_no_errors(records)
+
+
+@pytest.mark.parametrize("stage", ["climb", "labels"])
+def test_interrupt_attractor_fit_releases_everything(client, stage):
+    """Interrupted in either climb of an attractor fit (the seeds', or
+    the points' own for their labels): the trees, the seed blocks and the
+    labels' climbs are all released, and the scheduler logs no error."""
+    X = dyadic_blobs(2000, seed=8)
+    seen = []
+
+    def interrupt(at, done, total, elapsed):
+        seen.append(at)
+        if at == stage:
+            raise KeyboardInterrupt
+
+    model = md.MeanShift(bandwidth=1.0, bin_seeding=True, label_by="attractor",
+                         verbose=interrupt)
+    with scheduler_log() as records:
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(chunked(X, 300))
+        assert seen[-1] == stage
+        assert wait_for_no_tasks(client), "an interrupted fit left tasks on the cluster"
+    assert_no_errors(records)
 
 
 def test_sigint_in_the_client(client):
@@ -569,25 +702,85 @@ def test_sigint_in_the_client(client):
 
     in_fit = [True]
 
+    def in_finalizer(frame):
+        while frame is not None:
+            if frame.f_code.co_name == "__del__":
+                return True
+            frame = frame.f_back
+        return False
+
     def on_sigint(signum, frame):
-        if in_fit[0]:  # Ctrl-C's default: KeyboardInterrupt in the main thread
+        # Ctrl-C's default: KeyboardInterrupt in the main thread; but not in
+        # a finalizer, where Python would only print it (the next SIGINT
+        # comes soon, as a second Ctrl-C would), and pytest would keep its
+        # traceback, and with it the futures of the frames it interrupted,
+        # to the end of the test
+        if in_fit[0] and not in_finalizer(frame):
             raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     t = threading.Thread(target=interrupt, daemon=True)
     t.start()
+    with scheduler_log() as records:
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                try:
+                    md.MeanShift(bandwidth=0.8, verbose=progress,
+                                 max_iter=100_000).fit(chunked(X, 500))
+                finally:
+                    in_fit[0] = False
+        finally:
+            finished.set()
+            t.join(5)
+            signal.signal(signal.SIGINT, previous)
+        assert wait_for_no_tasks(client), "an interrupted fit left tasks on the cluster"
+    assert_no_errors(records)
+
+
+def test_attractor_model_needs_its_client(client):
+    """An attractor model keeps its training data on the cluster of the
+    client it was fitted with: labels_ and predict work while that client
+    is open and say so once it is closed, and pickling refuses the model
+    rather than write one that cannot work.  A nearest model holds nothing
+    there: it pickles, and its labels_ and predict outlive the client."""
+    X = dyadic_blobs(800, seed=11)
+    new = dyadic_blobs(100, seed=12)
+    Xd = chunked(X, 200)
+    ref = meanshift.MeanShift(bandwidth=1.5, label_by="attractor").fit(X)
+    other = distributed.Client(client.scheduler.address, set_as_default=False)
     try:
-        with pytest.raises(KeyboardInterrupt):
-            try:
-                md.MeanShift(bandwidth=0.8, verbose=progress, max_iter=100_000).fit(
-                    chunked(X, 500))
-            finally:
-                in_fit[0] = False
+        with other.as_current():
+            model = md.MeanShift(bandwidth=1.5, label_by="attractor").fit(Xd)
+            nearest = md.MeanShift(bandwidth=1.5).fit(Xd)
+            np.testing.assert_array_equal(model.labels_.compute(), ref.labels_)
+            np.testing.assert_array_equal(model.predict(new), ref.predict(new))
+            twin = copy.deepcopy(model)  # shares the data on the cluster
+            np.testing.assert_array_equal(twin.predict(new), ref.predict(new))
+            with pytest.raises(pickle.PicklingError, match="cannot be pickled"):
+                pickle.dumps(model)
     finally:
-        finished.set()
-        t.join(5)
-        signal.signal(signal.SIGINT, previous)
-    assert wait_for_no_tasks(client), "an interrupted fit left tasks on the cluster"
+        other.close()
+    assert distributed.default_client() is client
+    np.testing.assert_array_equal(model.cluster_centers_, ref.cluster_centers_)
+    with pytest.raises(RuntimeError, match="labels_ .* Dask cluster; that "
+                                           "cluster's client is closed"):
+        model.labels_
+    with pytest.raises(RuntimeError, match="predicts by climbing on its training "
+                                           "data, which lives on its Dask cluster; "
+                                           "that cluster's client is closed"):
+        model.predict(new)
+    with pytest.raises(pickle.PicklingError, match="cannot be pickled"):
+        pickle.dumps(model)
+    del model, twin
+
+    copied = pickle.loads(pickle.dumps(nearest))
+    for m in (nearest, copied):
+        np.testing.assert_array_equal(
+            m.labels_.compute(),
+            meanshift.MeanShift(bandwidth=1.5).fit(X).labels_)
+        np.testing.assert_array_equal(
+            m.predict(new), meanshift.MeanShift(bandwidth=1.5).fit(X).predict(new))
+    assert wait_for_no_tasks(client), "the closed client's data is still held"
 
 
 def test_chunk_tree_pickles_as_the_same_tree():
