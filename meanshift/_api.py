@@ -181,16 +181,22 @@ def _weight_exponent(w):
     if w is None:
         return 0
     positive = w[w > 0]
-    emax = math.frexp(float(positive.max()))[1]
-    emin = math.frexp(float(positive.min()))[1]
+    return _weight_exponent_of(float(positive.max()), float(positive.min()))
+
+
+def _weight_exponent_of(wmax, wmin):
+    """_weight_exponent from the largest and the smallest positive weight
+    (meanshift.dask learns them chunk by chunk)."""
+    emax = math.frexp(wmax)[1]
+    emin = math.frexp(wmin)[1]
     if -_WEIGHT_SAFE <= emin and emax <= _WEIGHT_SAFE:
         return 0
     if emax - emin > _WEIGHT_SPAN:
         raise ValueError(
             f"sample_weight spans too wide a range: its largest positive "
-            f"weight ({float(positive.max()):.6g}) is more than 2**{_WEIGHT_SPAN} "
-            f"times its smallest ({float(positive.min()):.6g}), which float64 "
-            "sums would lose. Set such weights to 0, or narrow their range."
+            f"weight ({wmax:.6g}) is more than 2**{_WEIGHT_SPAN} times its "
+            f"smallest ({wmin:.6g}), which float64 sums would lose. Set such "
+            "weights to 0, or narrow their range."
         )
     return -((emax + emin) // 2)
 

@@ -64,12 +64,15 @@ from ._api import (
     _check_estimate_args,
     _effective_n_threads,
     _estimate_bandwidth,
+    _end_table,
     _ldexp,
+    _ldexp_or_inf,
     _leaf_columns,
     _leaf_size,
     _merge,
     _range_exponent,
     _unscale,
+    _weight_exponent_of,
 )
 from ._progress import reporter
 
@@ -217,7 +220,8 @@ def _chunk(x, dtype, k):
     return np.ascontiguousarray(x)
 
 
-def _chunk_weights(w):
+def _chunk_weights(w, j=0):
+    """A chunk's weights, checked, times 2**j (see _api._scale_weights)."""
     if w is None:
         return None
     # refused with scikit-learn's messages, as on one machine
@@ -225,7 +229,7 @@ def _chunk_weights(w):
                     ensure_min_samples=0, input_name="sample_weight")
     if (w < 0).any():
         raise ValueError("Negative values in data passed to sample_weight")
-    return w
+    return np.ldexp(w, j) if j else w
 
 
 # ---------------------------------------------------------------------------
@@ -248,8 +252,12 @@ class _ChunkTree:
         )
         self.n = x.shape[0]
         self.amax = float(np.abs(x).max(initial=0.0)) if x.dtype == np.float64 else 0.0
-        self.wsum = float(w.sum()) if w is not None else float(self.n)
+        with np.errstate(over="ignore"):  # unscaled weights: rescaled if so
+            self.wsum = float(w.sum()) if w is not None else float(self.n)
         self.wpos = int((w > 0).sum()) if w is not None else self.n
+        positive = w[w > 0] if w is not None else np.ones(min(self.n, 1))
+        self.wmax = float(positive.max(initial=0.0))
+        self.wmin = float(positive.min(initial=np.inf))
 
     def __reduce__(self):
         t = self.tree
@@ -262,7 +270,9 @@ class _ChunkTree:
         return (_ChunkTree, (x, w, self.kernel))
 
     def stats(self):
-        return self.n, self.amax, self.wsum, self.wpos
+        """(rows, largest |x|, weight sum, rows of positive weight, largest
+        and smallest positive weight)."""
+        return self.n, self.amax, self.wsum, self.wpos, self.wmax, self.wmin
 
     def __sizeof__(self):  # what Dask's memory accounting sees
         names = ("data", "idx", "centroid", "radius", "sums", "box", "w", "wsum",
@@ -271,8 +281,8 @@ class _ChunkTree:
         return 64 + sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
 
 
-def _build(x, w, dtype, k, kernel):
-    return _ChunkTree(_chunk(x, dtype, k), _chunk_weights(w), kernel)
+def _build(x, w, dtype, k, kernel, j=0):
+    return _ChunkTree(_chunk(x, dtype, k), _chunk_weights(w, j), kernel)
 
 
 def _stats(tree):
@@ -405,11 +415,11 @@ def _reduce(parts):
     return parts
 
 
-def _bin_block(x, w, dtype, k, bin_size, f32_division):
+def _bin_block(x, w, dtype, k, bin_size, f32_division, j=0):
     x = _chunk(x, dtype, k)
     if x.shape[0] == 0:
         return np.zeros((0, x.shape[1])), np.zeros(0)
-    return _core.bin_cells(x, bin_size, f32_division, 1, _chunk_weights(w))
+    return _core.bin_cells(x, bin_size, f32_division, 1, _chunk_weights(w, j))
 
 
 def _merge_cells(a, b):
@@ -441,10 +451,11 @@ def _nearest_labels(x, centers, bandwidth, cluster_all, dtype, k, n_threads):
 
 
 def _attractor_labels(x, dtype, k, centers, bandwidth, cluster_all, n_threads,
-                      known, follow):
+                      known, follow, ends_table=None):
     """A chunk's labels by basin of attraction: ``known`` (rows, clusters)
     of its points that were converged seeds, ``follow`` the climbs of the
-    others (a _Seeds block over rows of the chunk)."""
+    others (a _Seeds block over rows of the chunk), labelled by their ends
+    (_api._labels_of_ends, with the seeds' ``ends_table``)."""
     x = _chunk(x, dtype, k)
     labels = np.empty(len(x), dtype=np.intp)
     if known is not None:
@@ -453,7 +464,8 @@ def _attractor_labels(x, dtype, k, centers, bandwidth, cluster_all, n_threads,
         ends, totals, _ = _ends(follow, x.dtype)
         lost = totals <= 0
         ends[lost] = x[follow.rows][lost]
-        labels[follow.rows], _ = _api._assign(ends, centers, np.inf, True, n_threads)
+        labels[follow.rows] = _api._labels_of_ends(ends, centers, ends_table,
+                                                   n_threads, lost)
     if not cluster_all:
         orphans, _ = _api._assign(x, centers, bandwidth, False, n_threads)
         labels[orphans < 0] = -1
@@ -690,8 +702,8 @@ verbose, kernel, label_by
         self._trees = None
         report = reporter(self.verbose)
 
-        def build(k):
-            trees = [delayed(_build)(x, w, dtype, k, self.kernel)
+        def build(k, wexp):
+            trees = [delayed(_build)(x, w, dtype, k, self.kernel, wexp)
                      for x, w in zip(xs, ws)]
             trees = list(dask.persist(*trees))
             try:
@@ -700,10 +712,9 @@ verbose, kernel, label_by
                 _release(trees)
                 raise
 
-        trees, stats = build(0)
+        trees, stats = build(0, 0)
         blocks = None
         try:
-            wsum = sum(s[2] for s in stats)
             if W is not None and not sum(s[3] for s in stats):
                 raise ValueError("Sample weights must contain at least one non-zero number.")
             bandwidth = self.bandwidth
@@ -711,18 +722,24 @@ verbose, kernel, label_by
             k = 0
             if dtype == np.float64:
                 k = _range_exponent(np.array([amax]), bandwidth=bandwidth)
-            if k:  # huge or tiny magnitudes: trees over exactly scaled chunks
-                trees, _ = build(k)
+            wexp = 0  # weights near float64's limits: scaled (_api._scale_weights)
+            if W is not None:
+                wexp = _weight_exponent_of(max(s[4] for s in stats),
+                                           min(s[5] for s in stats))
+            if k or wexp:  # trees over exactly scaled chunks and weights
+                old, (trees, stats) = trees, build(k, wexp)
+                _release(old)
                 seeds = None if seeds is None else np.ldexp(seeds.astype(np.float64), k)
+            wsum = sum(s[2] for s in stats)
             if bandwidth is None:
                 sample, sample_w = _sample(
-                    xs, ws, [s[0] for s in stats], dtype, k, None, 0
+                    xs, ws, [s[0] for s in stats], dtype, k, None, 0, wexp
                 )
                 if sample_w is not None and not (sample_w > 0).any():
                     sample_w = None  # a sample of zero weights: count them all
                 bandwidth = _estimate_bandwidth(
                     sample, 0.3, None, 0, _effective_n_threads(self.n_jobs), None,
-                    report, sample_w,
+                    report, sample_w, weight_exponent=wexp if sample_w is not None else 0,
                 )
                 stop_thresh = float(1e-3 * bandwidth)
             else:
@@ -736,11 +753,14 @@ verbose, kernel, label_by
             points_are_seeds = False
             if seeds is None and self.bin_seeding:
                 seeds = _bin_seeds(xs, ws, dtype, k, bandwidth, self.min_bin_freq,
-                                   wsum if W is not None else sum(s[0] for s in stats))
+                                   wsum if W is not None else sum(s[0] for s in stats),
+                                   wexp)
                 shown = float(_unscale(bandwidth, -k))
                 if seeds is not None and len(seeds) == 0:
+                    what = ("points" if W is None else
+                            "of weight (its points' sample_weight summed)")
                     raise ValueError(
-                        f"No bin holds min_bin_freq={self.min_bin_freq} points "
+                        f"No bin holds min_bin_freq={self.min_bin_freq} {what} "
                         f"with bin_size={shown!r}: lower min_bin_freq or "
                         "increase the bandwidth."
                     )
@@ -806,6 +826,12 @@ verbose, kernel, label_by
                           cluster_of, dtype, k, centers64, bandwidth, stop_thresh,
                           max_iter, kernel, d, n_threads, report):
         known = [None] * len(xs)
+        # where the converged seeds' climbs ended, and their clusters: a
+        # point whose own climb ends there takes that cluster (one graph
+        # node, which every chunk's task reads)
+        self._ends_table = _end_table(np.concatenate([u[0] for u in uniques]),
+                                      cluster_of)
+        table = delayed(self._ends_table, pure=True)
         if seed_blocks is not None:  # the points' own climbs are known
             offset = 0
             for j, (b, u) in enumerate(zip(seed_blocks, uniques)):
@@ -823,7 +849,8 @@ verbose, kernel, label_by
         parts = [
             da.from_delayed(
                 delayed(_attractor_labels)(x, dtype, k, centers64, bandwidth,
-                                           self.cluster_all, n_threads, kn, f),
+                                           self.cluster_all, n_threads, kn, f,
+                                           table),
                 shape=(n,), dtype=np.intp,
             )
             for x, kn, f, n in zip(xs, known, follow, row_chunks)
@@ -956,10 +983,11 @@ verbose, kernel, label_by
                                min(self.max_iter, 2**62), dtype,
                                X.shape[1], reporter(self.verbose), "labels")
             centers = _as_f64(np.ldexp(self.cluster_centers_.astype(np.float64), k))
+            table = delayed(getattr(self, "_ends_table", None), pure=True)
             labels = da.concatenate([
                 da.from_delayed(
                     delayed(_attractor_labels)(x, dtype, k, centers, np.inf, True,
-                                               n_threads, None, f),
+                                               n_threads, None, f, table),
                     shape=(n,), dtype=np.intp,
                 )
                 for x, f, n in zip(xs, follow, X.chunks[0])
@@ -989,7 +1017,7 @@ def _follow_rows(x, dtype, k, known):
     return _point_seeds(x, None, dtype, k, rows)
 
 
-def _sample(xs, ws, sizes, dtype, k, n_samples, random_state):
+def _sample(xs, ws, sizes, dtype, k, n_samples, random_state, wexp=0):
     """``(rows, weights or None)``: a uniform random sample, without
     replacement, of ``n_samples`` rows (None: BANDWIDTH_SAMPLES), all rows
     when there are no more, in row order."""
@@ -1008,21 +1036,22 @@ def _sample(xs, ws, sizes, dtype, k, n_samples, random_state):
             local = idx[lo:hi] - bounds[j]
             parts.append(delayed(_take)(x, local, dtype, k))
             if ws[j] is not None:
-                wparts.append(delayed(_take_weights)(ws[j], local))
+                wparts.append(delayed(_take_weights)(ws[j], local, wexp))
     parts, wparts = dask.compute(parts, wparts)
     return np.concatenate(parts), (np.concatenate(wparts) if wparts else None)
 
 
-def _take_weights(w, rows):
-    return np.asarray(w, dtype=np.float64)[rows]
+def _take_weights(w, rows, j=0):
+    return _chunk_weights(np.asarray(w, dtype=np.float64)[rows], j)
 
 
-def _bin_seeds(xs, ws, dtype, k, bin_size, min_bin_freq, n_points):
+def _bin_seeds(xs, ws, dtype, k, bin_size, min_bin_freq, n_points, j=0):
     """get_bin_seeds over the chunks: None when binning failed (the points
-    are then the seeds)."""
+    are then the seeds).  The weights are scaled by 2**j (n_points, the
+    total weight, too): min_bin_freq is compared in the caller's units."""
     f32_division = dtype == np.float32 and (
         np.zeros(1, dtype=np.float32) / bin_size).dtype == np.float32
-    parts = [delayed(_bin_block)(x, w, dtype, k, float(bin_size), f32_division)
+    parts = [delayed(_bin_block)(x, w, dtype, k, float(bin_size), f32_division, j)
              for x, w in zip(xs, ws)]
     while len(parts) > 1:
         nxt = [delayed(_merge_cells)(parts[i], parts[i + 1])
@@ -1031,8 +1060,8 @@ def _bin_seeds(xs, ws, dtype, k, bin_size, min_bin_freq, n_points):
             nxt.append(parts[-1])
         parts = nxt
     cells, counts = dask.compute(parts[0])[0]
-    cells = cells[counts >= min_bin_freq]
-    return _bin_seeds_from_cells(cells, bin_size, n_points)
+    cells = cells[counts >= _ldexp_or_inf(float(min_bin_freq), j)]
+    return _bin_seeds_from_cells(cells, bin_size, _ldexp_or_inf(n_points, -j))
 
 
 # ---------------------------------------------------------------------------
