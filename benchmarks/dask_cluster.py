@@ -57,7 +57,7 @@ def main(argv=None):
 
     import meanshift
     import meanshift.dask as md
-    from meanshift import _core
+    from meanshift import _core, _tree
     from compare import bin_data
 
     cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
@@ -92,10 +92,10 @@ def main(argv=None):
                 traffic = model.bytes_per_iteration_
                 # per-chunk costs, on this process, one thread
                 chunk = np.ascontiguousarray(X[:size])
-                t_build, tree = best_of(lambda: _core.build_tree(chunk, 16, 1), 1)
+                t_build, tree = best_of(lambda: _tree.build_tree(chunk, leaf_size=16, n_threads=1), 1)
                 seeds = meanshift.get_bin_seeds(X, bw).astype(np.float64)
                 t_step, _ = best_of(
-                    lambda: _core.ball_sums(tree, tree.data, seeds, bw, 1, 0), 2)
+                    lambda: _core.ball_sums(tree, seeds, bandwidth=bw, n_threads=1, kernel=0), 2)
                 row = dict(
                     n=n, chunks=n_chunks, workers=args.workers,
                     one_machine_s=t_one, dask_s=t_dask, ratio=t_dask / t_one,

@@ -16,7 +16,9 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _core
+from . import _bandwidth, _bins, _core, _merge, _tree
+from . import _weights
+from ._choices import KERNELS, LABEL_BY
 from ._progress import in_batches, reporter
 
 __all__ = ["MeanShift", "estimate_bandwidth", "get_bin_seeds", "mean_shift"]
@@ -121,8 +123,6 @@ def _check_bandwidth(owner, bandwidth):
         )
 
 
-KERNELS = tuple(_core.KERNELS)  # ("flat", "epanechnikov", "gaussian")
-LABEL_BY = ("nearest", "attractor")
 
 
 def _check_choice(owner, name, value, choices):
@@ -145,75 +145,9 @@ def _check_weights(sample_weight, X):
         raise ValueError(
             f"sample_weight must be an array or a number, got {sample_weight!r}."
         )
-    w = _check_sample_weight(sample_weight, X, dtype=np.float64)
-    if not np.isfinite(w).all():
-        raise ValueError("Input sample_weight contains NaN or infinity.")
-    if (w < 0).any():
-        raise ValueError("Negative values in data passed to sample_weight")
-    if not (w > 0).any():
-        raise ValueError("Sample weights must contain at least one non-zero number.")
+    w = _weights.check_values(_check_sample_weight(sample_weight, X, dtype=np.float64))
+    _weights.check_some_positive(w)
     return w
-
-
-# Weights within [2**-_WEIGHT_SAFE, 2**_WEIGHT_SAFE] are used as given;
-# beyond, they are scaled by a power of two (exact) towards 1, so that the
-# kernels' weighted sums neither overflow nor lose the small weights' bits
-# to float64's subnormal range.  Scaled, the weights span at most
-# 2**-(_WEIGHT_SPAN/2) to 2**(_WEIGHT_SPAN/2): with coordinates up to
-# 2**500 (see _range_exponent) and up to 2**40 points, every weighted sum
-# stays below 2**1000, and a weight times a coordinate of the bandwidth's
-# order (at least 2**-500) stays a normal float.
-_WEIGHT_SAFE = 200
-_WEIGHT_SPAN = 900
-
-
-def _weight_exponent(w):
-    """j such that ``w * 2**j`` (np.ldexp: exact) is what the kernels sum:
-    0 for weights within 2**-200 to 2**200 (the results are then those of
-    the weights as given, bit for bit); beyond, the exponent that centres
-    the positive weights' range on 1.  Scaling every weight by one power of
-    two changes no mean, no ranking and no decision; the few places where
-    weights meet an absolute quantity (min_bin_freq, the bandwidth
-    estimate's k-th weight, the total that tells a failed binning) compare
-    in the unscaled units.  A ValueError names sample_weight when the
-    positive weights span more than 2**900: the smallest could not be
-    summed with the largest without losing it."""
-    if w is None:
-        return 0
-    positive = w[w > 0]
-    return _weight_exponent_of(float(positive.max()), float(positive.min()))
-
-
-def _weight_exponent_of(wmax, wmin):
-    """_weight_exponent from the largest and the smallest positive weight
-    (meanshift.dask learns them chunk by chunk)."""
-    emax = math.frexp(wmax)[1]
-    emin = math.frexp(wmin)[1]
-    if -_WEIGHT_SAFE <= emin and emax <= _WEIGHT_SAFE:
-        return 0
-    if emax - emin > _WEIGHT_SPAN:
-        raise ValueError(
-            f"sample_weight spans too wide a range: its largest positive "
-            f"weight ({wmax:.6g}) is more than 2**{_WEIGHT_SPAN} times its "
-            f"smallest ({wmin:.6g}), which float64 sums would lose. Set such "
-            "weights to 0, or narrow their range."
-        )
-    return -((emax + emin) // 2)
-
-
-def _scale_weights(w):
-    """(w * 2**j, j) with j = _weight_exponent(w) (w itself when j = 0)."""
-    j = _weight_exponent(w)
-    return (np.ldexp(w, j) if j else w), j
-
-
-def _ldexp_or_inf(x, j):
-    """x * 2**j, inf where that overflows (a comparison with it is then the
-    one the unscaled value would give)."""
-    try:
-        return math.ldexp(x, j)
-    except OverflowError:
-        return math.inf
 
 
 _CPU_COUNT = None
@@ -271,26 +205,56 @@ def _build_tree(X, leaf_size, n_threads, weights=None, moments=False, full=True,
     and no balls where boxes bound the nodes), less memory; ``columns``:
     also its leaves stored by coordinate (see _leaf_columns)."""
     work = 100 * X.shape[0] * X.shape[1] * (X.shape[1] if moments else 1)
-    return _core.build_tree(
-        X, leaf_size, _threads_for(n_threads, work), weights, moments, full, full,
-        columns,
+    return _tree.build_tree(
+        X,
+        leaf_size=leaf_size,
+        n_threads=_threads_for(n_threads, work),
+        weights=weights,
+        moments=moments,
+        index=full,
+        balls=full,
+        leaf_columns=columns,
     )
 
 
 def _leaf_columns(n_features, kernel):
     """Whether a climb's tree keeps a second copy of its rows, leaf by leaf
     stored by coordinate, for the flat kernel's vectorised leaf scans: 3 to
-    8 columns, with or without weights (273k x 5 image segmentation: 2.3x
+    8 columns (_tree.LEAF_COLUMNS), with or without weights (273k x 5 image segmentation: 2.3x
     fewer instructions per climb).  1 and 2 columns keep none, so 2-D fits
     hold one copy of the data (not measured against a copy there); past 8
     the leaves are scanned row by row.  The same rule for a fit's tree and
     for meanshift.dask's chunk trees."""
-    return kernel == "flat" and 3 <= n_features <= 8
+    low, high = _tree.LEAF_COLUMNS
+    return kernel == "flat" and low <= n_features <= high
+
+
+def _climb_tree(X, weights, kernel, n_threads, full=False):
+    """The tree the climbs run on (a fit's, and meanshift.dask's over each
+    chunk): with the weights, the moments the Epanechnikov kernel takes
+    whole nodes through, the leaf columns of the flat kernel's scans;
+    ``full``: also what the bandwidth estimate searches it with."""
+    columns = _leaf_columns(X.shape[1], kernel)
+    return _build_tree(
+        X,
+        _leaf_size(*X.shape, columns),
+        n_threads,
+        weights,
+        moments=kernel == "epanechnikov",
+        full=full,
+        columns=columns,
+    )
 
 
 def _assign(X, centers, bandwidth, cluster_all, n_threads):
     work = X.shape[0] * X.shape[1] * max(len(centers), 1)
-    return _core.assign(X, centers, bandwidth, cluster_all, _threads_for(n_threads, work))
+    return _merge.assign(
+        X,
+        centers,
+        bandwidth=bandwidth,
+        cluster_all=cluster_all,
+        n_threads=_threads_for(n_threads, work),
+    )
 
 
 def _range_exponent(*arrays, bandwidth=None):
@@ -475,7 +439,7 @@ def _estimate_bandwidth(
     neighbour is where the weights of the nearest points, the point itself
     included, first reach max(1, int(total weight * quantile)), and the
     distances are averaged with the weights.  ``weight_exponent``: the
-    weights are already scaled by 2**weight_exponent (_scale_weights; the
+    weights are already scaled by 2**weight_exponent (_weights.scale; the
     tree's too); None: they are as given, and scaled here if need be."""
     random_state = check_random_state(random_state)
     if n_samples is not None:
@@ -487,7 +451,7 @@ def _estimate_bandwidth(
     kweight = 0.0
     if weights is not None:
         if weight_exponent is None:
-            weights, weight_exponent = _scale_weights(weights)
+            weights, weight_exponent = _weights.scale(weights)
             tree = None
         total = float(weights.sum())
         kweight = _kth_weight(total, quantile, weight_exponent)
@@ -497,8 +461,14 @@ def _estimate_bandwidth(
     dist = np.empty(X.shape[0])
 
     def run(start, seconds, threads):
-        return _core.kth_neighbor_dist(
-            tree, tree.data, n_neighbors, threads, start, seconds, dist, kweight
+        return _bandwidth.kth_neighbor_dist(
+            tree,
+            k=n_neighbors,
+            n_threads=threads,
+            start=start,
+            seconds=seconds,
+            out=dist,
+            kweight=kweight,
         )[1]
 
     in_batches(X.shape[0], run, n_threads, report, "bandwidth")
@@ -517,11 +487,11 @@ def _kth_weight(total, quantile, j):
     nearest points must reach, as if each row were repeated by its weight.
     Computed without forming T where it would overflow or lose bits."""
     t = total * quantile
-    u = _ldexp_or_inf(t, -j)
+    u = _weights.ldexp_or_inf(t, -j)
     if u >= 2.0**52:  # an integer already: floor changes nothing
         k = t
     else:
-        k = _ldexp_or_inf(max(1.0, math.floor(u)), j)
+        k = _weights.ldexp_or_inf(max(1.0, math.floor(u)), j)
     return min(k, total)
 
 
@@ -569,7 +539,7 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads, weights=None,
     points' weights, binning fails when there are as many cells as the
     weights add up to, and the points that are seeds then are those of
     positive weight.  The weights are scaled by 2**weight_exponent
-    (_scale_weights): these comparisons are made in the unscaled units."""
+    (_weights.scale): these comparisons are made in the unscaled units."""
     if bin_size == 0:
         return X if weights is None else X[weights > 0]
     Xa = check_array(
@@ -586,14 +556,14 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads, weights=None,
         and (np.zeros(1, dtype=np.float32) / bin_size).dtype == np.float32
     )
     if Xa.shape[0] and Xa.shape[1]:
-        cells, counts = _core.bin_cells(
+        cells, counts = _bins.bin_cells(
             Xa,
-            float(bin_size),
-            f32_division,
-            _threads_for(n_threads, 8 * Xa.shape[0] * Xa.shape[1]),
-            weights,
+            bin_size=float(bin_size),
+            f32_division=f32_division,
+            n_threads=_threads_for(n_threads, 8 * Xa.shape[0] * Xa.shape[1]),
+            weights=weights,
         )
-        cells = cells[counts >= _ldexp_or_inf(float(min_bin_freq), weight_exponent)]
+        cells = cells[counts >= _weights.ldexp_or_inf(float(min_bin_freq), weight_exponent)]
     elif Xa.shape[0]:  # no features: every point is in the one empty cell
         cells = np.zeros((1 if Xa.shape[0] >= min_bin_freq else 0, 0))
     else:
@@ -603,7 +573,7 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads, weights=None,
         bin_size,
         len(X)
         if weights is None
-        else _ldexp_or_inf(float(weights.sum()), -weight_exponent),
+        else _weights.ldexp_or_inf(float(weights.sum()), -weight_exponent),
     )
     if seeds is None:
         return X if weights is None else X[weights > 0]
@@ -929,142 +899,91 @@ class MeanShift(ClusterMixin, BaseEstimator):
         X = validate_data(self, X)
         in_dtype = X.dtype
         X = _as_float(X)
-        weights, wexp = _scale_weights(_check_weights(sample_weight, X))
+        plan = _FitPlan(in_dtype, X.dtype, self.kernel, self.max_iter)
+        weights, plan.wexp = _weights.scale(_check_weights(sample_weight, X))
         n_threads = _effective_n_threads(self.n_jobs)
-        kernel = _core.KERNELS[self.kernel]
-        seeds = self.seeds
-        if seeds is not None:
-            seeds = _as_float(check_array(seeds, input_name="seeds"), "seeds")
-            if seeds.shape[1] != X.shape[1]:
-                raise ValueError(
-                    f"seeds has {seeds.shape[1]} features, but X has "
-                    f"{X.shape[1]} features: they must match."
-                )
-        bandwidth = self.bandwidth
-        out_dtype = X.dtype
-        k = _range_exponent(X, bandwidth=bandwidth)
-        if k:  # huge or tiny magnitudes: work on an exactly scaled copy
-            X = np.ldexp(X.astype(np.float64, copy=False), k)
-            seeds = None if seeds is None else np.ldexp(seeds.astype(np.float64), k)
-            bandwidth = None if bandwidth is None else _ldexp(bandwidth, k)
-
+        seeds = plan.checked_seeds(self.seeds, X.shape[1])
+        plan.scale_by(_range_exponent(X, bandwidth=self.bandwidth))
+        if plan.k:  # huge or tiny magnitudes: work on an exactly scaled copy
+            X = plan.scaled(X)
+            seeds = plan.scaled(seeds)
         report = reporter(self.verbose)
         # the bandwidth estimate searches the tree; the climbs alone need less
-        tree = self._density_tree(
-            X, weights, self.kernel, n_threads, full=bandwidth is None
-        )
-        if bandwidth is None:
-            if self.kernel == "gaussian":
-                warnings.warn(
-                    "bandwidth=None estimates the radius of the flat kernel "
-                    "(estimate_bandwidth); the Gaussian kernel reaches 3 "
-                    "bandwidths, so with that estimate every point usually "
-                    "reaches most of the data: one cluster, slowly. Give the "
-                    "Gaussian's bandwidth (e.g. estimate_bandwidth(X) / 3).",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            bandwidth = _estimate_bandwidth(
+        tree = _climb_tree(X, weights, self.kernel, n_threads,
+                           full=self.bandwidth is None)
+        if self.bandwidth is None:
+            plan.estimated(_estimate_bandwidth(
                 X, 0.3, None, 0, n_threads, tree, report, weights,
-                weight_exponent=wexp,
-            )
-            # scikit-learn's threshold: 1e-3 times the bandwidth, in the
-            # bandwidth's own type (numpy's promotion rules)
-            stop_thresh = float(1e-3 * bandwidth)
+                weight_exponent=plan.wexp,
+            ))
         else:
-            stop_thresh = _ldexp(float(1e-3 * self.bandwidth), k) if k else float(
-                1e-3 * self.bandwidth
-            )
-
-        seed_rows = None  # the points that are seeds, when seeds are points
-        if seeds is None:
-            if self.bin_seeding:
-                seeds = _get_bin_seeds(
-                    X, bandwidth, self.min_bin_freq, n_threads, weights,
-                    weight_exponent=wexp,
-                )
-                shown = float(_unscale(bandwidth, -k))
-                if len(seeds) == 0:
-                    what = ("points" if weights is None else
-                            "of weight (its points' sample_weight summed)")
-                    raise ValueError(
-                        f"No bin holds min_bin_freq={self.min_bin_freq} {what} "
-                        f"with bin_size={shown!r}: lower min_bin_freq or "
-                        "increase the bandwidth."
-                    )
-                if not np.isfinite(seeds).all():
-                    raise ValueError(
-                        f"Bin seeding failed: with bin_size={shown!r} the grid "
-                        "cells of X lie beyond the range of float32, in which "
-                        "bin seeds are held. Use bin_seeding=False."
-                    )
-            elif weights is None or (weights > 0).all():
-                seeds = X
-                seed_rows = slice(None)
-            else:
-                seed_rows = np.flatnonzero(weights > 0)
-                seeds = X[seed_rows]
-
-        bandwidth = float(bandwidth)
-        climb = _Climber(tree, bandwidth, kernel, stop_thresh, n_threads, report)
-        centers, totals, iters = climb(seeds, min(self.max_iter, 2**62))
+            plan.given(self.bandwidth)
+        seeds, seed_rows = self._seeds(X, seeds, weights, plan, n_threads)
+        climb = _Climber(tree, plan, n_threads, report)
+        centers, totals, iters = climb(seeds)
         converged = totals > 0
         if not converged.any():
-            raise ValueError(
-                "No point was within bandwidth=%f of any seed. Try a different "
-                "seeding strategy or increase the bandwidth."
-                % _unscale(bandwidth, -k)
-            )
+            raise plan.no_point_error()
         self.n_iter_ = int(iters[converged].max(initial=0))
-        self.bandwidth_ = float(_unscale(bandwidth, -k))
-        cluster_centers, seed_cluster = _merge(
-            centers[converged], totals[converged], bandwidth, n_threads
+        self.bandwidth_ = plan.shown_bandwidth
+        cluster_centers, seed_cluster = _merge_centers(
+            centers[converged], totals[converged], plan.bandwidth, n_threads
         )
         self._attractor = None  # a refit drops the state of an earlier fit
-        ends_table = None
         if self.label_by == "nearest":
             climb = tree = seeds = None  # the tree's copy of X is freed first
             labels, _ = _assign(
-                X, _as_f64(cluster_centers), bandwidth, self.cluster_all, n_threads
+                X, _as_f64(cluster_centers), plan.bandwidth, self.cluster_all,
+                n_threads,
             )
         else:
-            labels = np.empty(X.shape[0], dtype=np.intp)
-            done = np.zeros(X.shape[0], dtype=bool)
-            if seed_rows is not None:  # the points' own climbs are known
-                rows = np.arange(X.shape[0])[seed_rows][converged]
-                labels[rows] = seed_cluster
-                done[rows] = True
-            rest = np.flatnonzero(~done)
             ends_table = _end_table(centers[converged], seed_cluster)
-            if len(rest):
-                labels[rest] = _follow(
-                    climb, X, rest, self.max_iter, cluster_centers, ends_table,
-                    n_threads,
-                )
-            climb = tree = seeds = None
-            if not self.cluster_all:
-                orphans, _ = _assign(
-                    X, _as_f64(cluster_centers), bandwidth, False, n_threads
-                )
-                labels[orphans < 0] = -1
-            self._attractor = {  # what predict climbs on (X may be the caller's)
-                "X": X if k else X.copy(),
-                "weights": weights,
-                "bandwidth": bandwidth,
-                "stop_thresh": stop_thresh,
-                "exponent": k,
-                "kernel": self.kernel,
-                "ends": ends_table,
-            }
-        self.cluster_centers_ = cluster_centers
-        self.labels_ = labels
-        if k:
-            self.cluster_centers_ = np.ldexp(self.cluster_centers_, -k).astype(
-                out_dtype, copy=False
+            labels = self._attractor_labels(
+                X, climb, seed_rows, converged, seed_cluster, ends_table,
+                cluster_centers, plan, n_threads,
             )
-        if in_dtype == np.float16:  # scikit-learn's centers keep float16
-            self.cluster_centers_ = self.cluster_centers_.astype(np.float16)
+            # what predict climbs on (X may be the caller's array)
+            self._attractor = _Attractor(
+                plan, X if plan.k else X.copy(), weights, ends_table
+            )
+        self.cluster_centers_ = plan.centers_out(cluster_centers)
+        self.labels_ = labels
         return self
+
+    def _seeds(self, X, seeds, weights, plan, n_threads):
+        """The seeds to climb (given, bin seeds, or the points of positive
+        weight) and, where they are points, their rows of X."""
+        if seeds is not None:
+            return seeds, None
+        if self.bin_seeding:
+            seeds = _get_bin_seeds(
+                X, plan.bin_size, self.min_bin_freq, n_threads, weights,
+                weight_exponent=plan.wexp,
+            )
+            plan.check_bin_seeds(seeds, self.min_bin_freq, weights is not None)
+            return seeds, None
+        if weights is None or (weights > 0).all():
+            return X, slice(None)
+        rows = np.flatnonzero(weights > 0)
+        return X[rows], rows
+
+    def _attractor_labels(self, X, climb, seed_rows, converged, seed_cluster,
+                          ends_table, centers, plan, n_threads):
+        """label_by="attractor": the points that were seeds by their own
+        climbs, the others climbed now (_follow); orphans by distance."""
+        labels = np.empty(X.shape[0], dtype=np.intp)
+        done = np.zeros(X.shape[0], dtype=bool)
+        if seed_rows is not None:  # the points' own climbs are known
+            rows = np.arange(X.shape[0])[seed_rows][converged]
+            labels[rows] = seed_cluster
+            done[rows] = True
+        rest = np.flatnonzero(~done)
+        if len(rest):
+            labels[rest] = _follow(climb, X, rest, centers, ends_table, n_threads)
+        if not self.cluster_all:
+            orphans, _ = _assign(X, _as_f64(centers), plan.bandwidth, False, n_threads)
+            labels[orphans < 0] = -1
+        return labels
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Perform clustering on X and return the labels.
@@ -1110,92 +1029,187 @@ class MeanShift(ClusterMixin, BaseEstimator):
             return self._predict_attractor(X, n_threads)
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=np.float64)
         # a row whose squared distances leave float64's range is judged on
-        # its own, rescaled (_core.assign): no row's label depends on another
+        # its own, rescaled (_merge.assign): no row's label depends on another
         labels, _ = _assign(X, centers, np.inf, True, n_threads)
         return labels
 
-    @staticmethod
-    def _density_tree(X, weights, kernel, n_threads, full=False):
-        """The tree the climbs run on: with the weights, and with the
-        moments the Epanechnikov kernel takes whole nodes through;
-        ``full``: also what the bandwidth estimate searches it with."""
-        columns = _leaf_columns(X.shape[1], kernel)
-        return _build_tree(
-            X,
-            _leaf_size(*X.shape, columns),
-            n_threads,
-            weights,
-            moments=kernel == "epanechnikov",
-            full=full,
-            columns=columns,
-        )
-
     def _predict_attractor(self, X, n_threads):
         state = self._attractor
-        k = state["exponent"]
-        train = state["X"]
-        if k:
-            X = np.ldexp(X.astype(np.float64, copy=False), k)
-            centers = np.ldexp(self.cluster_centers_.astype(np.float64), k)
-        else:
-            centers = self.cluster_centers_
-        if X.dtype != train.dtype:
-            X = X.astype(train.dtype)
-        tree = self._density_tree(
-            train, state["weights"], state["kernel"], n_threads
-        )
-        climb = _Climber(
-            tree,
-            state["bandwidth"],
-            _core.KERNELS[state["kernel"]],
-            state["stop_thresh"],
-            n_threads,
-            reporter(self.verbose),
-        )
-        return _follow(
-            climb, X, np.arange(len(X)), self.max_iter, centers,
-            state.get("ends"), n_threads,
-        )
+        plan = state.plan
+        X = plan.scaled(X)
+        centers = plan.scaled(self.cluster_centers_)
+        if X.dtype != state.X.dtype:
+            X = X.astype(state.X.dtype)
+        tree = _climb_tree(state.X, state.weights, plan.kernel, n_threads)
+        climb = _Climber(tree, plan, n_threads, reporter(self.verbose))
+        return _follow(climb, X, np.arange(len(X)), centers, state.ends, n_threads)
 
 
 def _as_f64(a):
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
-class _Climber:
-    """Climbs of many positions on one tree, in batches (see
-    :mod:`meanshift._progress`): Ctrl-C between two batches raises
-    KeyboardInterrupt, ``report`` sees progress."""
+# ---------------------------------------------------------------------------
+# What both drivers share: the plan of a fit, its climbs and its finishing
+# ---------------------------------------------------------------------------
 
-    def __init__(self, tree, bandwidth, kernel, stop_thresh, n_threads, report):
-        self.tree = tree
-        self.bandwidth = bandwidth
+
+class _FitPlan:
+    """What a fit settles before it climbs, and how its results go back to
+    the caller's units: one plan for MeanShift.fit and for
+    meanshift.dask.MeanShift.fit, whose drivers differ only in where the
+    sums are computed.
+
+    ``kernel`` (its name) and ``code`` (for the kernels); ``dtype``, the
+    work dtype (of the data the kernels read, and of the centers);
+    ``float16``: the centers go back as float16 (as scikit-learn keeps
+    them); ``k``: X is scaled by 2**k (_range_exponent); ``wexp``: the
+    weights by 2**wexp (meanshift._weights); ``bandwidth`` and
+    ``stop_thresh``, scaled, as floats; ``bin_size``, the bandwidth scaled
+    in its own type (numpy's promotion rules decide the bin seeds'
+    division); ``max_iter``."""
+
+    def __init__(self, in_dtype, dtype, kernel="flat", max_iter=300):
         self.kernel = kernel
-        self.stop_thresh = stop_thresh
+        self.code = _core.KERNELS[kernel]
+        self.float16 = np.dtype(in_dtype) == np.float16
+        self.dtype = np.dtype(dtype)
+        self.k = 0
+        self.wexp = 0
+        self.bandwidth = self.stop_thresh = self.bin_size = None
+        self.max_iter = min(max_iter, 2**62)
+
+    @staticmethod
+    def checked_seeds(seeds, n_features):
+        """Given seeds as the kernels take them, or None."""
+        if seeds is None:
+            return None
+        seeds = _as_float(check_array(seeds, input_name="seeds"), "seeds")
+        if seeds.shape[1] != n_features:
+            raise ValueError(
+                f"seeds has {seeds.shape[1]} features, but X has {n_features} "
+                "features: they must match."
+            )
+        return seeds
+
+    def scale_by(self, k):
+        self.k = k
+
+    def scaled(self, a):
+        """a (X, seeds, centers) times 2**k, exact; itself when k = 0."""
+        if a is None or not self.k:
+            return a
+        return np.ldexp(a.astype(np.float64, copy=False), self.k)
+
+    def given(self, bandwidth):
+        """A given bandwidth: scikit-learn's stop threshold is 1e-3 times it
+        in its own type (numpy's promotion rules); both scaled as X."""
+        thresh = float(1e-3 * bandwidth)
+        self.bin_size = _ldexp(bandwidth, self.k) if self.k else bandwidth
+        self.stop_thresh = _ldexp(thresh, self.k) if self.k else thresh
+        self.bandwidth = float(self.bin_size)
+
+    def estimated(self, bandwidth):
+        """A bandwidth estimated on the scaled data."""
+        if self.kernel == "gaussian":
+            warnings.warn(
+                "bandwidth=None estimates the radius of the flat kernel "
+                "(estimate_bandwidth); the Gaussian kernel reaches 3 "
+                "bandwidths, so with that estimate every point usually "
+                "reaches most of the data: one cluster, slowly. Give the "
+                "Gaussian's bandwidth (e.g. estimate_bandwidth(X) / 3).",
+                UserWarning,
+                stacklevel=3,
+            )
+        self.bin_size = bandwidth
+        self.stop_thresh = float(1e-3 * bandwidth)
+        self.bandwidth = float(bandwidth)
+
+    @property
+    def shown_bandwidth(self):
+        """The bandwidth in the caller's units (inf where that overflows)."""
+        return float(_unscale(self.bandwidth, -self.k))
+
+    def check_bin_seeds(self, seeds, min_bin_freq, weighted):
+        """The two ways bin seeding fails; seeds None (binning failed, the
+        points are the seeds after scikit-learn's warning) is not one."""
+        if seeds is None:
+            return
+        shown = self.shown_bandwidth
+        if len(seeds) == 0:
+            what = "of weight (its points' sample_weight summed)" if weighted else "points"
+            raise ValueError(
+                f"No bin holds min_bin_freq={min_bin_freq} {what} with "
+                f"bin_size={shown!r}: lower min_bin_freq or increase the "
+                "bandwidth."
+            )
+        if not np.isfinite(seeds).all():
+            raise ValueError(
+                f"Bin seeding failed: with bin_size={shown!r} the grid cells "
+                "of X lie beyond the range of float32, in which bin seeds are "
+                "held. Use bin_seeding=False."
+            )
+
+    def no_point_error(self):
+        return ValueError(
+            "No point was within bandwidth=%f of any seed. Try a different "
+            "seeding strategy or increase the bandwidth."
+            % _unscale(self.bandwidth, -self.k)
+        )
+
+    def centers_out(self, centers):
+        """The kept centers in the caller's units and dtype."""
+        if self.k:
+            centers = np.ldexp(centers, -self.k).astype(self.dtype, copy=False)
+        if self.float16:  # scikit-learn's centers keep float16
+            centers = centers.astype(np.float16)
+        return centers
+
+
+class _Attractor:
+    """What predict of a label_by="attractor" model climbs on: the fit's
+    plan, its training data (scaled as in the fit) and weights, and where
+    the seeds' climbs ended (_end_table)."""
+
+    def __init__(self, plan, X, weights, ends):
+        self.plan = plan
+        self.X = X
+        self.weights = weights
+        self.ends = ends
+
+
+class _Climber:
+    """Climbs of many positions on one tree with a plan's kernel,
+    bandwidth and stopping rule, in batches (see :mod:`meanshift._progress`):
+    Ctrl-C between two batches raises KeyboardInterrupt, ``report`` sees
+    progress."""
+
+    def __init__(self, tree, plan, n_threads, report):
+        self.tree = tree
+        self.plan = plan
         self.n_threads = n_threads
         self.report = report
 
-    def __call__(self, seeds, max_iter, stage="climb"):
+    def __call__(self, seeds, stage="climb"):
         """Per seed: the final mean (dtype of the data), its intensity
         (0: no weight in reach, the seed is to be dropped) and the number
         of iterations."""
-        tree = self.tree
+        tree, plan = self.tree, self.plan
         out = None
 
         def run(start, seconds, threads):
             nonlocal out
             *out, stop = _core.climb(
                 tree,
-                tree.data,
                 seeds,
-                self.bandwidth,
-                max_iter,
-                threads,
-                start,
-                seconds,
-                out,
-                self.kernel,
-                self.stop_thresh,
+                bandwidth=plan.bandwidth,
+                max_iter=plan.max_iter,
+                n_threads=threads,
+                start=start,
+                seconds=seconds,
+                out=out,
+                kernel=plan.code,
+                stop_thresh=plan.stop_thresh,
             )
             return stop
 
@@ -1207,12 +1221,12 @@ class _Climber:
         return tuple(out)
 
 
-def _follow(climb, X, rows, max_iter, centers, ends_table, n_threads):
+def _follow(climb, X, rows, centers, ends_table, n_threads):
     """Labels of the points ``X[rows]`` by where their own climbs end (see
     _labels_of_ends), or by the point itself when it had no weight in
     reach."""
     points = X[rows]
-    ends, totals, _ = climb(points, min(max_iter, 2**62), stage="labels")
+    ends, totals, _ = climb(points, stage="labels")
     lost = totals <= 0
     ends[lost] = points[lost]
     return _labels_of_ends(ends, centers, ends_table, n_threads, lost)
@@ -1255,15 +1269,15 @@ def _labels_of_ends(ends, centers, ends_table, n_threads, lost=None):
     return labels
 
 
-def _merge(centers, totals, bandwidth, n_threads):
+def _merge_centers(centers, totals, bandwidth, n_threads):
     """scikit-learn's post-processing: rank the converged centers by
     intensity, drop those within bandwidth of a stronger one.  Returns the
     kept centers, strongest first, and for each converged seed the index
     of its cluster: the kept center it converged to, or the one that
     dropped its center."""
-    rows, _, rank_of = _core.dedupe_and_rank(_as_f64(centers), totals)
+    rows, _, rank_of = _merge.dedupe_and_rank(_as_f64(centers), totals)
     ranked = centers[rows]
     rank_tree = _build_tree(ranked, 16, n_threads)
-    keep, by = _core.suppress(rank_tree, rank_tree.data, bandwidth)
+    keep, by = _merge.suppress(rank_tree, bandwidth=bandwidth)
     cluster_of_rank = np.cumsum(keep) - 1
     return ranked[keep], cluster_of_rank[by[rank_of]]

@@ -53,6 +53,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import __version__
+from ._choices import KERNELS, LABEL_BY
 from ._csv import InputError, keep_columns, read_delimited, select_columns
 
 # scikit-learn (through ._api) is imported only to cluster: --help, --version
@@ -64,12 +65,12 @@ _PROG = "meanshift"
 # how many clusters and coordinates the table shows (the files hold all)
 _MAX_ROWS = 20
 _MAX_COORDS = 6
-# MeanShift's choices, repeated here so that --help needs no scikit-learn
-_KERNELS = ("flat", "epanechnikov", "gaussian")
+# how the summary says what label_by did (MeanShift's choices: _choices)
 _LABEL_BY = {
     "nearest": "nearest (each point takes the nearest center)",
     "attractor": "attractor (each point takes the cluster its own climb ends in)",
 }
+assert tuple(_LABEL_BY) == LABEL_BY
 
 
 class CLIError(Exception):
@@ -206,18 +207,16 @@ def _check_weight_values(w, column, where, dropped=None):
     """One line naming the column for a weight MeanShift would refuse (but
     in the rows --drop-missing drops, True in ``dropped``); rows are
     counted in the input, dropped ones included."""
+    from ._weights import first_bad
+
     label = _column(column)
-    bad = ~(w >= 0) | ~np.isfinite(w)  # NaN, infinite or negative
     if dropped is not None:
-        bad &= ~dropped
         w = np.where(dropped, 0.0, w)
-    bad = np.flatnonzero(bad)
-    if len(bad):
-        i = int(bad[0])
-        what = (
-            "NaN" if np.isnan(w[i]) else "an infinite weight" if np.isinf(w[i])
-            else f"a negative weight ({w[i]:g})"
-        )
+    bad = first_bad(w)
+    if bad is not None:
+        i, what = bad
+        what = {"NaN": "NaN", "infinity": "an infinite weight",
+                "negative": f"a negative weight ({w[i]:g})"}[what]
         raise CLIError(
             f"--weights: {label} of {where} holds {what} in row {i} of the data "
             "(from 0, as in --labels); weights must be finite and at least 0"
@@ -1289,7 +1288,7 @@ def build_parser():
     )
     cluster.add_argument(
         "--kernel",
-        choices=_KERNELS,
+        choices=KERNELS,
         default="flat",
         help="weight of a point at distance r: flat 1 for r <= bandwidth "
         "(scikit-learn's); epanechnikov 1 - (r/bandwidth)^2 for r <= bandwidth; "
@@ -1297,7 +1296,7 @@ def build_parser():
     )
     cluster.add_argument(
         "--label-by",
-        choices=list(_LABEL_BY),
+        choices=list(LABEL_BY),
         default="nearest",
         help="nearest: each row takes the nearest center (scikit-learn's); "
         "attractor: the cluster its own climb ends in (default: nearest)",

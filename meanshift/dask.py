@@ -11,7 +11,7 @@ How the work is spread (the data never moves to one place):
   chunk, and kept there as a task result (so that Dask can recompute it
   when a worker is lost).
 * Seeds travel in blocks.  One iteration sends each block's still-moving
-  positions to every chunk, where :func:`meanshift._core.ball_sums` returns
+  positions to every chunk, where ``meanshift._core.ball_sums`` returns
   the chunk's partial sums and weights (``d + 1`` numbers per seed); these
   are added in a fixed binary tree over the chunks (deterministic for a
   given chunking) and a task moves the seeds exactly as the compiled climb
@@ -56,23 +56,20 @@ import numpy as np
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _api, _core
+from . import _api, _bins, _core, _merge, _weights
 from ._api import (
     _as_f64,
     _as_float,
     _bin_seeds_from_cells,
     _check_estimate_args,
+    _climb_tree,
     _effective_n_threads,
     _estimate_bandwidth,
+    _FitPlan,
     _end_table,
-    _ldexp,
-    _ldexp_or_inf,
-    _leaf_columns,
-    _leaf_size,
-    _merge,
+    _merge_centers,
     _range_exponent,
     _unscale,
-    _weight_exponent_of,
 )
 from ._progress import reporter
 
@@ -207,28 +204,23 @@ def _weights_blocks(sample_weight, X):
     return sample_weight.astype(np.float64).rechunk((X.chunks[0],))
 
 
-def _chunk(x, dtype, k):
-    """One chunk as the kernels take it: checked, in the work dtype, scaled
-    by 2**k."""
+def _chunk(x, plan):
+    """One chunk as the kernels take it: checked, in the plan's work dtype,
+    scaled as its X."""
     x = check_array(np.asarray(x), dtype=None, ensure_min_samples=0,
                     ensure_2d=True, input_name="X")
     x = _as_float(x)
-    if x.dtype != dtype:
-        x = x.astype(dtype)
-    if k:
-        x = np.ldexp(x.astype(np.float64, copy=False), k)
-    return np.ascontiguousarray(x)
+    if x.dtype != plan.dtype:
+        x = x.astype(plan.dtype)
+    return np.ascontiguousarray(plan.scaled(x))
 
 
 def _chunk_weights(w, j=0):
-    """A chunk's weights, checked, times 2**j (see _api._scale_weights)."""
+    """A chunk's weights, checked (as on one machine), times 2**j (see
+    meanshift._weights)."""
     if w is None:
         return None
-    # refused with scikit-learn's messages, as on one machine
-    w = check_array(np.asarray(w), ensure_2d=False, dtype=np.float64,
-                    ensure_min_samples=0, input_name="sample_weight")
-    if (w < 0).any():
-        raise ValueError("Negative values in data passed to sample_weight")
+    w = _weights.check_values(np.asarray(w, dtype=np.float64))
     return np.ldexp(w, j) if j else w
 
 
@@ -245,11 +237,8 @@ class _ChunkTree:
 
     def __init__(self, x, w, kernel):
         self.kernel = kernel
-        columns = _leaf_columns(x.shape[1], kernel)
-        self.tree = _core.build_tree(
-            x, _leaf_size(*x.shape, columns), 1, w, kernel == "epanechnikov",
-            leaf_columns=columns,
-        )
+        # (with its permutation: __reduce__ restores the rows' order)
+        self.tree = _climb_tree(x, w, kernel, 1, full=True)
         self.n = x.shape[0]
         self.amax = float(np.abs(x).max(initial=0.0)) if x.dtype == np.float64 else 0.0
         with np.errstate(over="ignore"):  # unscaled weights: rescaled if so
@@ -281,8 +270,8 @@ class _ChunkTree:
         return 64 + sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
 
 
-def _build(x, w, dtype, k, kernel, j=0):
-    return _ChunkTree(_chunk(x, dtype, k), _chunk_weights(w, j), kernel)
+def _build(x, w, plan):
+    return _ChunkTree(_chunk(x, plan), _chunk_weights(w, plan.wexp), plan.kernel)
 
 
 def _stats(tree):
@@ -317,10 +306,10 @@ class _Seeds:
         return new
 
 
-def _point_seeds(x, w, dtype, k, rows=None):
+def _point_seeds(x, w, plan, rows=None):
     """The points of a chunk as seeds: those of positive weight, or
     ``rows`` of it."""
-    x = _chunk(x, dtype, k)
+    x = _chunk(x, plan)
     if rows is None:
         rows = np.arange(len(x)) if w is None else np.flatnonzero(np.asarray(w) > 0)
     return _Seeds(x[rows], rows)
@@ -332,10 +321,10 @@ def _start(seeds):
     return seeds, np.ascontiguousarray(seeds.pos[seeds.live]), len(seeds.live)
 
 
-def _partial(tree, positions, bandwidth, kernel):
+def _partial(tree, positions, plan):
     """The chunk's share of one step: weighted sums and weights."""
-    t = tree.tree
-    return _core.ball_sums(t, t.data, positions, bandwidth, 1, kernel)
+    return _core.ball_sums(tree.tree, positions, bandwidth=plan.bandwidth,
+                           n_threads=1, kernel=plan.code)
 
 
 def _sum(parts):
@@ -347,7 +336,7 @@ def _sum(parts):
     return acc, total
 
 
-def _advance(seeds, parts, it, stop_thresh, max_iter, dtype):
+def _advance(seeds, parts, it, plan):
     """Move the live seeds to their means, as the compiled climb does
     (_climb_one: the mean rounded to the data's dtype, the squared move
     summed over the features in order, the same stopping rule).  Returns
@@ -358,12 +347,12 @@ def _advance(seeds, parts, it, stop_thresh, max_iter, dtype):
     pos = seeds.pos[live]
     lost = ~(total > 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = (acc / total[:, None]).astype(dtype).astype(np.float64)
+        mean = (acc / total[:, None]).astype(plan.dtype).astype(np.float64)
     shift2 = np.zeros(len(live))
     for k in range(pos.shape[1]):
         diff = mean[:, k] - pos[:, k]
         shift2 += diff * diff
-    stop = lost | (np.sqrt(shift2) <= stop_thresh) | (it == max_iter)
+    stop = lost | (np.sqrt(shift2) <= plan.stop_thresh) | (it == plan.max_iter)
     moved = ~lost
     pos[moved] = mean[moved]
     seeds.pos[live] = pos
@@ -385,7 +374,7 @@ def _unique_centers(seeds, dtype):
     centers, totals, iters = _ends(seeds, dtype)
     conv = totals > 0
     c = centers[conv]
-    rows, counts, _ = _core.dedupe_and_rank(_as_f64(c), totals[conv])
+    rows, counts, _ = _merge.dedupe_and_rank(_as_f64(c), totals[conv])
     return c[rows], counts, int(iters[conv].max(initial=0)), int(conv.sum())
 
 
@@ -394,7 +383,7 @@ def _seed_clusters(seeds, dtype, cluster_of):
     clusters of the block's distinct centers (in _unique_centers order)."""
     centers, totals, _ = _ends(seeds, dtype)
     conv = totals > 0
-    _, _, rank_of = _core.dedupe_and_rank(_as_f64(centers[conv]), totals[conv])
+    _, _, rank_of = _merge.dedupe_and_rank(_as_f64(centers[conv]), totals[conv])
     return seeds.rows[conv], cluster_of[rank_of]
 
 
@@ -415,11 +404,13 @@ def _reduce(parts):
     return parts
 
 
-def _bin_block(x, w, dtype, k, bin_size, f32_division, j=0):
-    x = _chunk(x, dtype, k)
+def _bin_block(x, w, plan, f32_division):
+    x = _chunk(x, plan)
     if x.shape[0] == 0:
         return np.zeros((0, x.shape[1])), np.zeros(0)
-    return _core.bin_cells(x, bin_size, f32_division, 1, _chunk_weights(w, j))
+    return _bins.bin_cells(x, bin_size=float(plan.bin_size),
+                           f32_division=f32_division, n_threads=1,
+                           weights=_chunk_weights(w, plan.wexp))
 
 
 def _merge_cells(a, b):
@@ -440,23 +431,23 @@ def _merge_cells(a, b):
     return cells[first[order]], out
 
 
-def _take(x, rows, dtype, k):
-    return _chunk(x, dtype, k)[rows]
+def _take(x, rows, plan):
+    return _chunk(x, plan)[rows]
 
 
-def _nearest_labels(x, centers, bandwidth, cluster_all, dtype, k, n_threads):
-    x = _chunk(x, dtype, k)
-    labels, _ = _api._assign(x, centers, bandwidth, cluster_all, n_threads)
+def _nearest_labels(x, centers, plan, cluster_all, n_threads):
+    labels, _ = _api._assign(_chunk(x, plan), centers, plan.bandwidth, cluster_all,
+                             n_threads)
     return labels
 
 
-def _attractor_labels(x, dtype, k, centers, bandwidth, cluster_all, n_threads,
-                      known, follow, ends_table=None):
+def _attractor_labels(x, plan, centers, cluster_all, n_threads, known, follow,
+                      ends_table):
     """A chunk's labels by basin of attraction: ``known`` (rows, clusters)
     of its points that were converged seeds, ``follow`` the climbs of the
     others (a _Seeds block over rows of the chunk), labelled by their ends
     (_api._labels_of_ends, with the seeds' ``ends_table``)."""
-    x = _chunk(x, dtype, k)
+    x = _chunk(x, plan)
     labels = np.empty(len(x), dtype=np.intp)
     if known is not None:
         labels[known[0]] = known[1]
@@ -467,7 +458,7 @@ def _attractor_labels(x, dtype, k, centers, bandwidth, cluster_all, n_threads,
         labels[follow.rows] = _api._labels_of_ends(ends, centers, ends_table,
                                                    n_threads, lost)
     if not cluster_all:
-        orphans, _ = _api._assign(x, centers, bandwidth, False, n_threads)
+        orphans, _ = _api._assign(x, centers, plan.bandwidth, False, n_threads)
         labels[orphans < 0] = -1
     return labels
 
@@ -534,8 +525,7 @@ class _Traffic:
         self.per_iteration.append(sent + back)
 
 
-def _climb(trees, blocks, bandwidth, kernel, stop_thresh, max_iter, dtype, d,
-           report, stage, traffic=None):
+def _climb(trees, blocks, plan, d, report, stage, traffic=None):
     """Climb the seed blocks on the chunk trees; the final blocks,
     persisted."""
     started = [delayed(_start, nout=3)(b) for b in blocks]
@@ -566,10 +556,9 @@ def _climb(trees, blocks, bandwidth, kernel, stop_thresh, max_iter, dtype, d,
                 # takes one step with no seeds): the client's round trip
                 # overlaps the workers' iteration
                 for i in active:
-                    parts = [delayed(_partial)(t, moving[i], bandwidth, kernel)
-                             for t in trees]
+                    parts = [delayed(_partial)(t, moving[i], plan) for t in trees]
                     blocks[i], moving[i], counts[i] = delayed(_advance, nout=3)(
-                        blocks[i], _reduce(parts), it, stop_thresh, max_iter, dtype)
+                        blocks[i], _reduce(parts), it, plan)
                 blocks, moving, counts = dask.persist(blocks, moving, counts)
                 pending.append([(i, counts[i]) for i in active])
                 it += 1
@@ -676,155 +665,124 @@ verbose, kernel, label_by
             Fitted instance.
         """
         self._check_params()
-        owner = type(self).__name__
         X, was_numpy, names = _as_dask(X)
-        _check_shape(X, owner)
+        _check_shape(X, type(self).__name__)
         self.n_features_in_ = X.shape[1]
         if names is not None:
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        dtype = _work_dtype(X)
+        plan = _FitPlan(X.dtype, _work_dtype(X), self.kernel, self.max_iter)
         W = _weights_blocks(sample_weight, X)
         n_threads = 1 if self.n_jobs is None else _effective_n_threads(self.n_jobs)
-        kernel = _core.KERNELS[self.kernel]
-        d = X.shape[1]
-        seeds = self.seeds
-        if seeds is not None:
-            seeds = _as_float(check_array(seeds, input_name="seeds"), "seeds")
-            if seeds.shape[1] != d:
-                raise ValueError(
-                    f"seeds has {seeds.shape[1]} features, but X has {d} features: "
-                    "they must match."
-                )
+        seeds = plan.checked_seeds(self.seeds, X.shape[1])
         xs = X.to_delayed().ravel().tolist()
         ws = [None] * len(xs) if W is None else W.to_delayed().ravel().tolist()
         self._trees = None
         report = reporter(self.verbose)
+        trees, stats = self._build_trees(xs, ws, plan, W is not None)
+        blocks = None
+        try:
+            seeds = plan.scaled(seeds)
+            if self.bandwidth is None:
+                sample, sample_w = _sample(xs, ws, [s[0] for s in stats], plan, None, 0)
+                if sample_w is not None and not (sample_w > 0).any():
+                    sample_w = None  # a sample of zero weights: count them all
+                plan.estimated(_estimate_bandwidth(
+                    sample, 0.3, None, 0, _effective_n_threads(self.n_jobs), None,
+                    report, sample_w,
+                    weight_exponent=plan.wexp if sample_w is not None else 0,
+                ))
+            else:
+                plan.given(self.bandwidth)
+            blocks, points_are_seeds = self._seed_blocks(xs, ws, seeds, plan, stats,
+                                                         W is not None)
+            traffic = _Traffic()
+            blocks, _ = _climb(trees, blocks, plan, X.shape[1], report, "climb",
+                               traffic)
+            uniques = dask.compute(
+                *[delayed(_unique_centers)(b, plan.dtype) for b in blocks])
+            if not sum(u[3] for u in uniques):
+                raise plan.no_point_error()
+            self.n_iter_ = max(u[2] for u in uniques)
+            self.bandwidth_ = plan.shown_bandwidth
+            self.bytes_per_iteration_ = traffic.per_iteration
+            centers, cluster_of = _merge_centers(
+                np.concatenate([u[0] for u in uniques]),
+                np.concatenate([u[1] for u in uniques]),
+                plan.bandwidth,
+                _effective_n_threads(self.n_jobs),
+            )
+            centers64 = _as_f64(centers)
+            if self.label_by == "nearest":
+                labels = X.map_blocks(
+                    _nearest_labels, centers64, plan, self.cluster_all, n_threads,
+                    dtype=np.intp, drop_axis=1,
+                )
+            else:
+                labels = self._attractor_labels(
+                    xs, X.chunks[0], trees, blocks if points_are_seeds else None,
+                    uniques, cluster_of, centers64, plan, n_threads, report,
+                )
+                self._trees = trees
+                self._plan = plan
+        except BaseException:
+            _release(trees, blocks)
+            raise
+        self._attractor = None
+        self.cluster_centers_ = plan.centers_out(centers)
+        self.labels_ = labels.compute() if was_numpy else labels
+        return self
 
-        def build(k, wexp):
-            trees = [delayed(_build)(x, w, dtype, k, self.kernel, wexp)
-                     for x, w in zip(xs, ws)]
-            trees = list(dask.persist(*trees))
+    def _build_trees(self, xs, ws, plan, weighted):
+        """The chunk trees (persisted) and each chunk's stats; the plan
+        learns from them how to scale X and the weights (rebuilding the
+        trees where it must)."""
+
+        def build():
+            trees = list(dask.persist(*[delayed(_build)(x, w, plan)
+                                        for x, w in zip(xs, ws)]))
             try:
                 return trees, dask.compute(*[delayed(_stats)(t) for t in trees])
             except BaseException:
                 _release(trees)
                 raise
 
-        trees, stats = build(0, 0)
-        blocks = None
+        trees, stats = build()
         try:
-            if W is not None and not sum(s[3] for s in stats):
-                raise ValueError("Sample weights must contain at least one non-zero number.")
-            bandwidth = self.bandwidth
-            amax = max(s[1] for s in stats)
-            k = 0
-            if dtype == np.float64:
-                k = _range_exponent(np.array([amax]), bandwidth=bandwidth)
-            wexp = 0  # weights near float64's limits: scaled (_api._scale_weights)
-            if W is not None:
-                wexp = _weight_exponent_of(max(s[4] for s in stats),
-                                           min(s[5] for s in stats))
-            if k or wexp:  # trees over exactly scaled chunks and weights
-                old, (trees, stats) = trees, build(k, wexp)
-                _release(old)
-                seeds = None if seeds is None else np.ldexp(seeds.astype(np.float64), k)
-            wsum = sum(s[2] for s in stats)
-            if bandwidth is None:
-                sample, sample_w = _sample(
-                    xs, ws, [s[0] for s in stats], dtype, k, None, 0, wexp
-                )
-                if sample_w is not None and not (sample_w > 0).any():
-                    sample_w = None  # a sample of zero weights: count them all
-                bandwidth = _estimate_bandwidth(
-                    sample, 0.3, None, 0, _effective_n_threads(self.n_jobs), None,
-                    report, sample_w, weight_exponent=wexp if sample_w is not None else 0,
-                )
-                stop_thresh = float(1e-3 * bandwidth)
-            else:
-                stop_thresh = float(1e-3 * self.bandwidth)
-                if k:
-                    stop_thresh = _ldexp(stop_thresh, k)
-                    bandwidth = _ldexp(bandwidth, k)
-            bandwidth = float(bandwidth)
-            max_iter = min(self.max_iter, 2**62)
-
-            points_are_seeds = False
-            if seeds is None and self.bin_seeding:
-                seeds = _bin_seeds(xs, ws, dtype, k, bandwidth, self.min_bin_freq,
-                                   wsum if W is not None else sum(s[0] for s in stats),
-                                   wexp)
-                shown = float(_unscale(bandwidth, -k))
-                if seeds is not None and len(seeds) == 0:
-                    what = ("points" if W is None else
-                            "of weight (its points' sample_weight summed)")
-                    raise ValueError(
-                        f"No bin holds min_bin_freq={self.min_bin_freq} {what} "
-                        f"with bin_size={shown!r}: lower min_bin_freq or "
-                        "increase the bandwidth."
-                    )
-                if seeds is not None and not np.isfinite(seeds).all():
-                    raise ValueError(
-                        f"Bin seeding failed: with bin_size={shown!r} the grid "
-                        "cells of X lie beyond the range of float32, in which "
-                        "bin seeds are held. Use bin_seeding=False."
-                    )
-            if seeds is None:
-                points_are_seeds = True
-                blocks = [delayed(_point_seeds)(x, w, dtype, k)
-                          for x, w in zip(xs, ws)]
-            else:
-                blocks = [delayed(_Seeds)(seeds[i:i + _SEED_BLOCK])
-                          for i in range(0, len(seeds), _SEED_BLOCK)]
-            traffic = _Traffic()
-            blocks, _ = _climb(trees, blocks, bandwidth, kernel, stop_thresh,
-                               max_iter, dtype, d, report, "climb", traffic)
-            uniques = dask.compute(*[delayed(_unique_centers)(b, dtype) for b in blocks])
-            if not sum(u[3] for u in uniques):
+            if weighted and not sum(s[3] for s in stats):
                 raise ValueError(
-                    "No point was within bandwidth=%f of any seed. Try a different "
-                    "seeding strategy or increase the bandwidth."
-                    % _unscale(bandwidth, -k)
-                )
-            self.n_iter_ = max(u[2] for u in uniques)
-            self.bandwidth_ = float(_unscale(bandwidth, -k))
-            self.bytes_per_iteration_ = traffic.per_iteration
-            centers, cluster_of = _merge(
-                np.concatenate([u[0] for u in uniques]),
-                np.concatenate([u[1] for u in uniques]),
-                bandwidth,
-                _effective_n_threads(self.n_jobs),
-            )
-            centers64 = _as_f64(centers)
-            if self.label_by == "nearest":
-                labels = X.map_blocks(
-                    _nearest_labels, centers64, bandwidth, self.cluster_all, dtype,
-                    k, n_threads, dtype=np.intp, drop_axis=1,
-                )
-            else:
-                labels = self._attractor_labels(
-                    xs, ws, X.chunks[0], trees, blocks if points_are_seeds else None,
-                    uniques, cluster_of, dtype, k, centers64, bandwidth,
-                    stop_thresh, max_iter, kernel, d, n_threads, report,
-                )
-                self._trees = trees
-                self._fit_params = (dtype, k, bandwidth, stop_thresh, kernel)
+                    "Sample weights must contain at least one non-zero number.")
+            if plan.dtype == np.float64:
+                plan.scale_by(_range_exponent(np.array([max(s[1] for s in stats)]),
+                                              bandwidth=self.bandwidth))
+            if weighted:  # weights near float64's limits: scaled (_weights)
+                plan.wexp = _weights.exponent_of(max(s[4] for s in stats),
+                                                 min(s[5] for s in stats))
         except BaseException:
-            _release(trees, blocks)
+            _release(trees)
             raise
-        self._attractor = None
-        self.cluster_centers_ = centers
-        if k:
-            self.cluster_centers_ = np.ldexp(centers, -k).astype(dtype, copy=False)
-        if X.dtype == np.float16:
-            self.cluster_centers_ = self.cluster_centers_.astype(np.float16)
-        self.labels_ = labels.compute() if was_numpy else labels
-        return self
+        if plan.k or plan.wexp:  # trees over exactly scaled chunks and weights
+            old, (trees, stats) = trees, build()
+            _release(old)
+        return trees, stats
 
-    def _attractor_labels(self, xs, ws, row_chunks, trees, seed_blocks, uniques,
-                          cluster_of, dtype, k, centers64, bandwidth, stop_thresh,
-                          max_iter, kernel, d, n_threads, report):
+    def _seed_blocks(self, xs, ws, seeds, plan, stats, weighted):
+        """The blocks of seeds to climb (given, bin seeds, or the points of
+        each chunk) and whether they are the points."""
+        if seeds is None and self.bin_seeding:
+            total = sum(s[2] for s in stats) if weighted else sum(s[0] for s in stats)
+            seeds = _bin_seeds(xs, ws, plan, self.min_bin_freq, total)
+            plan.check_bin_seeds(seeds, self.min_bin_freq, weighted)
+        if seeds is None:
+            return [delayed(_point_seeds)(x, w, plan) for x, w in zip(xs, ws)], True
+        return [delayed(_Seeds)(seeds[i:i + _SEED_BLOCK])
+                for i in range(0, len(seeds), _SEED_BLOCK)], False
+
+    def _attractor_labels(self, xs, row_chunks, trees, seed_blocks, uniques,
+                          cluster_of, centers64, plan, n_threads, report):
+        """label_by="attractor": the points that were seeds by their own
+        climbs (``seed_blocks``, or None), the others climbed now; lazy."""
         known = [None] * len(xs)
         # where the converged seeds' climbs ended, and their clusters: a
         # point whose own climb ends there takes that cluster (one graph
@@ -836,21 +794,21 @@ verbose, kernel, label_by
             offset = 0
             for j, (b, u) in enumerate(zip(seed_blocks, uniques)):
                 n_u = len(u[0])
-                known[j] = delayed(_seed_clusters)(b, dtype, cluster_of[offset:offset + n_u])
+                known[j] = delayed(_seed_clusters)(b, plan.dtype,
+                                                   cluster_of[offset:offset + n_u])
                 offset += n_u
             known = list(dask.persist(*known))
-        follow = [delayed(_follow_rows)(x, dtype, k, kn) for x, kn in zip(xs, known)]
+        follow = [delayed(_follow_rows)(x, plan, kn) for x, kn in zip(xs, known)]
         try:
-            follow, _ = _climb(trees, follow, bandwidth, kernel, stop_thresh,
-                               max_iter, dtype, d, report, "labels")
+            follow, _ = _climb(trees, follow, plan, centers64.shape[1], report,
+                               "labels")
         except BaseException:
             _release(known)
             raise
         parts = [
             da.from_delayed(
-                delayed(_attractor_labels)(x, dtype, k, centers64, bandwidth,
-                                           self.cluster_all, n_threads, kn, f,
-                                           table),
+                delayed(_attractor_labels)(x, plan, centers64, self.cluster_all,
+                                           n_threads, kn, f, table),
                 shape=(n,), dtype=np.intp,
             )
             for x, kn, f, n in zip(xs, known, follow, row_chunks)
@@ -976,18 +934,17 @@ verbose, kernel, label_by
                 "predicts from cluster_centers_ alone)."
             )
         if getattr(self, "_trees", None) is not None and X.shape[0]:
-            dtype, k, bandwidth, stop_thresh, kernel = self._fit_params
+            plan = self._plan
             xs = X.to_delayed().ravel().tolist()
-            follow = [delayed(_point_seeds)(x, None, dtype, k) for x in xs]
-            follow, _ = _climb(self._trees, follow, bandwidth, kernel, stop_thresh,
-                               min(self.max_iter, 2**62), dtype,
-                               X.shape[1], reporter(self.verbose), "labels")
-            centers = _as_f64(np.ldexp(self.cluster_centers_.astype(np.float64), k))
-            table = delayed(getattr(self, "_ends_table", None), pure=True)
+            follow = [delayed(_point_seeds)(x, None, plan) for x in xs]
+            follow, _ = _climb(self._trees, follow, plan, X.shape[1],
+                               reporter(self.verbose), "labels")
+            centers = _as_f64(plan.scaled(self.cluster_centers_))
+            table = delayed(self._ends_table, pure=True)
             labels = da.concatenate([
                 da.from_delayed(
-                    delayed(_attractor_labels)(x, dtype, k, centers, np.inf, True,
-                                               n_threads, None, f, table),
+                    delayed(_attractor_labels)(x, plan, centers, True, n_threads,
+                                               None, f, table),
                     shape=(n,), dtype=np.intp,
                 )
                 for x, f, n in zip(xs, follow, X.chunks[0])
@@ -1004,7 +961,7 @@ def _predict_block(x, model):
     return model.predict(np.asarray(x))
 
 
-def _follow_rows(x, dtype, k, known):
+def _follow_rows(x, plan, known):
     """The points of a chunk whose labels come from their own climb: all of
     them, or those that were not converged seeds."""
     n = len(np.asarray(x))
@@ -1014,10 +971,10 @@ def _follow_rows(x, dtype, k, known):
         mask = np.ones(n, dtype=bool)
         mask[known[0]] = False
         rows = np.flatnonzero(mask)
-    return _point_seeds(x, None, dtype, k, rows)
+    return _point_seeds(x, None, plan, rows)
 
 
-def _sample(xs, ws, sizes, dtype, k, n_samples, random_state, wexp=0):
+def _sample(xs, ws, sizes, plan, n_samples, random_state):
     """``(rows, weights or None)``: a uniform random sample, without
     replacement, of ``n_samples`` rows (None: BANDWIDTH_SAMPLES), all rows
     when there are no more, in row order."""
@@ -1034,9 +991,9 @@ def _sample(xs, ws, sizes, dtype, k, n_samples, random_state, wexp=0):
         lo, hi = np.searchsorted(idx, [bounds[j], bounds[j + 1]])
         if hi > lo:
             local = idx[lo:hi] - bounds[j]
-            parts.append(delayed(_take)(x, local, dtype, k))
+            parts.append(delayed(_take)(x, local, plan))
             if ws[j] is not None:
-                wparts.append(delayed(_take_weights)(ws[j], local, wexp))
+                wparts.append(delayed(_take_weights)(ws[j], local, plan.wexp))
     parts, wparts = dask.compute(parts, wparts)
     return np.concatenate(parts), (np.concatenate(wparts) if wparts else None)
 
@@ -1045,14 +1002,15 @@ def _take_weights(w, rows, j=0):
     return _chunk_weights(np.asarray(w, dtype=np.float64)[rows], j)
 
 
-def _bin_seeds(xs, ws, dtype, k, bin_size, min_bin_freq, n_points, j=0):
-    """get_bin_seeds over the chunks: None when binning failed (the points
-    are then the seeds).  The weights are scaled by 2**j (n_points, the
-    total weight, too): min_bin_freq is compared in the caller's units."""
-    f32_division = dtype == np.float32 and (
+def _bin_seeds(xs, ws, plan, min_bin_freq, n_points):
+    """get_bin_seeds over the chunks, the cells of side plan.bin_size: None
+    when binning failed (the points are then the seeds).  The weights are
+    scaled by 2**plan.wexp (n_points, the total weight, too): min_bin_freq
+    is compared in the caller's units."""
+    bin_size, j = plan.bin_size, plan.wexp
+    f32_division = plan.dtype == np.float32 and (
         np.zeros(1, dtype=np.float32) / bin_size).dtype == np.float32
-    parts = [delayed(_bin_block)(x, w, dtype, k, float(bin_size), f32_division, j)
-             for x, w in zip(xs, ws)]
+    parts = [delayed(_bin_block)(x, w, plan, f32_division) for x, w in zip(xs, ws)]
     while len(parts) > 1:
         nxt = [delayed(_merge_cells)(parts[i], parts[i + 1])
                for i in range(0, len(parts) - 1, 2)]
@@ -1060,8 +1018,8 @@ def _bin_seeds(xs, ws, dtype, k, bin_size, min_bin_freq, n_points, j=0):
             nxt.append(parts[-1])
         parts = nxt
     cells, counts = dask.compute(parts[0])[0]
-    cells = cells[counts >= _ldexp_or_inf(float(min_bin_freq), j)]
-    return _bin_seeds_from_cells(cells, bin_size, _ldexp_or_inf(n_points, -j))
+    cells = cells[counts >= _weights.ldexp_or_inf(float(min_bin_freq), j)]
+    return _bin_seeds_from_cells(cells, bin_size, _weights.ldexp_or_inf(n_points, -j))
 
 
 # ---------------------------------------------------------------------------
@@ -1101,7 +1059,8 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0,
     dtype = _work_dtype(X)
     xs = X.to_delayed().ravel().tolist()
     sizes = [int(c) for c in X.chunks[0]]
-    sample, _ = _sample(xs, [None] * len(xs), sizes, dtype, 0, n_samples, random_state)
+    sample, _ = _sample(xs, [None] * len(xs), sizes, _FitPlan(dtype, dtype), n_samples,
+                        random_state)
     # the sample's magnitude decides an exact scaling, as on one machine
     k = _range_exponent(sample)
     if k:
@@ -1122,6 +1081,7 @@ def get_bin_seeds(X, bin_size, min_bin_freq=1):
         return X
     dtype = _work_dtype(X)
     xs = X.to_delayed().ravel().tolist()
-    seeds = _bin_seeds(xs, [None] * len(xs), dtype, 0, bin_size, min_bin_freq,
-                       X.shape[0])
+    plan = _FitPlan(dtype, dtype)
+    plan.bin_size = bin_size
+    seeds = _bin_seeds(xs, [None] * len(xs), plan, min_bin_freq, X.shape[0])
     return X if seeds is None else seeds

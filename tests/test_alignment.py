@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import meanshift
-from meanshift import _core
+from meanshift import _bandwidth, _bins, _core, _merge, _tree
 from sklearn.datasets import make_blobs
 
 
@@ -79,11 +79,8 @@ def test_build_tree(kind, d, global_dtype):
     w = np.linspace(0.5, 2.0, len(X))
     bad = KINDS[kind](X)
     for weights, bad_weights in ((None, None), (w, misaligned(w))):
-        ref = _core.build_tree(X, leaf_size=8, n_threads=2, weights=weights,
-                               moments=True, leaf_columns=True)
-        got = _core.build_tree(bad, leaf_size=8, n_threads=2,
-                               weights=bad_weights, moments=True,
-                               leaf_columns=True)
+        ref = _tree.build_tree(X, leaf_size=8, n_threads=2, weights=weights, moments=True, leaf_columns=True)
+        got = _tree.build_tree(bad, leaf_size=8, n_threads=2, weights=bad_weights, moments=True, leaf_columns=True)
         for name in ("data", "idx", "bounds", "centroid", "radius", "sums",
                      "box", "w", "wsum", "mom", "cols"):
             a, b = getattr(ref, name), getattr(got, name)
@@ -96,76 +93,58 @@ def test_build_tree(kind, d, global_dtype):
 @pytest.mark.parametrize("kernel", [0, 1, 2])
 def test_ball_sums_and_climb(kernel, global_dtype):
     X = blobs(dtype=global_dtype)
-    tree = _core.build_tree(X, leaf_size=8, n_threads=2, moments=kernel == 1)
+    tree = _tree.build_tree(X, leaf_size=8, n_threads=2, moments=kernel == 1)
     positions = X[::7].astype(np.float64)
-    ref = _core.ball_sums(tree, tree.data, positions, 1.5, 2, kernel)
-    got = _core.ball_sums(tree, tree.data, misaligned(positions), 1.5, 2, kernel)
+    ref = _core.ball_sums(tree, positions, bandwidth=1.5, n_threads=2, kernel=kernel)
+    got = _core.ball_sums(tree, misaligned(positions), bandwidth=1.5, n_threads=2, kernel=kernel)
     assert_same(ref, got)
-    got = _core.ball_sums(tree, tree.data, packed_field(positions), 1.5, 2, kernel)
+    got = _core.ball_sums(tree, packed_field(positions), bandwidth=1.5, n_threads=2, kernel=kernel)
     assert_same(ref, got)
     seeds = X[::11]
-    ref = _core.climb(tree, tree.data, seeds, 1.5, 300, 2, kernel=kernel)
+    ref = _core.climb(tree, seeds, bandwidth=1.5, max_iter=300, n_threads=2, kernel=kernel)
     for bad in (misaligned(seeds), packed_field(seeds)):
-        assert_same(ref, _core.climb(tree, tree.data, bad, 1.5, 300, 2, kernel=kernel))
+        assert_same(ref, _core.climb(tree, bad, bandwidth=1.5, max_iter=300, n_threads=2, kernel=kernel))
         np.testing.assert_array_equal(bad, seeds)
 
 
 def test_outputs_written_in_place_must_be_aligned():
     X = blobs()
-    tree = _core.build_tree(X, leaf_size=8)
+    tree = _tree.build_tree(X, leaf_size=8)
     seeds = X[:5]
     out = (np.zeros((5, 2)), np.zeros(5), np.zeros(5, dtype=np.intp))
     for i in range(3):
         bad = list(out)
         bad[i] = misaligned(out[i])
         with pytest.raises(ValueError, match="out must be aligned"):
-            _core.climb(tree, tree.data, seeds, 1.5, 300, 1, 0, 0.0, tuple(bad))
+            _core.climb(tree, seeds, bandwidth=1.5, max_iter=300, n_threads=1, start=0, seconds=0.0, out=tuple(bad))
     with pytest.raises(ValueError, match="out must be aligned"):
-        _core.kth_neighbor_dist(tree, tree.data, 3, 1, 0, 0.0,
-                                misaligned(np.zeros(len(X))))
-
-
-def test_kernels_refuse_data_that_is_not_the_trees():
-    X = blobs()
-    tree = _core.build_tree(X, leaf_size=8)
-    copy = tree.data.copy()
-    with pytest.raises(ValueError, match="tree's data"):
-        _core.ball_sums(tree, copy, X[:3], 1.5, 1)
-    with pytest.raises(ValueError, match="tree's data"):
-        _core.climb(tree, copy, X[:3], 1.5, 300, 1)
-    with pytest.raises(ValueError, match="tree's data"):
-        _core.kth_neighbor_dist(tree, copy, 3, 1)
-    with pytest.raises(ValueError, match="tree's data"):
-        _core.suppress(tree, copy, 1.5)
-    with pytest.raises(ValueError, match="tree's data"):
-        _core.ball_sums(tree, misaligned(tree.data), X[:3], 1.5, 1)
+        _bandwidth.kth_neighbor_dist(tree, k=3, n_threads=1, start=0, seconds=0.0, out=misaligned(np.zeros(len(X))))
 
 
 def test_merge_assign_kth_and_bins(global_dtype):
     X = blobs(dtype=global_dtype)
     centers = np.array([[0.0, 0.0], [5.0, 5.0], [-3.0, 2.0]])
     counts = np.array([3.0, 7.0, 7.0])
-    ref = _core.dedupe_and_rank(centers, counts)
-    assert_same(ref, _core.dedupe_and_rank(misaligned(centers), misaligned(counts)))
+    ref = _merge.dedupe_and_rank(centers, counts)
+    assert_same(ref, _merge.dedupe_and_rank(misaligned(centers), misaligned(counts)))
     for bad in KINDS.values():
         for cluster_all in (True, False):
-            ref = _core.assign(X, centers, 1.0, cluster_all, 2)
+            ref = _merge.assign(X, centers, bandwidth=1.0, cluster_all=cluster_all, n_threads=2)
             # X may have any strides, centers must be C-contiguous
-            assert_same(ref, _core.assign(bad(X), misaligned(centers), 1.0,
-                                          cluster_all, 2))
+            assert_same(ref, _merge.assign(bad(X), misaligned(centers), bandwidth=1.0, cluster_all=cluster_all, n_threads=2))
     many = blobs(n=120, dtype=np.float64, seed=3)   # a tree over the centers
-    ref = _core.assign(X, many, 1.0, True, 2)
-    assert_same(ref, _core.assign(misaligned(X), misaligned(many), 1.0, True, 2))
-    tree = _core.build_tree(X, leaf_size=8)
-    bad_tree = _core.build_tree(misaligned(X), leaf_size=8)
-    assert_same(_core.kth_neighbor_dist(tree, tree.data, 5, 2),
-                _core.kth_neighbor_dist(bad_tree, bad_tree.data, 5, 2))
+    ref = _merge.assign(X, many, bandwidth=1.0, cluster_all=True, n_threads=2)
+    assert_same(ref, _merge.assign(misaligned(X), misaligned(many), bandwidth=1.0, cluster_all=True, n_threads=2))
+    tree = _tree.build_tree(X, leaf_size=8)
+    bad_tree = _tree.build_tree(misaligned(X), leaf_size=8)
+    assert_same(_bandwidth.kth_neighbor_dist(tree, k=5, n_threads=2),
+                _bandwidth.kth_neighbor_dist(bad_tree, k=5, n_threads=2))
     w = np.linspace(0.0, 3.0, len(X))
     for weights in (None, w):
-        ref = _core.bin_cells(X, 0.7, False, 2, weights)
+        ref = _bins.bin_cells(X, bin_size=0.7, f32_division=False, n_threads=2, weights=weights)
         bad_w = None if weights is None else misaligned(weights)
         for bad in KINDS.values():
-            assert_same(ref, _core.bin_cells(bad(X), 0.7, False, 2, bad_w))
+            assert_same(ref, _bins.bin_cells(bad(X), bin_size=0.7, f32_division=False, n_threads=2, weights=bad_w))
 
 
 # ---------------------------------------------------------------------------

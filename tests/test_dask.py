@@ -853,13 +853,17 @@ def test_chunk_tree_pickles_as_the_same_tree():
     w = rng.uniform(0, 2, 500)
     seeds = rng.normal(size=(40, 3))
     # weighted with moments; unweighted flat, with leaf columns
-    for weights, kind, kernels in [(w, "epanechnikov", (0, 1, 2)), (None, "flat", (0, 2))]:
+    kinds = [(w, "epanechnikov", ("flat", "epanechnikov", "gaussian")),
+             (None, "flat", ("flat", "gaussian"))]
+    for weights, kind, kernels in kinds:
         tree = md._ChunkTree(x, weights, kind)
         assert (tree.tree.cols is not None) == (kind == "flat")
         copy = pickle.loads(pickle.dumps(tree))
         for kernel in kernels:
-            a = md._partial(tree, seeds, 0.8, kernel)
-            b = md._partial(copy, seeds, 0.8, kernel)
+            plan = meanshift._api._FitPlan(x.dtype, x.dtype, kernel)
+            plan.given(0.8)
+            a = md._partial(tree, seeds, plan)
+            b = md._partial(copy, seeds, plan)
             np.testing.assert_array_equal(a[0], b[0])
             np.testing.assert_array_equal(a[1], b[1])
         assert copy.stats() == tree.stats()

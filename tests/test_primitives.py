@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from meanshift import _core
+from meanshift import _bandwidth, _bins, _core, _merge, _tree
 
 
 def _brute_sums(X, positions, bandwidth):
@@ -26,8 +26,8 @@ def test_ball_sums_match_brute_force(dtype, n_features, bandwidth):
     rng = np.random.default_rng(n_features)
     X = rng.normal(size=(700, n_features)).astype(dtype)
     positions = np.vstack([X[:50].astype(np.float64), rng.normal(size=(50, n_features))])
-    tree = _core.build_tree(X, 16, 2)
-    sums, counts = _core.ball_sums(tree, tree.data, positions, bandwidth, 2)
+    tree = _tree.build_tree(X, leaf_size=16, n_threads=2)
+    sums, counts = _core.ball_sums(tree, positions, bandwidth=bandwidth, n_threads=2)
     ref_sums, ref_counts = _brute_sums(X, positions, bandwidth)
     assert_array_equal(counts, ref_counts)
     assert counts.min() >= 0 and counts.max() > 1
@@ -38,8 +38,8 @@ def test_ball_sums_points_exactly_on_the_boundary():
     # integer lattice: many points at distance exactly 2 from lattice queries
     X = np.array([[i, j] for i in range(15) for j in range(15)], dtype=np.float64)
     positions = X[::7].copy()
-    tree = _core.build_tree(X, 4, 1)
-    _, counts = _core.ball_sums(tree, tree.data, positions, 2.0, 1)
+    tree = _tree.build_tree(X, leaf_size=4, n_threads=1)
+    _, counts = _core.ball_sums(tree, positions, bandwidth=2.0, n_threads=1)
     _, ref_counts = _brute_sums(X, positions, 2.0)
     assert_array_equal(counts, ref_counts)
 
@@ -47,7 +47,7 @@ def test_ball_sums_points_exactly_on_the_boundary():
 def test_tree_is_a_permutation_with_consistent_aggregates():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(1000, 3))
-    tree = _core.build_tree(X, 16, 2)
+    tree = _tree.build_tree(X, leaf_size=16, n_threads=2)
     assert_array_equal(np.sort(tree.idx), np.arange(1000))
     assert_array_equal(tree.data, X[tree.idx])
     # the root holds every point, its sums are the column sums
@@ -67,18 +67,18 @@ def test_kth_neighbor_dist_matches_sorting():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(3000, 2))
     X[100:110] = X[0]  # duplicates: repeated distances
-    tree = _core.build_tree(X, 16, 2)
+    tree = _tree.build_tree(X, leaf_size=16, n_threads=2)
     D = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2))
     D.sort(axis=1)
     for k in (1, 2, 7, 900, 3000):
-        got, stop = _core.kth_neighbor_dist(tree, tree.data, k, 2)
+        got, stop = _bandwidth.kth_neighbor_dist(tree, k=k, n_threads=2)
         assert stop == len(X)
         assert_allclose(got, D[:, k - 1], rtol=1e-12, atol=1e-12)
 
 
 def test_bin_cells_counts_and_first_appearance_order():
     X = np.array([[0.1, 0.1], [2.2, 0.0], [0.2, -0.1], [2.0, 0.4], [5.0, 5.0]])
-    cells, counts = _core.bin_cells(X, 1.0, False, 1)
+    cells, counts = _bins.bin_cells(X, bin_size=1.0, f32_division=False, n_threads=1)
     assert_array_equal(cells, [[0, 0], [2, 0], [5, 5]])
     assert_array_equal(counts, [2, 2, 1])
 
@@ -93,11 +93,11 @@ def test_scan_climb_with_carried_bounds_matches_tree_climb(dtype):
     X[:300] += 3.0
     X = X.astype(dtype)
     seeds = X[::5]
-    scan_tree = _core.build_tree(X, len(X), 1)
-    ball_tree = _core.build_tree(X, 8, 1)
+    scan_tree = _tree.build_tree(X, leaf_size=len(X), n_threads=1)
+    ball_tree = _tree.build_tree(X, leaf_size=8, n_threads=1)
     assert scan_tree.n_levels == 1 and ball_tree.n_levels > 1
-    c1, n1, i1, _ = _core.climb(scan_tree, scan_tree.data, seeds, 6.0, 300, 2)
-    c2, n2, i2, _ = _core.climb(ball_tree, ball_tree.data, seeds, 6.0, 300, 2)
+    c1, n1, i1, _ = _core.climb(scan_tree, seeds, bandwidth=6.0, max_iter=300, n_threads=2)
+    c2, n2, i2, _ = _core.climb(ball_tree, seeds, bandwidth=6.0, max_iter=300, n_threads=2)
     assert_array_equal(n1, n2)
     assert_array_equal(i1, i2)
     assert i1.max() > 2  # several iterations, so the bounds were used
@@ -121,11 +121,11 @@ def test_climb_in_batches_equals_one_call(leaf_size):
     # stopped gives, bit for bit, what one call gives
     X = np.random.default_rng(4).normal(size=(400, 3 if leaf_size else 20))
     X[:200] += 4.0
-    tree = _core.build_tree(X, leaf_size or len(X), 2)
-    *whole, stop = _core.climb(tree, tree.data, X, 2.5, 300, 2)
+    tree = _tree.build_tree(X, leaf_size=leaf_size or len(X), n_threads=2)
+    *whole, stop = _core.climb(tree, X, bandwidth=2.5, max_iter=300, n_threads=2)
     assert stop == len(X)
     parts, calls = _resume(
-        lambda start, out: _core.climb(tree, tree.data, X, 2.5, 300, 2, start, 1e-9, out),
+        lambda start, out: _core.climb(tree, X, bandwidth=2.5, max_iter=300, n_threads=2, start=start, seconds=1e-9, out=out),
         len(X),
     )
     assert calls > 10
@@ -135,12 +135,12 @@ def test_climb_in_batches_equals_one_call(leaf_size):
 
 def test_kth_neighbor_dist_in_batches_equals_one_call():
     X = np.random.default_rng(5).normal(size=(5000, 2))
-    tree = _core.build_tree(X, 16, 2)
-    whole, _ = _core.kth_neighbor_dist(tree, tree.data, 300, 2)
+    tree = _tree.build_tree(X, leaf_size=16, n_threads=2)
+    whole, _ = _bandwidth.kth_neighbor_dist(tree, k=300, n_threads=2)
 
     def call(start, out):
         out = out[0] if out else None
-        return _core.kth_neighbor_dist(tree, tree.data, 300, 2, start, 1e-9, out)
+        return _bandwidth.kth_neighbor_dist(tree, k=300, n_threads=2, start=start, seconds=1e-9, out=out)
 
     (parts,), calls = _resume(call, len(X))
     assert calls > 2
@@ -158,8 +158,8 @@ def test_lean_tree_climbs_as_the_full_tree(dtype, n_features, weighted):
     X = rng.normal(size=(3000, n_features)).astype(dtype)
     X[:1000] += 3.0
     w = rng.integers(0, 4, size=len(X)).astype(np.float64) if weighted else None
-    full = _core.build_tree(X, 16, 2, w)
-    lean = _core.build_tree(X, 16, 2, w, index=False, balls=False)
+    full = _tree.build_tree(X, leaf_size=16, n_threads=2, weights=w)
+    lean = _tree.build_tree(X, leaf_size=16, n_threads=2, weights=w, index=False, balls=False)
     assert lean.idx is None
     assert (lean.centroid is None) == (n_features <= 2)
     assert lean.box.dtype == dtype and full.box.dtype == dtype
@@ -171,14 +171,14 @@ def test_lean_tree_climbs_as_the_full_tree(dtype, n_features, weighted):
         assert_array_equal(lean.wsum, full.wsum)
     seeds = X[::40]
     for kernel in (0, 2):  # flat, Gaussian
-        a = _core.climb(full, full.data, seeds, 1.2, 300, 2, kernel=kernel)
-        b = _core.climb(lean, lean.data, seeds, 1.2, 300, 2, kernel=kernel)
+        a = _core.climb(full, seeds, bandwidth=1.2, max_iter=300, n_threads=2, kernel=kernel)
+        b = _core.climb(lean, seeds, bandwidth=1.2, max_iter=300, n_threads=2, kernel=kernel)
         for x, y in zip(a, b):
             assert_array_equal(x, y)
         positions = seeds.astype(np.float64) + 0.1
         for x, y in zip(
-            _core.ball_sums(full, full.data, positions, 1.2, 2, kernel),
-            _core.ball_sums(lean, lean.data, positions, 1.2, 2, kernel),
+            _core.ball_sums(full, positions, bandwidth=1.2, n_threads=2, kernel=kernel),
+            _core.ball_sums(lean, positions, bandwidth=1.2, n_threads=2, kernel=kernel),
         ):
             assert_array_equal(x, y)
 
@@ -188,7 +188,7 @@ def test_node_ranges_from_leaf_bounds():
     # a node's rows are split in two halves (the left one the smaller)
     for n, leaf_size in [(1, 16), (3, 1), (1000, 16), (4097, 7)]:
         X = np.random.default_rng(n).normal(size=(n, 2))
-        tree = _core.build_tree(X, leaf_size, 1)
+        tree = _tree.build_tree(X, leaf_size=leaf_size, n_threads=1)
         start, end = tree.start, tree.end
         assert start[0] == 0 and end[0] == n
         assert len(tree.bounds) == (tree.n_nodes + 1) // 2 + 1
@@ -201,30 +201,25 @@ def test_node_ranges_from_leaf_bounds():
 
 def test_lean_tree_is_refused_where_its_index_or_balls_are_needed():
     X = np.random.default_rng(7).normal(size=(500, 2))
-    lean = _core.build_tree(X, 16, 1, index=False, balls=False)
+    lean = _tree.build_tree(X, leaf_size=16, n_threads=1, index=False, balls=False)
     with pytest.raises(ValueError, match="index=True and balls=True"):
-        _core.kth_neighbor_dist(lean, lean.data, 5, 1)
+        _bandwidth.kth_neighbor_dist(lean, k=5, n_threads=1)
     with pytest.raises(ValueError, match="index=True and balls=True"):
-        _core.suppress(lean, lean.data, 0.5)
-    # the data of a climb is the tree's own copy, in its dtype
-    with pytest.raises(ValueError, match="tree.data"):
-        _core.climb(lean, lean.data.astype(np.float32), X[:3], 0.5, 10, 1)
-    with pytest.raises(ValueError, match="tree.data"):
-        _core.ball_sums(lean, lean.data[:10], X[:3], 0.5, 1)
+        _merge.suppress(lean, bandwidth=0.5)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n_features", [3, 4, 5, 6, 7, 8])
 def test_leaf_columns_hold_each_leaf_by_coordinate(dtype, n_features):
     X = np.random.default_rng(n_features).normal(size=(1003, n_features)).astype(dtype)
-    tree = _core.build_tree(X, 13, 1, leaf_columns=True)
+    tree = _tree.build_tree(X, leaf_size=13, n_threads=1, leaf_columns=True)
     assert tree.cols.dtype == dtype
     first_leaf = (tree.n_nodes - 1) // 2
     for node in range(first_leaf, tree.n_nodes):
         lo, hi = tree.start[node], tree.end[node]
         block = tree.cols[lo * n_features : hi * n_features]
         assert_array_equal(block.reshape(n_features, hi - lo), tree.data[lo:hi].T)
-    assert _core.build_tree(X, 13, 1).cols is None
+    assert _tree.build_tree(X, leaf_size=13, n_threads=1).cols is None
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -242,10 +237,10 @@ def test_leaf_column_scans_match_brute_force(dtype, n_features, leaf_size, weigh
     w = rng.integers(0, 4, size=len(X)).astype(np.float64) if weighted else None
     bandwidth = 1.0 * np.sqrt(n_features)
     positions = np.vstack([X[:40].astype(np.float64), rng.normal(size=(40, n_features))])
-    cols = _core.build_tree(X, leaf_size, 2, w, index=False, balls=False, leaf_columns=True)
-    rows = _core.build_tree(X, leaf_size, 2, w, index=False, balls=False)
+    cols = _tree.build_tree(X, leaf_size=leaf_size, n_threads=2, weights=w, index=False, balls=False, leaf_columns=True)
+    rows = _tree.build_tree(X, leaf_size=leaf_size, n_threads=2, weights=w, index=False, balls=False)
     assert cols.cols is not None and rows.cols is None
-    sums, counts = _core.ball_sums(cols, cols.data, positions, bandwidth, 2)
+    sums, counts = _core.ball_sums(cols, positions, bandwidth=bandwidth, n_threads=2)
     X64 = X.astype(np.float64)
     inside = ((positions[:, None, :] - X64[None, :, :]) ** 2).sum(axis=2) <= bandwidth**2
     weights = np.ones(len(X)) if w is None else w
@@ -254,11 +249,11 @@ def test_leaf_column_scans_match_brute_force(dtype, n_features, leaf_size, weigh
     assert_array_equal(counts, ref_counts)   # integer weights: exact
     assert counts.min() >= 0 and counts.max() > 20
     assert_allclose(sums, ref_sums, rtol=1e-10, atol=1e-10)
-    row_sums, row_counts = _core.ball_sums(rows, rows.data, positions, bandwidth, 2)
+    row_sums, row_counts = _core.ball_sums(rows, positions, bandwidth=bandwidth, n_threads=2)
     assert_array_equal(counts, row_counts)
     assert_allclose(sums, row_sums, rtol=1e-12, atol=1e-12)
-    a = _core.climb(cols, cols.data, X[::30], bandwidth, 300, 2)
-    b = _core.climb(rows, rows.data, X[::30], bandwidth, 300, 2)
+    a = _core.climb(cols, X[::30], bandwidth=bandwidth, max_iter=300, n_threads=2)
+    b = _core.climb(rows, X[::30], bandwidth=bandwidth, max_iter=300, n_threads=2)
     assert_allclose(a[0], b[0], rtol=1e-12, atol=1e-12)
     for x, y in zip(a[1:], b[1:]):
         assert_array_equal(x, y)
@@ -270,8 +265,8 @@ def test_leaf_column_scans_points_exactly_on_the_boundary(n_features):
     grid = np.indices((4,) * n_features).reshape(n_features, -1).T
     X = np.ascontiguousarray(grid, dtype=np.float64)[:3000]
     positions = X[::11].copy()
-    tree = _core.build_tree(X, 6, 1, leaf_columns=True)
-    _, counts = _core.ball_sums(tree, tree.data, positions, 2.0, 1)
+    tree = _tree.build_tree(X, leaf_size=6, n_threads=1, leaf_columns=True)
+    _, counts = _core.ball_sums(tree, positions, bandwidth=2.0, n_threads=1)
     _, ref_counts = _brute_sums(X, positions, 2.0)
     assert_array_equal(counts, ref_counts)
 
@@ -284,10 +279,10 @@ def test_leaf_column_scans_where_node_bounds_are_off(scale):
     X = rng.normal(size=(400, 4)) * scale
     positions = X[:20].copy()
     bandwidth = 1.1 * scale
-    tree = _core.build_tree(X, 8, 1, leaf_columns=True)
-    sums, counts = _core.ball_sums(tree, tree.data, positions, bandwidth, 1)
-    rows = _core.build_tree(X, 8, 1)
-    row_sums, row_counts = _core.ball_sums(rows, rows.data, positions, bandwidth, 1)
+    tree = _tree.build_tree(X, leaf_size=8, n_threads=1, leaf_columns=True)
+    sums, counts = _core.ball_sums(tree, positions, bandwidth=bandwidth, n_threads=1)
+    rows = _tree.build_tree(X, leaf_size=8, n_threads=1)
+    row_sums, row_counts = _core.ball_sums(rows, positions, bandwidth=bandwidth, n_threads=1)
     assert_array_equal(counts, row_counts)
     assert counts.max() > 5
     assert_allclose(sums, row_sums, rtol=1e-12)
@@ -297,4 +292,4 @@ def test_leaf_columns_only_where_they_are_scanned():
     rng = np.random.default_rng(3)
     for d in (1, 2, 9, 20):
         X = rng.normal(size=(300, d))
-        assert _core.build_tree(X, 16, 1, leaf_columns=True).cols is None
+        assert _tree.build_tree(X, leaf_size=16, n_threads=1, leaf_columns=True).cols is None

@@ -15,6 +15,8 @@ where there is one).
                                                  # valgrind --tool=callgrind
     python tools/fingerprint.py --small          # smaller data: quicker,
                                                  # and for callgrind
+    valgrind --tool=callgrind python tools/fingerprint.py --small \
+        --case image --n-jobs 1 --repeat 5       # instructions, repeatable
 
 The cases are the benchmark cases of benchmarks/compare.py (all points,
 digits, bin seeding in 2-D and 3-D, the image, estimate_bandwidth, predict)
@@ -118,6 +120,9 @@ def main(argv=None):
     p.add_argument("--case", action="append", help="run only this case (repeatable)")
     p.add_argument("--small", action="store_true", help="smaller data (about 1/10)")
     p.add_argument("--n-jobs", type=int, default=None, help="threads (default: all)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run each case this many times (so that, under callgrind, "
+                        "the kernels' instructions outweigh the start-up's)")
     args = p.parse_args(argv)
     table = cases(args.small)
     names = args.case or list(table)
@@ -125,6 +130,8 @@ def main(argv=None):
     if unknown:
         p.error(f"unknown case(s) {unknown}; known: {', '.join(table)}")
     for name in names:
+        for _ in range(args.repeat - 1):
+            table[name](args.n_jobs)
         print(f"{name:28s} {digest(table[name](args.n_jobs))}", flush=True)
     return 0
 

@@ -43,7 +43,7 @@ import warnings
 import numpy as np
 
 import meanshift as ms
-from meanshift import _core
+from meanshift import _bandwidth, _bins, _core, _merge, _tree
 
 
 def blobs(rng, n, d, dtype, k=3, spread=6.0):
@@ -171,21 +171,26 @@ def run(rng, quick):
 
     section("primitives: build_tree, ball_sums")
     X = blobs(rng, 100, 3, np.float64)
-    tree = _core.build_tree(X, 16, 2)
-    sums, counts = _core.ball_sums(tree, tree.data, X[:10], 2.0, 2)
+    tree = _tree.build_tree(X, leaf_size=16, n_threads=2)
+    sums, counts = _core.ball_sums(tree, X[:10], bandwidth=2.0, n_threads=2)
     assert sums.shape == (10, 3) and (counts >= 1).all() and np.isfinite(sums).all()
 
     section("error paths")
     X = blobs(rng, 30, 2, np.float64)
-    tree = _core.build_tree(X, 16, 1)
-    expect_value_error("empty tree", _core.build_tree, np.zeros((0, 2)), 16, 1)
-    expect_value_error("0 columns", _core.build_tree, np.zeros((3, 0)), 16, 1)
-    expect_value_error("seeds shape", _core.climb, tree, tree.data, np.zeros((2, 3)), 1.0, 10, 1)
-    expect_value_error("positions shape", _core.ball_sums, tree, tree.data, np.zeros((2, 3)), 1.0, 1)
-    expect_value_error("k too large", _core.kth_neighbor_dist, tree, tree.data, 31, 1)
-    expect_value_error("no centers", _core.assign, X, np.zeros((0, 2)), 1.0, True, 1)
-    expect_value_error("centers cols", _core.assign, X, np.zeros((2, 3)), 1.0, True, 1)
-    expect_value_error("f32 division on f64", _core.bin_cells, X, 1.0, True, 1)
+    tree = _tree.build_tree(X, leaf_size=16, n_threads=1)
+    expect_value_error("empty tree", _tree.build_tree, np.zeros((0, 2)), leaf_size=16)
+    expect_value_error("0 columns", _tree.build_tree, np.zeros((3, 0)), leaf_size=16)
+    expect_value_error("seeds shape", _core.climb, tree, np.zeros((2, 3)), bandwidth=1.0,
+                       max_iter=10)
+    expect_value_error("positions shape", _core.ball_sums, tree, np.zeros((2, 3)),
+                       bandwidth=1.0)
+    expect_value_error("k too large", _bandwidth.kth_neighbor_dist, tree, k=31)
+    expect_value_error("no centers", _merge.assign, X, np.zeros((0, 2)), bandwidth=1.0,
+                       cluster_all=True)
+    expect_value_error("centers cols", _merge.assign, X, np.zeros((2, 3)), bandwidth=1.0,
+                       cluster_all=True)
+    expect_value_error("f32 division on f64", _bins.bin_cells, X, bin_size=1.0,
+                       f32_division=True)
     expect_value_error("no seed converges", ms.mean_shift, X, bandwidth=0.5, seeds=[[1e6, 1e6]])
     expect_value_error("no bin", ms.mean_shift, X, bandwidth=0.5, bin_seeding=True, min_bin_freq=10**6)
     expect_value_error("NaN", ms.mean_shift, np.full((4, 2), np.nan), bandwidth=1.0)
@@ -202,7 +207,7 @@ def main(argv=None):
                         help="run the workload N times (leaks grow with N)")
     parser.add_argument("--quick", action="store_true", help="smaller data")
     args = parser.parse_args(argv)
-    print(f"meanshift from {ms.__file__}, _core from {_core.__file__}, "
+    print(f"meanshift from {ms.__file__}, its kernels in {_core.__file__} and beside it, "
           f"openmp={_core.openmp_enabled()}", flush=True)
     warnings.simplefilter("ignore")  # "Binning data failed" etc. are expected
     rng = np.random.default_rng(12345)

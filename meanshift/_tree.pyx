@@ -1,0 +1,655 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: cdivision=True, initializedcheck=False, nonecheck=False
+"""The ball tree in flat arrays: build, aggregates, moments, leaf columns.
+
+``build_tree`` makes one permuted C-ordered copy of the data and, per node,
+the aggregates the other stages prune with: the coordinate sums (and weight
+sums), the bounding box, the centroid and radius, the Epanechnikov
+moments.  The top levels are split in one thread, the subtrees below in
+parallel.  The other stages (_core, _merge, _bandwidth) take a
+:class:`BallTree` and read its arrays through ``tree.t``.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport INFINITY, sqrt
+
+import numpy as np
+
+from ._common cimport BOX_MAX_D, Tree, intp, _node_hi, _node_lo
+
+cdef extern from "src/ms_leaves.h" nogil:
+    enum:
+        MS_COLUMNS_MIN
+        MS_COLUMNS_MAX
+
+# The column counts for which a tree may hold its leaves by coordinate
+# (build_tree(leaf_columns=True)): those the flat kernel's leaf scans serve.
+LEAF_COLUMNS = (MS_COLUMNS_MIN, MS_COLUMNS_MAX)
+
+cdef double DBL_EPS = 2.220446049250313e-16
+# Every bound test on a node allows for rounding with this relative margin
+# (plus a term growing with the dimension and the depth, tree.rel), so a
+# node is only ever taken whole or skipped whole when the exact per-point
+# test would agree on every one of its points.
+cdef double BASE_REL_TOL = 1e-10
+
+
+# ---------------------------------------------------------------------------
+# Alignment at the door
+# ---------------------------------------------------------------------------
+
+cdef object aligned(object a):
+    """``a`` as the kernels may read it: itself when each element sits at a
+    multiple of its own size (numpy's ALIGNED flag, true of every array
+    numpy allocates), else an aligned C-ordered copy.
+
+    Reading a double through a ``double*`` at an address that is not a
+    multiple of 8 is undefined behaviour in C: it happens to work on x86
+    today, but a compiler may vectorise the loop with aligned loads, and
+    strict-alignment CPUs fault or read wrongly.  Such arrays are real:
+    Dask deserializes chunks and seeds from network frames at odd
+    addresses, and ``np.frombuffer(buf, offset=1)``, fields of packed record
+    arrays and memory maps behind an odd header make them too.  Every
+    public kernel passes its array arguments through here first, so the
+    hot loops read only aligned memory and stay as they are; the copy (one
+    pass, the copy ``check_array`` makes of a non-contiguous input anyway)
+    happens only for a misaligned array."""
+    if a is None:
+        return a
+    arr = np.asarray(a)
+    if arr.flags.aligned:
+        return a
+    return np.array(arr, order="C", copy=True)
+
+
+cdef int check_out(object a, str name) except -1:
+    """An output array is written in place: it cannot be replaced by a
+    copy, so a misaligned one is refused."""
+    if not np.asarray(a).flags.aligned:
+        raise ValueError(f"{name} must be aligned (an array numpy allocated)")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# The tree
+# ---------------------------------------------------------------------------
+
+cdef class BallTree:
+    """Flat-array ball tree over one permuted copy of the data.
+
+    Node ``i`` has children ``2i+1`` and ``2i+2``; nodes at or after
+    ``first_leaf`` are leaves, all on the last level.  ``data`` is the
+    permuted copy (C order, dtype of the input), ``idx[j]`` the input row of
+    ``data[j]`` (None for a tree built with ``index=False``).  ``bounds``
+    holds the first row of each leaf, then n: a node's rows are those of
+    its leaves (``start`` and ``end``, per node, are computed from it on
+    demand).  Per node: the coordinate sums of its points (float64; its
+    count is ``end - start``), its bounding box (``box``: per coordinate
+    the min, then the max, in the data's dtype), and its centroid and
+    radius (float64; None for a tree built with ``balls=False``).  With
+    ``leaf_columns=True`` the tree holds its rows a second time, each leaf's
+    stored by coordinate (``cols``, flat, in the data's dtype: coordinate
+    k of the j-th of a leaf's m rows at ``cols[start * d + k * m + j]``),
+    which the flat kernel's leaf scans read four points at a time.  The
+    tree owns its data: the kernels that take a tree read ``tree.data``.
+    """
+
+
+    def __len__(self):
+        return self.t.n
+
+    @property
+    def n_nodes(self):
+        return self.t.n_nodes
+
+    def _ranges(self):
+        node = np.arange(self.t.n_nodes, dtype=np.int64)
+        level = np.zeros(self.t.n_nodes, dtype=np.int64)
+        for lv in range(1, self.n_levels):
+            level[(1 << lv) - 1:] = lv
+        h = self.n_levels - 1 - level
+        base = self.t.first_leaf + 1
+        return (self.bounds[((node + 1) << h) - base],
+                self.bounds[((node + 2) << h) - base])
+
+    @property
+    def start(self):
+        """Per node, its first row of ``data`` (computed from ``bounds``)."""
+        return self._ranges()[0]
+
+    @property
+    def end(self):
+        """Per node, one past its last row of ``data``."""
+        return self._ranges()[1]
+
+    cdef int _bind(self) except -1:
+        cdef intp[::1] idx
+        cdef intp[::1] bounds = self.bounds
+        cdef double[:, ::1] centroid
+        cdef double[::1] radius
+        cdef double[:, ::1] sums = self.sums
+        cdef float[:, ::1] box32
+        cdef double[:, ::1] box64
+        self.t.n = self.data.shape[0]
+        self.t.d = sums.shape[1]
+        self.t.n_nodes = 2 * bounds.shape[0] - 3
+        self.t.first_leaf = (self.t.n_nodes - 1) // 2
+        self.t.n_levels = self.n_levels
+        self.t.idx = NULL
+        if self.idx is not None:
+            idx = self.idx
+            self.t.idx = &idx[0]
+        self.t.bounds = &bounds[0]
+        self.t.centroid = NULL
+        self.t.radius = NULL
+        if self.centroid is not None:
+            centroid = self.centroid
+            radius = self.radius
+            self.t.centroid = &centroid[0, 0]
+            self.t.radius = &radius[0]
+        self.t.sums = &sums[0, 0]
+        if self.box.dtype == np.float32:
+            box32 = self.box
+            self.t.box = &box32[0, 0]
+        else:
+            box64 = self.box
+            self.t.box = &box64[0, 0]
+        self.t.rel = self.rel
+        cdef double[::1] w, wsum
+        cdef double[:, ::1] mom
+        self.t.w = NULL
+        self.t.wsum = NULL
+        self.t.mom = NULL
+        self.t.nm = 0
+        if self.w is not None:
+            w = self.w
+            wsum = self.wsum
+            self.t.w = &w[0]
+            self.t.wsum = &wsum[0]
+        cdef float[::1] cols32
+        cdef double[::1] cols64
+        self.t.cols = NULL
+        if self.cols is not None:
+            # the leaf scans exist for these column counts only
+            if not MS_COLUMNS_MIN <= self.t.d <= MS_COLUMNS_MAX:
+                raise ValueError("leaf columns need 3 to 8 columns")
+            if self.cols.dtype == np.float32:
+                cols32 = self.cols
+                self.t.cols = &cols32[0]
+            else:
+                cols64 = self.cols
+                self.t.cols = &cols64[0]
+        if self.mom is not None:
+            mom = self.mom
+            self.t.mom = &mom[0, 0]
+            self.t.nm = mom.shape[1]
+        return 0
+
+    cdef int check_full(self, str name) except -1:
+        """The search kernels need the permutation and the balls."""
+        if self.idx is None or self.centroid is None:
+            raise ValueError(f"{name} needs a tree built with index=True and "
+                             "balls=True")
+        return 0
+
+
+def tree_levels(intp n, intp leaf_size):
+    """Number of levels of a tree whose leaves hold at most ``leaf_size``."""
+    cdef intp levels = 1
+    if leaf_size < 1:
+        leaf_size = 1
+    while n > leaf_size and levels < 48:
+        n = (n + 1) // 2
+        levels += 1
+    return levels
+
+
+# ---------------------------------------------------------------------------
+# Building it
+# ---------------------------------------------------------------------------
+
+cdef inline void _swap_rows(floating* data, intp* idx, double* w, intp d,
+                            intp a, intp b) noexcept nogil:
+    """Swap rows a and b of the data, and of idx and w where given."""
+    cdef intp k, ti
+    cdef floating v
+    cdef double tw
+    if idx != NULL:
+        ti = idx[a]
+        idx[a] = idx[b]
+        idx[b] = ti
+    if w != NULL:
+        tw = w[a]
+        w[a] = w[b]
+        w[b] = tw
+    for k in range(d):
+        v = data[a * d + k]
+        data[a * d + k] = data[b * d + k]
+        data[b * d + k] = v
+
+
+cdef void _select(floating* data, intp* idx, double* w, intp d, intp dim,
+                  intp lo, intp hi, intp kth) noexcept nogil:
+    """Reorder rows [lo, hi) so that row kth holds the kth smallest value of
+    column dim, with no larger value before it and no smaller one after."""
+    cdef intp l = lo, r = hi - 1, i, j, m
+    cdef floating x, a, b, c
+    while l < r:
+        m = l + (r - l) // 2
+        a = data[l * d + dim]
+        b = data[m * d + dim]
+        c = data[r * d + dim]
+        # median of three as pivot value (it is present in [l, r])
+        if a < b:
+            x = b if b < c else (c if a < c else a)
+        else:
+            x = a if a < c else (c if b < c else b)
+        i = l
+        j = r
+        while True:
+            while data[i * d + dim] < x:
+                i += 1
+            while x < data[j * d + dim]:
+                j -= 1
+            if i <= j:
+                _swap_rows(data, idx, w, d, i, j)
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < kth:
+            l = i
+        if kth < i:
+            r = j
+
+
+cdef intp _split_node(floating* data, intp* idx, double* w, intp d,
+                      intp s, intp e) noexcept nogil:
+    """Split rows [s, e) at their middle along the coordinate of widest
+    spread; returns the middle (the right child's first row)."""
+    cdef intp p, k, dim = 0
+    cdef intp mid = s + (e - s) // 2
+    cdef double lo, hi, v, spread, best = -1.0
+    for k in range(d):
+        lo = INFINITY
+        hi = -INFINITY
+        for p in range(s, e):
+            v = data[p * d + k]
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        spread = hi - lo
+        if spread > best:
+            best = spread
+            dim = k
+    if e - s > 1:
+        _select(data, idx, w, d, dim, s, e, mid)
+    return mid
+
+
+cdef void _leaf_stats(const floating* data, intp d, intp s, intp e,
+                      double* centroid, double* radius,
+                      double* sums, floating* box, intp node) noexcept nogil:
+    """Sums and box of a leaf (rows [s, e)); with centroid (not NULL), its
+    centroid and radius too."""
+    cdef intp p, k
+    cdef double* c
+    cdef double* sm = sums + node * d
+    cdef floating* lo = box + node * 2 * d
+    cdef floating* hi = lo + d
+    cdef double diff, d2, rmax = 0.0
+    cdef floating v
+    for k in range(d):
+        sm[k] = 0.0
+        lo[k] = INFINITY
+        hi[k] = -INFINITY
+    for p in range(s, e):
+        for k in range(d):
+            v = data[p * d + k]
+            sm[k] += v
+            if v < lo[k]:
+                lo[k] = v
+            if v > hi[k]:
+                hi[k] = v
+    if centroid == NULL:
+        return
+    c = centroid + node * d
+    for k in range(d):
+        c[k] = sm[k] / (e - s) if e > s else 0.0
+    for p in range(s, e):
+        d2 = 0.0
+        for k in range(d):
+            diff = data[p * d + k] - c[k]
+            d2 += diff * diff
+        if d2 > rmax:
+            rmax = d2
+    radius[node] = sqrt(rmax)
+
+
+cdef void _inner_stats(const floating* data, intp d, intp s, intp e,
+                       double* centroid, double* radius,
+                       double* sums, floating* box, intp node) noexcept nogil:
+    """Aggregates of an inner node (rows [s, e)): sums and box from its
+    children; with centroid (not NULL), its centroid and its radius, exact
+    (the farthest of its points from its centroid)."""
+    cdef intp k, p
+    cdef double* c
+    cdef double* sm = sums + node * d
+    cdef floating* b = box + node * 2 * d
+    cdef const floating* bl = box + (2 * node + 1) * 2 * d
+    cdef const floating* br = box + (2 * node + 2) * 2 * d
+    cdef double diff, d2, rmax = 0.0
+    for k in range(d):
+        sm[k] = sums[(2 * node + 1) * d + k] + sums[(2 * node + 2) * d + k]
+        b[k] = bl[k] if bl[k] < br[k] else br[k]
+        b[d + k] = bl[d + k] if bl[d + k] > br[d + k] else br[d + k]
+    if centroid == NULL:
+        return
+    c = centroid + node * d
+    for k in range(d):
+        c[k] = sm[k] / (e - s) if e > s else 0.0
+    for p in range(s, e):
+        d2 = 0.0
+        for k in range(d):
+            diff = data[p * d + k] - c[k]
+            d2 += diff * diff
+        if d2 > rmax:
+            rmax = d2
+    radius[node] = sqrt(rmax)
+
+
+cdef void _build_subtree(floating* data, intp* idx, double* w, intp d,
+                         intp* bounds, double* centroid,
+                         double* radius, double* sums, floating* box,
+                         intp first_leaf, intp node, intp s,
+                         intp e) noexcept nogil:
+    """Split the rows [s, e) of node recursively (idx and w, where not
+    NULL, permuted with them) and fill the aggregates of every node below
+    it, children before parents, and the bounds of its leaves."""
+    cdef intp mid
+    if node >= first_leaf:
+        bounds[node - first_leaf] = s
+        _leaf_stats(data, d, s, e, centroid, radius, sums, box, node)
+        return
+    mid = _split_node(data, idx, w, d, s, e)
+    _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
+                   first_leaf, 2 * node + 1, s, mid)
+    _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
+                   first_leaf, 2 * node + 2, mid, e)
+    _inner_stats(data, d, s, e, centroid, radius, sums, box, node)
+
+
+cdef void _weighted_leaf(const floating* data, const double* w, intp d,
+                         intp s, intp e, double* wsum, double* sm) noexcept nogil:
+    """Weight sum and weighted coordinate sums of rows [s, e), added in the
+    order _leaf_stats adds the plain sums (so weights of 1 give the same
+    sums, bit for bit)."""
+    cdef intp p, k
+    cdef double wi, ws = 0.0
+    for k in range(d):
+        sm[k] = 0.0
+    for p in range(s, e):
+        wi = w[p]
+        ws += wi
+        for k in range(d):
+            sm[k] += wi * data[p * d + k]
+    wsum[0] = ws
+
+
+cdef void _node_moments(const floating* data, const double* w, intp d,
+                        intp s, intp e, const double* c,
+                        double* m) noexcept nogil:
+    """Moments of rows [s, e) about c (y = x - c, weights w or 1): sum w y
+    (d), sum w |y|^2 (1), sum w |y|^2 y (d), sum w y y^T (upper triangle,
+    row by row).  They give a node's Epanechnikov sums for any query in
+    O(d^2) without its points."""
+    cdef intp nm = 2 * d + 1 + d * (d + 1) // 2, p, k, j, i
+    cdef double wi, r2, yk, wyk, wr2
+    cdef const floating* row
+    cdef double* S1 = m
+    cdef double* S2 = m + d
+    cdef double* T3 = m + d + 1
+    cdef double* M = m + 2 * d + 1
+    for k in range(nm):
+        m[k] = 0.0
+    for p in range(s, e):
+        row = data + p * d
+        wi = w[p] if w != NULL else 1.0
+        r2 = 0.0
+        for k in range(d):
+            yk = row[k] - c[k]
+            r2 += yk * yk
+        S2[0] += wi * r2
+        wr2 = wi * r2
+        i = 0
+        for k in range(d):
+            yk = row[k] - c[k]
+            wyk = wi * yk
+            S1[k] += wyk
+            T3[k] += wr2 * yk
+            for j in range(k, d):
+                M[i] += wyk * (row[j] - c[j])
+                i += 1
+
+
+cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
+                     int n_threads) noexcept nogil:
+    cdef intp i, k
+    for i in prange(n, schedule='static', num_threads=n_threads):
+        for k in range(d):
+            data[i * d + k] = X[i, k]
+
+
+cdef void _leaf_columns(const floating* data, const intp* bounds,
+                        intp n_leaves, intp d, floating* cols,
+                        int n_threads) noexcept nogil:
+    """Each leaf's rows again, stored by coordinate: coordinate k of its
+    j-th row at cols[lo * d + k * m + j] (lo its first row, m its rows)."""
+    cdef intp leaf, lo, m, j, k
+    for leaf in prange(n_leaves, schedule='static', num_threads=n_threads):
+        lo = bounds[leaf]
+        m = bounds[leaf + 1] - lo
+        for j in range(m):
+            for k in range(d):
+                cols[lo * d + k * m + j] = data[(lo + j) * d + k]
+
+
+def build_tree(const floating[:, :] X, *, intp leaf_size, int n_threads=1,
+               weights=None, bint moments=False, bint index=True,
+               bint balls=True, bint leaf_columns=False):
+    """Build a :class:`BallTree` over the rows of X (any strides).
+
+    The tree keeps a permuted C-ordered copy of X in X's dtype (``data``:
+    the kernels that take a tree are given this copy); node sums are
+    float64, node boxes in X's dtype, centroids and radii float64.  With
+    ``weights`` (float64, one per row, non-negative) the node sums are
+    weighted sums and each node also holds the sum of its weights; with
+    ``moments`` each node holds the moments the Epanechnikov kernel needs
+    (see _node_moments).
+
+    A tree for climbs alone can leave out what they do not use:
+    ``index=False`` keeps no permutation (``idx`` is None: suppress and
+    kth_neighbor_dist need it), ``balls=False`` no centroids and radii
+    where the climb bounds nodes by their boxes (up to 2 columns, without
+    moments; suppress, assign and kth_neighbor_dist need them).  What is
+    kept is the same either way, bit for bit.  ``leaf_columns=True`` adds
+    a copy of the rows, leaf by leaf stored by coordinate (``cols``), for
+    the flat kernel's vectorised leaf scans, with LEAF_COLUMNS[0] to
+    LEAF_COLUMNS[1] columns (other trees keep none: ``cols`` is None);
+    their sums add up the points in another order, so results agree with
+    a tree without columns to rounding.
+    """
+    X = aligned(X)
+    cdef intp n = X.shape[0], d = X.shape[1]
+    cdef intp n_levels = tree_levels(n, leaf_size)
+    cdef intp n_nodes = (<intp>1 << n_levels) - 1
+    cdef intp first_leaf = (n_nodes - 1) // 2
+    cdef intp level, node, top, s, e, mid
+    if n == 0 or d == 0:
+        raise ValueError("cannot build a tree over an empty array")
+    if d > BOX_MAX_D or moments:
+        balls = True
+    dtype = np.float32 if floating is float else np.float64
+    data_arr = np.empty((n, d), dtype=dtype)
+    idx_arr = np.arange(n, dtype=np.intp) if index else None
+    bounds_arr = np.zeros(first_leaf + 2, dtype=np.intp)
+    # rows of the nodes split before the parallel region (a few levels)
+    top_arr = np.zeros(2 * n_nodes if n_nodes < 512 else 1024, dtype=np.intp)
+    centroid_arr = np.zeros((n_nodes, d), dtype=np.float64) if balls else None
+    radius_arr = np.zeros(n_nodes, dtype=np.float64) if balls else None
+    sums_arr = np.zeros((n_nodes, d), dtype=np.float64)
+    box_arr = np.zeros((n_nodes, 2 * d), dtype=dtype)
+    w_arr = None
+    if weights is not None:
+        w_arr = np.array(weights, dtype=np.float64, order="C")  # a copy
+        if w_arr.shape != (n,):
+            raise ValueError("weights must hold one value per row")
+        # padded, a view of the first n: the column scans read past the
+        # last leaf's weights (and mask them out)
+        w_arr = np.concatenate([w_arr, np.zeros(4)])[:n]
+    cdef floating[:, ::1] data = data_arr
+    cdef intp[::1] idx_view
+    cdef double[::1] w_view
+    cdef intp* idx = NULL
+    cdef double* w = NULL
+    cdef intp[::1] bounds = bounds_arr
+    cdef intp[::1] top_se = top_arr
+    cdef double[:, ::1] centroid_view
+    cdef double[::1] radius_view
+    cdef double* centroid = NULL
+    cdef double* radius = NULL
+    cdef double[:, ::1] sums = sums_arr
+    cdef floating[:, ::1] box = box_arr
+    if index:
+        idx_view = idx_arr
+        idx = &idx_view[0]
+    if w_arr is not None:
+        w_view = w_arr
+        w = &w_view[0]
+    if balls:
+        centroid_view = centroid_arr
+        radius_view = radius_arr
+        centroid = &centroid_view[0, 0]
+        radius = &radius_view[0]
+    if n * d < 65536:
+        n_threads = 1      # a parallel region costs more than the work
+    with nogil:
+        _copy_rows(X, &data[0, 0], n, d, n_threads)
+        top_se[0] = 0
+        top_se[1] = n
+        bounds[first_leaf + 1] = n
+        # The top levels are split in this thread until there are a few
+        # subtrees per thread; each subtree is then built whole by one
+        # thread, so the build is one parallel region with no barrier per
+        # level (barriers stall when another process holds a core).
+        top = 0
+        while (top < n_levels - 1 and (<intp>1 << top) < 4 * n_threads
+               and (<intp>2 << top) <= 256):
+            top += 1
+        if n_threads == 1:
+            top = 0
+        for level in range(top):
+            for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
+                s = top_se[2 * node]
+                e = top_se[2 * node + 1]
+                mid = _split_node(&data[0, 0], idx, w, d, s, e)
+                top_se[2 * (2 * node + 1)] = s
+                top_se[2 * (2 * node + 1) + 1] = mid
+                top_se[2 * (2 * node + 2)] = mid
+                top_se[2 * (2 * node + 2) + 1] = e
+        for node in prange((<intp>1 << top) - 1, (<intp>1 << (top + 1)) - 1,
+                           schedule='dynamic', num_threads=n_threads):
+            _build_subtree(&data[0, 0], idx, w, d, &bounds[0],
+                           centroid, radius, &sums[0, 0], &box[0, 0],
+                           first_leaf, node, top_se[2 * node],
+                           top_se[2 * node + 1])
+        for level in range(top - 1, -1, -1):
+            for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
+                _inner_stats(&data[0, 0], d, top_se[2 * node],
+                             top_se[2 * node + 1], centroid, radius,
+                             &sums[0, 0], &box[0, 0], node)
+    cdef floating[::1] cols
+    cols_arr = None
+    if leaf_columns and MS_COLUMNS_MIN <= d <= MS_COLUMNS_MAX:
+        # padded: the vector scan of the last leaf reads past its end
+        cols_arr = np.zeros(n * d + 4, dtype=dtype)
+        cols = cols_arr
+        with nogil:
+            _leaf_columns(&data[0, 0], &bounds[0], first_leaf + 1, d,
+                          &cols[0], n_threads)
+    cdef BallTree tree = BallTree.__new__(BallTree)
+    cdef double[::1] wsum_view
+    cdef double[:, ::1] mom_view
+    tree.data = data_arr
+    tree.idx = idx_arr
+    tree.bounds = bounds_arr
+    tree.centroid = centroid_arr
+    tree.radius = radius_arr
+    tree.sums = sums_arr
+    tree.box = box_arr
+    tree.n_levels = n_levels
+    tree.w = None
+    tree.wsum = None
+    tree.mom = None
+    tree.cols = cols_arr
+    if weights is not None:
+        tree.w = w_arr          # permuted with the rows
+        tree.wsum = np.zeros(n_nodes, dtype=np.float64)
+        wsum_view = tree.wsum
+        _weighted_aggregates(w_view, wsum_view, data, bounds, sums,
+                             first_leaf, n_threads)
+    if moments:
+        tree.mom = np.zeros((n_nodes, 2 * d + 1 + d * (d + 1) // 2),
+                            dtype=np.float64)
+        mom_view = tree.mom
+    # rounding of a distance is ~ (d + 3) eps relative; radii of inner
+    # nodes add one such error per level
+    tree.rel = BASE_REL_TOL + 8.0 * (d + 4) * (n_levels + 2) * DBL_EPS
+    tree._bind()
+    if moments:   # (over the node ranges of the bound tree)
+        _all_moments(tree.w, mom_view, data, &tree.t, centroid_view,
+                     n_threads)
+    return tree
+
+
+cdef void _weighted_aggregates(const double[::1] w, double[::1] wsum,
+                               const floating[:, ::1] data,
+                               const intp[::1] bounds,
+                               double[:, ::1] sums, intp first_leaf,
+                               int n_threads):
+    """Weighted node sums: leaves from their rows, inner nodes from their
+    children (as the plain sums are formed)."""
+    cdef intp n_nodes = 2 * first_leaf + 1, d = data.shape[1], node, k
+    if n_nodes * d < 8192:
+        n_threads = 1
+    with nogil:
+        for node in prange(first_leaf, n_nodes, schedule='static',
+                           num_threads=n_threads):
+            _weighted_leaf(&data[0, 0], &w[0], d, bounds[node - first_leaf],
+                           bounds[node - first_leaf + 1],
+                           &wsum[node], &sums[node, 0])
+        for node in range(first_leaf - 1, -1, -1):
+            wsum[node] = wsum[2 * node + 1] + wsum[2 * node + 2]
+            for k in range(d):
+                sums[node, k] = sums[2 * node + 1, k] + sums[2 * node + 2, k]
+
+
+cdef void _all_moments(w_obj, double[:, ::1] mom, const floating[:, ::1] data,
+                       const Tree* t, const double[:, ::1] centroid,
+                       int n_threads):
+    cdef intp n_nodes = t.n_nodes, d = data.shape[1], node
+    cdef const double* w = NULL
+    cdef const double[::1] wv
+    if w_obj is not None:
+        wv = w_obj
+        w = &wv[0]
+    if data.shape[0] * d < 16384:
+        n_threads = 1
+    with nogil:
+        for node in prange(n_nodes, schedule='dynamic', chunksize=16,
+                           num_threads=n_threads):
+            _node_moments(&data[0, 0], w, d, _node_lo(t, node),
+                          _node_hi(t, node),
+                          &centroid[node, 0], &mom[node, 0])
