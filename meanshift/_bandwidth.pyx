@@ -20,12 +20,12 @@ from ._tree cimport BallTree, check_out
 
 cdef double _kth_smallest(double* a, intp n, intp kth) noexcept nogil:
     """The kth smallest (0-based) of a[:n]; reorders a."""
-    cdef intp l = 0, r = n - 1, i, j
+    cdef intp left = 0, right = n - 1, i, j
     cdef double x, t
-    while l < r:
+    while left < right:
         x = a[kth]
-        i = l
-        j = r
+        i = left
+        j = right
         while True:
             while a[i] < x:
                 i += 1
@@ -40,9 +40,9 @@ cdef double _kth_smallest(double* a, intp n, intp kth) noexcept nogil:
             if i > j:
                 break
         if j < kth:
-            l = i
+            left = i
         if kth < i:
-            r = j
+            right = j
     return a[kth]
 
 

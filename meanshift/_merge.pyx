@@ -389,121 +389,137 @@ def assign(X, centers, *, double bandwidth, bint cluster_all, int n_threads=1):
 
 def _assign(const floating[:, :] X, const double[:, ::1] centers,
             double bandwidth, bint cluster_all, int n_threads):
-    cdef intp n = X.shape[0], d = X.shape[1], kc = centers.shape[0], i, k, p
-    cdef intp blk, lo, hi, n_blocks
-    labels_arr = np.empty(n, dtype=np.intp)
-    cdef intp[::1] labels = labels_arr
-    cdef BallTree tree = None
-    cdef double[:, ::1] cdata
-    cdef const Tree* t = NULL
-    cdef bint use_tree = kc > TREE_ASSIGN_MIN_CENTERS
-    cdef intp stack_size = 2
-    cdef double* q
-    cdef double* xs
-    cdef double* dist
-    cdef double* best
-    cdef intp* bi
-    cdef intp* stack
-    cdef intp bi1
-    cdef double bd2, bwl = bandwidth
-    cdef int e
-    cdef bint contiguous
-    cdef const floating* base
-    cdef const floating* row
-    cdef int failed = 0
-    cdef int* failed_p = &failed
-    cdef int overflow = 0
-    cdef int* overflow_p = &overflow
+    cdef intp n = X.shape[0], d = X.shape[1], kc = centers.shape[0]
     if centers.shape[1] != d:
         raise ValueError("centers and X must have the same number of columns")
+    labels_arr = np.empty(n, dtype=np.intp)
     if n == 0:
         return labels_arr, False
     if kc == 0:
         raise ValueError("no centers to assign to")
-    if use_tree:
+    cdef intp[::1] labels = labels_arr
+    cdef int failed = 0, rescaled = 0
+    cdef BallTree tree
+    if kc > TREE_ASSIGN_MIN_CENTERS:
         tree = build_tree(centers, leaf_size=8, n_threads=n_threads)
-        cdata = tree.data
-        t = &tree.t
-        stack_size = 2 * tree.t.n_levels + 2
-        with nogil, parallel(num_threads=n_threads):
-            q = <double*>malloc(d * sizeof(double))
-            stack = <intp*>malloc(stack_size * sizeof(intp))
-            if q == NULL or stack == NULL:
-                failed_p[0] = 1
-            for i in prange(n, schedule='static'):
-                if q == NULL or stack == NULL:
-                    continue
-                # assigned here so that each thread has its own copy
-                bi1 = -1
-                bd2 = INFINITY
-                for k in range(d):
-                    q[k] = X[i, k]
-                _nearest_tree(q, &cdata[0, 0], t, stack, &bi1, &bd2)
-                e = 0
-                if bd2 == INFINITY or bd2 < ASSIGN_TINY_D2:
-                    overflow_p[0] = 1
-                    bi1 = _nearest_rescaled(q, &centers[0, 0], kc, d, &bd2,
-                                            &e)
-                if not cluster_all and _beyond_bandwidth(bd2, e, bwl):
-                    bi1 = -1
-                labels[i] = bi1
-            free(q)
-            free(stack)
+        _assign_by_tree(X, centers, tree, bandwidth, cluster_all, n_threads,
+                        &labels[0], &failed, &rescaled)
     else:
-        n_blocks = (n + MS_BLOCK - 1) // MS_BLOCK
-        # rows one after another: read them through a plain pointer
-        contiguous = (X.strides[1] == sizeof(floating)
-                      and X.strides[0] == d * sizeof(floating))
-        base = &X[0, 0]
-        with nogil, parallel(num_threads=n_threads):
-            xs = <double*>malloc(d * MS_BLOCK * sizeof(double))
-            # (also a row's coordinates for _nearest_rescaled)
-            dist = <double*>malloc((MS_BLOCK if d < MS_BLOCK else d)
-                                   * sizeof(double))
-            best = <double*>malloc(MS_BLOCK * sizeof(double))
-            bi = <intp*>malloc(MS_BLOCK * sizeof(intp))
-            if xs == NULL or dist == NULL or best == NULL or bi == NULL:
-                failed_p[0] = 1
-            # dynamic: a thread that another process slows down takes fewer
-            # blocks instead of holding the others up at the end
-            for blk in prange(n_blocks, schedule='dynamic', chunksize=16):
-                if xs == NULL or dist == NULL or best == NULL or bi == NULL:
-                    continue
-                lo = blk * MS_BLOCK
-                hi = lo + MS_BLOCK
-                if hi > n:
-                    hi = n
-                if contiguous and hi - lo == MS_BLOCK:
-                    row = base + lo * d
-                    for k in range(d):
-                        for p in range(MS_BLOCK):
-                            xs[k * MS_BLOCK + p] = row[p * d + k]
-                else:
-                    for p in range(MS_BLOCK):
-                        # a short last block repeats its last row
-                        i = lo + p if lo + p < hi else hi - 1
-                        for k in range(d):
-                            xs[k * MS_BLOCK + p] = X[i, k]
-                for p in range(MS_BLOCK):
-                    best[p] = INFINITY
-                    bi[p] = 0
-                ms_nearest_block(xs, d, &centers[0, 0], kc, dist, best, bi)
-                for p in range(hi - lo):
-                    e = 0
-                    if best[p] == INFINITY or best[p] < ASSIGN_TINY_D2:
-                        overflow_p[0] = 1
-                        for k in range(d):
-                            dist[k] = xs[k * MS_BLOCK + p]
-                        bi[p] = _nearest_rescaled(dist, &centers[0, 0], kc, d,
-                                                  &best[p], &e)
-                    if not cluster_all and _beyond_bandwidth(best[p], e, bwl):
-                        labels[lo + p] = -1
-                    else:
-                        labels[lo + p] = bi[p]
-            free(xs)
-            free(dist)
-            free(best)
-            free(bi)
+        _assign_by_blocks(X, centers, bandwidth, cluster_all, n_threads,
+                          &labels[0], &failed, &rescaled)
     if failed:
         raise MemoryError("assign: out of memory for thread scratch")
-    return labels_arr, bool(overflow)
+    return labels_arr, bool(rescaled)
+
+
+cdef void _assign_by_tree(const floating[:, :] X, const double[:, ::1] centers,
+                          BallTree tree, double bandwidth, bint cluster_all,
+                          int n_threads, intp* labels, int* failed_p,
+                          int* overflow_p):
+    """Many centers: each row searches the tree over them (_nearest_tree)."""
+    cdef intp n = X.shape[0], d = X.shape[1], kc = centers.shape[0], i, k
+    cdef const double[:, ::1] cdata = tree.data
+    cdef const Tree* t = &tree.t
+    cdef intp stack_size = 2 * tree.t.n_levels + 2
+    cdef double* q
+    cdef intp* stack
+    cdef intp bi1
+    cdef double bd2, bwl = bandwidth
+    cdef int e
+    with nogil, parallel(num_threads=n_threads):
+        q = <double*>malloc(d * sizeof(double))
+        stack = <intp*>malloc(stack_size * sizeof(intp))
+        if q == NULL or stack == NULL:
+            failed_p[0] = 1
+        for i in prange(n, schedule='static'):
+            if q == NULL or stack == NULL:
+                continue
+            # assigned here so that each thread has its own copy
+            bi1 = -1
+            bd2 = INFINITY
+            for k in range(d):
+                q[k] = X[i, k]
+            _nearest_tree(q, &cdata[0, 0], t, stack, &bi1, &bd2)
+            e = 0
+            if bd2 == INFINITY or bd2 < ASSIGN_TINY_D2:
+                overflow_p[0] = 1
+                bi1 = _nearest_rescaled(q, &centers[0, 0], kc, d, &bd2,
+                                        &e)
+            if not cluster_all and _beyond_bandwidth(bd2, e, bwl):
+                bi1 = -1
+            labels[i] = bi1
+        free(q)
+        free(stack)
+
+
+cdef void _assign_by_blocks(const floating[:, :] X,
+                            const double[:, ::1] centers, double bandwidth,
+                            bint cluster_all, int n_threads, intp* labels,
+                            int* failed_p, int* overflow_p):
+    """A few centers: blocks of MS_BLOCK rows compared with every center at
+    once (ms_nearest_block)."""
+    cdef intp n = X.shape[0], d = X.shape[1], kc = centers.shape[0], i, k, p
+    cdef intp blk, lo, hi, n_blocks
+    cdef double* xs
+    cdef double* dist
+    cdef double* best
+    cdef intp* bi
+    cdef double bwl = bandwidth
+    cdef int e
+    cdef bint contiguous
+    cdef const floating* base
+    cdef const floating* row
+    n_blocks = (n + MS_BLOCK - 1) // MS_BLOCK
+    # rows one after another: read them through a plain pointer
+    contiguous = (X.strides[1] == sizeof(floating)
+                  and X.strides[0] == d * sizeof(floating))
+    base = &X[0, 0]
+    with nogil, parallel(num_threads=n_threads):
+        xs = <double*>malloc(d * MS_BLOCK * sizeof(double))
+        # (also a row's coordinates for _nearest_rescaled)
+        dist = <double*>malloc((MS_BLOCK if d < MS_BLOCK else d)
+                               * sizeof(double))
+        best = <double*>malloc(MS_BLOCK * sizeof(double))
+        bi = <intp*>malloc(MS_BLOCK * sizeof(intp))
+        if xs == NULL or dist == NULL or best == NULL or bi == NULL:
+            failed_p[0] = 1
+        # dynamic: a thread that another process slows down takes fewer
+        # blocks instead of holding the others up at the end
+        for blk in prange(n_blocks, schedule='dynamic', chunksize=16):
+            if xs == NULL or dist == NULL or best == NULL or bi == NULL:
+                continue
+            lo = blk * MS_BLOCK
+            hi = lo + MS_BLOCK
+            if hi > n:
+                hi = n
+            if contiguous and hi - lo == MS_BLOCK:
+                row = base + lo * d
+                for k in range(d):
+                    for p in range(MS_BLOCK):
+                        xs[k * MS_BLOCK + p] = row[p * d + k]
+            else:
+                for p in range(MS_BLOCK):
+                    # a short last block repeats its last row
+                    i = lo + p if lo + p < hi else hi - 1
+                    for k in range(d):
+                        xs[k * MS_BLOCK + p] = X[i, k]
+            for p in range(MS_BLOCK):
+                best[p] = INFINITY
+                bi[p] = 0
+            ms_nearest_block(xs, d, &centers[0, 0], kc, dist, best, bi)
+            for p in range(hi - lo):
+                e = 0
+                if best[p] == INFINITY or best[p] < ASSIGN_TINY_D2:
+                    overflow_p[0] = 1
+                    for k in range(d):
+                        dist[k] = xs[k * MS_BLOCK + p]
+                    bi[p] = _nearest_rescaled(dist, &centers[0, 0], kc, d,
+                                              &best[p], &e)
+                if not cluster_all and _beyond_bandwidth(best[p], e, bwl):
+                    labels[lo + p] = -1
+                else:
+                    labels[lo + p] = bi[p]
+        free(xs)
+        free(dist)
+        free(best)
+        free(bi)

@@ -7,7 +7,7 @@ expected number of fields, no empty, quoted or unusual field.  Anything
 else is refused (None), and the caller reads that block line by line with
 numpy.loadtxt, which names the line and column of a problem.  The numbers
 it accepts have, to the bit, the values numpy.loadtxt gives them: plain
-decimals are rounded correctly in C (_textparse.h) without the GIL, and
+decimals are rounded correctly in C (src/textparse.h) without the GIL, and
 every other token (inf, nan, more than 19 digits, the rare undecided
 case) goes through PyOS_string_to_double, loadtxt's own routine.
 """
@@ -24,7 +24,7 @@ cdef extern from "Python.h":
     double PyOS_string_to_double(const char *s, char **endptr,
                                  PyObject *overflow_exception) except? -1.0
 
-cdef extern from "_textparse.h" nogil:
+cdef extern from "src/textparse.h" nogil:
     ctypedef struct ms_deferred:
         Py_ssize_t start, len, index
     ctypedef struct ms_deferred_list:

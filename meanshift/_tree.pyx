@@ -233,20 +233,20 @@ cdef void _select(floating* data, intp* idx, double* w, intp d, intp dim,
                   intp lo, intp hi, intp kth) noexcept nogil:
     """Reorder rows [lo, hi) so that row kth holds the kth smallest value of
     column dim, with no larger value before it and no smaller one after."""
-    cdef intp l = lo, r = hi - 1, i, j, m
+    cdef intp left = lo, right = hi - 1, i, j, m
     cdef floating x, a, b, c
-    while l < r:
-        m = l + (r - l) // 2
-        a = data[l * d + dim]
+    while left < right:
+        m = left + (right - left) // 2
+        a = data[left * d + dim]
         b = data[m * d + dim]
-        c = data[r * d + dim]
-        # median of three as pivot value (it is present in [l, r])
+        c = data[right * d + dim]
+        # median of three as pivot value (it is present in [left, right])
         if a < b:
             x = b if b < c else (c if a < c else a)
         else:
             x = a if a < c else (c if b < c else b)
-        i = l
-        j = r
+        i = left
+        j = right
         while True:
             while data[i * d + dim] < x:
                 i += 1
@@ -259,9 +259,9 @@ cdef void _select(floating* data, intp* idx, double* w, intp d, intp dim,
             if i > j:
                 break
         if j < kth:
-            l = i
+            left = i
         if kth < i:
-            r = j
+            right = j
 
 
 cdef intp _split_node(floating* data, intp* idx, double* w, intp d,
@@ -483,67 +483,105 @@ def build_tree(const floating[:, :] X, *, intp leaf_size, int n_threads=1,
     """
     X = aligned(X)
     cdef intp n = X.shape[0], d = X.shape[1]
-    cdef intp n_levels = tree_levels(n, leaf_size)
-    cdef intp n_nodes = (<intp>1 << n_levels) - 1
-    cdef intp first_leaf = (n_nodes - 1) // 2
-    cdef intp level, node, top, s, e, mid
     if n == 0 or d == 0:
         raise ValueError("cannot build a tree over an empty array")
     if d > BOX_MAX_D or moments:
         balls = True
     dtype = np.float32 if floating is float else np.float64
-    data_arr = np.empty((n, d), dtype=dtype)
-    idx_arr = np.arange(n, dtype=np.intp) if index else None
-    bounds_arr = np.zeros(first_leaf + 2, dtype=np.intp)
-    # rows of the nodes split before the parallel region (a few levels)
-    top_arr = np.zeros(2 * n_nodes if n_nodes < 512 else 1024, dtype=np.intp)
-    centroid_arr = np.zeros((n_nodes, d), dtype=np.float64) if balls else None
-    radius_arr = np.zeros(n_nodes, dtype=np.float64) if balls else None
-    sums_arr = np.zeros((n_nodes, d), dtype=np.float64)
-    box_arr = np.zeros((n_nodes, 2 * d), dtype=dtype)
-    w_arr = None
+    cdef BallTree tree = BallTree.__new__(BallTree)
+    tree.n_levels = tree_levels(n, leaf_size)
+    cdef intp n_nodes = (<intp>1 << tree.n_levels) - 1
+    cdef intp first_leaf = (n_nodes - 1) // 2
+    tree.data = np.empty((n, d), dtype=dtype)
+    tree.idx = np.arange(n, dtype=np.intp) if index else None
+    tree.bounds = np.zeros(first_leaf + 2, dtype=np.intp)
+    tree.centroid = np.zeros((n_nodes, d), dtype=np.float64) if balls else None
+    tree.radius = np.zeros(n_nodes, dtype=np.float64) if balls else None
+    tree.sums = np.zeros((n_nodes, d), dtype=np.float64)
+    tree.box = np.zeros((n_nodes, 2 * d), dtype=dtype)
+    tree.w = tree.wsum = tree.mom = tree.cols = None
     if weights is not None:
-        w_arr = np.array(weights, dtype=np.float64, order="C")  # a copy
-        if w_arr.shape != (n,):
+        w = np.array(weights, dtype=np.float64, order="C")  # a copy
+        if w.shape != (n,):
             raise ValueError("weights must hold one value per row")
-        # padded, a view of the first n: the column scans read past the
-        # last leaf's weights (and mask them out)
-        w_arr = np.concatenate([w_arr, np.zeros(4)])[:n]
-    cdef floating[:, ::1] data = data_arr
-    cdef intp[::1] idx_view
-    cdef double[::1] w_view
-    cdef intp* idx = NULL
-    cdef double* w = NULL
-    cdef intp[::1] bounds = bounds_arr
-    cdef intp[::1] top_se = top_arr
-    cdef double[:, ::1] centroid_view
-    cdef double[::1] radius_view
-    cdef double* centroid = NULL
-    cdef double* radius = NULL
-    cdef double[:, ::1] sums = sums_arr
-    cdef floating[:, ::1] box = box_arr
-    if index:
-        idx_view = idx_arr
-        idx = &idx_view[0]
-    if w_arr is not None:
-        w_view = w_arr
-        w = &w_view[0]
-    if balls:
-        centroid_view = centroid_arr
-        radius_view = radius_arr
-        centroid = &centroid_view[0, 0]
-        radius = &radius_view[0]
+        # permuted with the rows; padded, a view of the first n: the column
+        # scans read past the last leaf's weights (and mask them out)
+        tree.w = np.concatenate([w, np.zeros(4)])[:n]
     if n * d < 65536:
         n_threads = 1      # a parallel region costs more than the work
+    _split_and_aggregate(X, tree, n_threads)
+    cdef floating[:, ::1] data = tree.data
+    if leaf_columns and MS_COLUMNS_MIN <= d <= MS_COLUMNS_MAX:
+        tree.cols = _columns_of(tree.data, tree.bounds, n_threads)
+    cdef double[::1] w_view, wsum_view
+    cdef double[:, ::1] mom, centroid
+    cdef intp[::1] bounds = tree.bounds
+    cdef double[:, ::1] sums = tree.sums
+    if weights is not None:
+        tree.wsum = np.zeros(n_nodes, dtype=np.float64)
+        w_view = tree.w
+        wsum_view = tree.wsum
+        _weighted_aggregates(w_view, wsum_view, data, bounds, sums, first_leaf,
+                             n_threads)
+    if moments:
+        tree.mom = np.zeros((n_nodes, 2 * d + 1 + d * (d + 1) // 2),
+                            dtype=np.float64)
+    # rounding of a distance is ~ (d + 3) eps relative; radii of inner
+    # nodes add one such error per level
+    tree.rel = BASE_REL_TOL + 8.0 * (d + 4) * (tree.n_levels + 2) * DBL_EPS
+    tree._bind()
+    if moments:   # (over the node ranges of the bound tree)
+        mom = tree.mom
+        centroid = tree.centroid
+        _all_moments(tree.w, mom, data, &tree.t, centroid, n_threads)
+    return tree
+
+
+cdef void _split_and_aggregate(const floating[:, :] X, BallTree tree,
+                               int n_threads):
+    """Copy X into tree.data, permute it (with tree.idx and tree.w, where
+    there are) by splitting every node at its middle along its widest
+    coordinate, and fill the leaves' bounds and every node's aggregates.
+
+    The top levels are split in this thread until there are a few subtrees
+    per thread; each subtree is then built whole by one thread, so the
+    build is one parallel region with no barrier per level (barriers stall
+    when another process holds a core)."""
+    cdef floating[:, ::1] data = tree.data
+    cdef floating[:, ::1] box = tree.box
+    cdef double[:, ::1] sums = tree.sums
+    cdef intp[::1] bounds = tree.bounds
+    cdef intp[::1] idx_view
+    cdef double[::1] w_view
+    cdef double[:, ::1] centroid_view
+    cdef double[::1] radius_view
+    cdef intp* idx = NULL
+    cdef double* w = NULL
+    cdef double* centroid = NULL
+    cdef double* radius = NULL
+    cdef intp n = data.shape[0], d = data.shape[1]
+    cdef intp n_levels = tree.n_levels
+    cdef intp first_leaf = bounds.shape[0] - 2
+    cdef intp level, node, top, s, e, mid
+    # rows of the nodes split before the parallel region (a few levels)
+    cdef intp[::1] top_se = np.zeros(min(2 * (2 * first_leaf + 1), 1024),
+                                     dtype=np.intp)
+    if tree.idx is not None:
+        idx_view = tree.idx
+        idx = &idx_view[0]
+    if tree.w is not None:
+        w_view = tree.w
+        w = &w_view[0]
+    if tree.centroid is not None:
+        centroid_view = tree.centroid
+        radius_view = tree.radius
+        centroid = &centroid_view[0, 0]
+        radius = &radius_view[0]
     with nogil:
         _copy_rows(X, &data[0, 0], n, d, n_threads)
         top_se[0] = 0
         top_se[1] = n
         bounds[first_leaf + 1] = n
-        # The top levels are split in this thread until there are a few
-        # subtrees per thread; each subtree is then built whole by one
-        # thread, so the build is one parallel region with no barrier per
-        # level (barriers stall when another process holds a core).
         top = 0
         while (top < n_levels - 1 and (<intp>1 << top) < 4 * n_threads
                and (<intp>2 << top) <= 256):
@@ -570,48 +608,21 @@ def build_tree(const floating[:, :] X, *, intp leaf_size, int n_threads=1,
                 _inner_stats(&data[0, 0], d, top_se[2 * node],
                              top_se[2 * node + 1], centroid, radius,
                              &sums[0, 0], &box[0, 0], node)
-    cdef floating[::1] cols
-    cols_arr = None
-    if leaf_columns and MS_COLUMNS_MIN <= d <= MS_COLUMNS_MAX:
-        # padded: the vector scan of the last leaf reads past its end
-        cols_arr = np.zeros(n * d + 4, dtype=dtype)
-        cols = cols_arr
-        with nogil:
-            _leaf_columns(&data[0, 0], &bounds[0], first_leaf + 1, d,
-                          &cols[0], n_threads)
-    cdef BallTree tree = BallTree.__new__(BallTree)
-    cdef double[::1] wsum_view
-    cdef double[:, ::1] mom_view
-    tree.data = data_arr
-    tree.idx = idx_arr
-    tree.bounds = bounds_arr
-    tree.centroid = centroid_arr
-    tree.radius = radius_arr
-    tree.sums = sums_arr
-    tree.box = box_arr
-    tree.n_levels = n_levels
-    tree.w = None
-    tree.wsum = None
-    tree.mom = None
-    tree.cols = cols_arr
-    if weights is not None:
-        tree.w = w_arr          # permuted with the rows
-        tree.wsum = np.zeros(n_nodes, dtype=np.float64)
-        wsum_view = tree.wsum
-        _weighted_aggregates(w_view, wsum_view, data, bounds, sums,
-                             first_leaf, n_threads)
-    if moments:
-        tree.mom = np.zeros((n_nodes, 2 * d + 1 + d * (d + 1) // 2),
-                            dtype=np.float64)
-        mom_view = tree.mom
-    # rounding of a distance is ~ (d + 3) eps relative; radii of inner
-    # nodes add one such error per level
-    tree.rel = BASE_REL_TOL + 8.0 * (d + 4) * (n_levels + 2) * DBL_EPS
-    tree._bind()
-    if moments:   # (over the node ranges of the bound tree)
-        _all_moments(tree.w, mom_view, data, &tree.t, centroid_view,
-                     n_threads)
-    return tree
+
+
+def _columns_of(const floating[:, ::1] data, const intp[::1] bounds,
+                int n_threads):
+    """The rows again, leaf by leaf stored by coordinate (see
+    _leaf_columns); padded: the vector scan of the last leaf reads past its
+    end."""
+    cdef intp n = data.shape[0], d = data.shape[1]
+    dtype = np.float32 if floating is float else np.float64
+    cols_arr = np.zeros(n * d + 4, dtype=dtype)
+    cdef floating[::1] cols = cols_arr
+    with nogil:
+        _leaf_columns(&data[0, 0], &bounds[0], bounds.shape[0] - 1, d,
+                      &cols[0], n_threads)
+    return cols_arr
 
 
 cdef void _weighted_aggregates(const double[::1] w, double[::1] wsum,

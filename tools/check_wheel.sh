@@ -95,7 +95,7 @@ run_test_suite() {
     cd "$repo"
     # (-I: not the source tree, which the current folder would put first)
     python -I -c "import meanshift, sys; print('testing', meanshift.__file__, 'with', sys.executable)"
-    python -m pytest --doctest-modules --pyargs meanshift tests -p no:cacheprovider "${pytest_args[@]}"
+    python -m pytest --doctest-modules --pyargs meanshift tests --runslow -p no:cacheprovider "${pytest_args[@]}"
 }
 
 if [ "$only_tests" = 1 ]; then
@@ -128,7 +128,10 @@ sdist, wheel = sys.argv[1:]
 with tarfile.open(sdist) as tar:
     names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
 need = ["LICENSE", "README.md", "pyproject.toml", "meson.build", "PKG-INFO",
-        "meanshift/meson.build", "meanshift/_core.pyx", "meanshift/_openmp.pxd",
+        "meanshift/meson.build", "meanshift/_core.pyx", "meanshift/_tree.pyx",
+        "meanshift/_merge.pyx", "meanshift/_bandwidth.pyx", "meanshift/_bins.pyx",
+        "meanshift/_common.pxd", "meanshift/_kernels.pxd", "meanshift/_openmp.pxd",
+        "meanshift/_tree.pxd", "meanshift/src/ms_simd.h", "meanshift/src/pow5_table.py",
         "meanshift/_version.py.in", "meanshift/__init__.pyi", "meanshift/py.typed",
         "tests/conftest.py"]
 missing = [n for n in need if n not in names]
@@ -143,7 +146,9 @@ need = ["meanshift/_version.py", "meanshift/_show_versions.py", "meanshift/py.ty
         "meanshift/__init__.pyi", meta.replace("METADATA", "licenses/LICENSE")]
 missing = [n for n in need if n not in names]
 assert not missing, f"wheel lacks {missing}"
-assert any(n.startswith("meanshift/_core.") for n in names), "wheel lacks _core"
+for stage in ("_tree", "_core", "_merge", "_bandwidth", "_bins", "_textparse"):
+    assert any(n.startswith(f"meanshift/{stage}.") and not n.endswith((".pyx", ".pxd"))
+               for n in names), f"wheel lacks the compiled {stage}"
 assert "License-Expression: BSD-3-Clause" in metadata, "no License-Expression"
 print(f"wheel: {len(names)} files, has {', '.join(need)}")
 EOF

@@ -13,9 +13,9 @@ caches of numpy and scikit-learn): they are not ours and say nothing about
 meanshift.  A leak record ("Direct leak of N byte(s) ... allocated from:"
 for LSan, "N bytes in M blocks are definitely lost in loss record ..." for
 memcheck, and its stack) is attributed to meanshift when one of its frames
-is in meanshift's compiled module (a function of _core.c/_core.pyx, a
+is in one of meanshift's compiled modules (a function of _core.pyx, _tree.pyx, ... or of their C, a
 Cython name mangled with ``9meanshift``, or an address in
-meanshift/_core*.so), whether the malloc is ours or numpy's on our behalf.
+meanshift/_core*.so and the others), whether the malloc is ours or numpy's on our behalf.
 The allocation stacks must be long and fully unwound for this to see through
 numpy's frames (LSan: ASAN_OPTIONS fast_unwind_on_malloc=0; memcheck:
 --num-callers=40).
@@ -32,7 +32,11 @@ one, 0 otherwise (including when there is no report at all).
 import re
 import sys
 
-OURS = re.compile(r"(9meanshift|/_core\.c:|_core\.c:\d|_core\.pyx|meanshift/_core[.a-z0-9_-]*\.so)")
+_MODULES = r"(?:_tree|_core|_merge|_bandwidth|_bins|_textparse)"
+OURS = re.compile(
+    rf"(9meanshift|/{_MODULES}\.pyx\.c:|{_MODULES}\.c:\d|{_MODULES}\.pyx|"
+    rf"meanshift/{_MODULES}[.a-z0-9_-]*\.so|meanshift/src/\w+\.h)"
+)
 
 LSAN_HEAD = re.compile(r"^(Direct|Indirect) leak of (\d+) byte\(s\) in (\d+) object\(s\)")
 VG_PREFIX = re.compile(r"^==\d+== ?")

@@ -44,7 +44,8 @@
 #     b_sanitize=address,undefined, b_lundef=false, debugoptimized (-O2 -g),
 #     -fno-omit-frame-pointer and -fno-sanitize-recover=undefined (any UB
 #     aborts); the meson build dir is <venv>/build, never inside the repo;
-#  3. checks that the installed _core*.so really is instrumented (asan/ubsan
+#  3. checks that every installed compiled stage (_tree, _core, _merge,
+#     _bandwidth, _bins) really is instrumented (asan/ubsan
 #     symbols, libasan/libubsan in its dependencies) and that the runtime
 #     reports a deliberate heap overflow (a canary through ASan's memmove
 #     interceptor) - so a silently uninstrumented build cannot pass;
@@ -158,26 +159,29 @@ echo "== building with ASan+UBSan (build dir $build_dir)"
     "$repo"
 
 # -- 3. is it really instrumented? -------------------------------------------
-# (importing it needs the runtime preloaded: locate the file instead)
-so="$(find "$venv/lib" -path '*/site-packages/meanshift/_core*.so' | head -n 1)"
-echo "== module: $so"
-case "$so" in
-    "$repo"/*) echo "sanitize.sh: found the module inside the source tree" >&2; exit 1 ;;
-esac
-n_asan="$(nm -D "$so" | grep -c ' U __asan_report_' || true)"
-n_ubsan="$(nm -D "$so" | grep -c ' U __ubsan_handle_' || true)"
-echo "   undefined __asan_report_* symbols: $n_asan, __ubsan_handle_* symbols: $n_ubsan"
-ldd "$so" | grep -E 'lib(asan|ubsan|gomp)' | sed 's/^/   /' || true
-if [ "$n_asan" -lt 1 ] || [ "$n_ubsan" -lt 1 ]; then
-    echo "sanitize.sh: $so is not instrumented" >&2
-    exit 1
-fi
-if nm -D "$so" | grep -q '__ubsan_handle_.*_abort'; then
-    echo "   UBSan checks abort on error (-fno-sanitize-recover)"
-else
-    echo "sanitize.sh: UBSan handlers are the recovering kind; expected *_abort" >&2
-    exit 1
-fi
+# (importing it needs the runtime preloaded: locate the files instead)
+for stage in _tree _core _merge _bandwidth _bins; do
+    so="$(find "$venv/lib" -path "*/site-packages/meanshift/$stage.*so" | head -n 1)"
+    echo "== module: $so"
+    case "$so" in
+        "") echo "sanitize.sh: meanshift.$stage is not installed" >&2; exit 1 ;;
+        "$repo"/*) echo "sanitize.sh: found the module inside the source tree" >&2; exit 1 ;;
+    esac
+    n_asan="$(nm -D "$so" | grep -c ' U __asan_report_' || true)"
+    n_ubsan="$(nm -D "$so" | grep -c ' U __ubsan_handle_' || true)"
+    echo "   undefined __asan_report_* symbols: $n_asan, __ubsan_handle_* symbols: $n_ubsan"
+    ldd "$so" | grep -E 'lib(asan|ubsan|gomp)' | sed 's/^/   /' || true
+    if [ "$n_asan" -lt 1 ] || [ "$n_ubsan" -lt 1 ]; then
+        echo "sanitize.sh: $so is not instrumented" >&2
+        exit 1
+    fi
+    if nm -D "$so" | grep -q '__ubsan_handle_.*_abort'; then
+        echo "   UBSan checks abort on error (-fno-sanitize-recover)"
+    else
+        echo "sanitize.sh: UBSan handlers are the recovering kind; expected *_abort" >&2
+        exit 1
+    fi
+done
 
 logdir="$venv/sanitizer-logs"     # ASan/LSan reports (log_path)
 outdir="$venv/sanitizer-out"      # stdout+stderr of each step (UBSan prints

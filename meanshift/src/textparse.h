@@ -9,7 +9,7 @@
  *  - w <= 2**53 and |q| <= 22: w and 10**|q| are both doubles, so one IEEE
  *    multiplication or division rounds the exact value once (Clinger);
  *  - otherwise the product of w with a 128-bit power of five rounded down
- *    (tools/pow5_table.py) gives a 192-bit value P within 2**64 below the
+ *    (src/pow5_table.py) gives a 192-bit value P within 2**64 below the
  *    exact one E.  The rounding of E is decided by P unless a halfway point
  *    between two doubles lies within that gap, which is rare (about 2**-70
  *    of random inputs, and exact ties such as 4503599627370496.5); for
