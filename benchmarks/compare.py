@@ -38,6 +38,7 @@ thread only.  The report prints the load average before and after the run.
 """
 
 import argparse
+import copy
 import gc
 import json
 import os
@@ -48,7 +49,9 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -491,44 +494,30 @@ def measure_memory(lib, n, d, dtype, bw):
 # ---------------------------------------------------------------------------
 
 
+# name: (value with --quick, value in a full run)
+SETTINGS = {
+    "all_n": (1000, 5000),
+    "digits_rows": (300, None),
+    "bin_n": (100_000, 1_000_000),
+    "bin3_n": (100_000, 300_000),
+    "eb_n": (5000, 20_000),
+    "predict_n": (200_000, 1_000_000),
+    "threads_n": (5000, 20_000),
+    "scale_ns": ([10_000, 30_000, 100_000, 300_000, 1_000_000],
+                 [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000]),
+    "peer_cap": (5.0, 60.0),
+    "budget": (1.5, 6.0),
+    "kmax": (3, 5),
+    "slow": (5.0, 12.0),
+    "memory_n": (1_000_000, 1_000_000),
+    "memory_mlpack": (False, True),
+    "sk_default": (False, True),
+    "sk_time_limit": (30.0, 180.0),
+}
+
+
 def settings(quick):
-    if quick:
-        return dict(
-            all_n=1000,
-            digits_rows=300,
-            bin_n=100_000,
-            bin3_n=100_000,
-            eb_n=5000,
-            predict_n=200_000,
-            threads_n=5000,
-            scale_ns=[10_000, 30_000, 100_000, 300_000, 1_000_000],
-            peer_cap=5.0,
-            budget=1.5,
-            kmax=3,
-            slow=5.0,
-            memory_n=1_000_000,
-            memory_mlpack=False,
-            sk_default=False,
-            sk_time_limit=30.0,
-        )
-    return dict(
-        all_n=5000,
-        digits_rows=None,
-        bin_n=1_000_000,
-        bin3_n=300_000,
-        eb_n=20_000,
-        predict_n=1_000_000,
-        threads_n=20_000,
-        scale_ns=[10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000],
-        peer_cap=60.0,
-        budget=6.0,
-        kmax=5,
-        slow=12.0,
-        memory_n=1_000_000,
-        memory_mlpack=True,
-        sk_default=True,
-        sk_time_limit=180.0,
-    )
+    return {key: copy.copy(value[0 if quick else 1]) for key, value in SETTINGS.items()}
 
 
 def fmt_n(n):
@@ -538,7 +527,7 @@ def fmt_n(n):
     return f"{n:,}"
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -600,11 +589,11 @@ def main(argv=None):
         help="run only these cases (of: %(choices)s); 'floor' and the scale "
         "sweep reuse the 'bin' case's data and times when it runs too",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    def want(key):
-        return args.only is None or key in args.only
 
+def run_settings(args):
+    """settings() with the command line's overrides; and the scale sweep's n."""
     S = settings(args.quick)
     if args.peer_cap is not None:
         S["peer_cap"] = args.peer_cap
@@ -618,463 +607,657 @@ def main(argv=None):
         if args.max_n_scale not in scale_ns and args.max_n_scale > 0:
             scale_ns.append(args.max_n_scale)
             scale_ns.sort()
-    use_sk = not args.no_sklearn
-    use_ml = mlpack is not None and not args.no_mlpack
-    notes = []
-    if mlpack is None:
-        notes.append(f"mlpack skipped: not importable ({MLPACK_ERROR}).")
-    elif args.no_mlpack:
-        notes.append("mlpack skipped (--no-mlpack).")
-    if not use_sk:
-        notes.append("scikit-learn skipped (--no-sklearn): no agreement checks.")
+    return S, scale_ns
 
-    race_kw = dict(budget=S["budget"], kmax=S["kmax"], slow=S["slow"])
-    info = machine_info()
-    load_start = load_avg()
-    t_start = time.perf_counter()
-    rows = []  # (case, data, meanshift time, peer, peer time, ratio, agreement)
-    raw = {"machine": info, "settings": S, "cases": {}}
-    sk_name = f"scikit-learn {sklearn.__version__}"
-    ml_name = f"mlpack {info['mlpack']}"
 
-    # warm-up: imports, OpenMP thread pool, mlpack's first call
-    Xw = blobs(2000, 2, centers=3, random_state=0)
-    ms_fit(Xw, 1.0, bin_seeding=True)
-    if use_ml:
-        mlpack_fit(Xw, 1.0)
+class Run:
+    """What the cases share: the options and settings, the report's rows and
+    notes, the raw timings for the JSON dump, and the 'bin' case's data and
+    times (reused by 'floor' and the scale sweep)."""
 
-    def peer_label(name):
+    def __init__(self, args):
+        self.args = args
+        self.S, self.scale_ns = run_settings(args)
+        self.use_sk = not args.no_sklearn
+        self.use_ml = mlpack is not None and not args.no_mlpack
+        self.notes = []
+        if mlpack is None:
+            self.notes.append(f"mlpack skipped: not importable ({MLPACK_ERROR}).")
+        elif args.no_mlpack:
+            self.notes.append("mlpack skipped (--no-mlpack).")
+        if not self.use_sk:
+            self.notes.append("scikit-learn skipped (--no-sklearn): no agreement checks.")
+        self.race_kw = dict(budget=self.S["budget"], kmax=self.S["kmax"], slow=self.S["slow"])
+        self.info = machine_info()
+        self.load_start = load_avg()
+        self.t_start = time.perf_counter()
+        self.rows = []  # (case, data, meanshift time, peer, peer time, ratio, agreement)
+        self.raw = {"machine": self.info, "settings": self.S, "cases": {}}
+        self.sk_name = f"scikit-learn {sklearn.__version__}"
+        self.ml_name = f"mlpack {self.info['mlpack']}"
+        # set by the 'bin' case: its data, meanshift's time, the peers' timings
+        self.bin_X, self.bin_ms, self.scale_cache = None, None, {}
+        self.weights_rng = np.random.default_rng(5)  # the kernels cases' weights
+
+    def want(self, key):
+        return self.args.only is None or key in self.args.only
+
+    def warm_up(self):
+        """Imports, OpenMP thread pool, mlpack's first call."""
+        Xw = blobs(2000, 2, centers=3, random_state=0)
+        ms_fit(Xw, 1.0, bin_seeding=True)
+        if self.use_ml:
+            mlpack_fit(Xw, 1.0)
+
+    def race(self, runners):
+        return race(runners, **self.race_kw)
+
+    def peer_label(self, name):
         return {
-            "sklearn": sk_name,
-            "sklearn-1t": sk_name + ", 1 OpenMP thread",
-            "mlpack": ml_name,
+            "sklearn": self.sk_name,
+            "sklearn-1t": self.sk_name + ", 1 OpenMP thread",
+            "mlpack": self.ml_name,
         }.get(name, name)
 
-    def sk_runners(fn, also_single_thread=False):
+    def sk_runners(self, fn, also_single_thread=False):
         """scikit-learn as users get it (its defaults), time-limited; and,
         where its work is OpenMP-parallel per tiny query, also with one
         OpenMP thread (threadpoolctl), which is what it needs on a busy
         machine."""
         out = {}
-        if use_sk:
-            if S["sk_default"]:
-                out["sklearn"] = limited(fn, S["sk_time_limit"])
-            if also_single_thread or not S["sk_default"]:
-                out["sklearn-1t"] = limited(single_threaded(fn), S["sk_time_limit"])
+        if self.use_sk:
+            if self.S["sk_default"]:
+                out["sklearn"] = limited(fn, self.S["sk_time_limit"])
+            if also_single_thread or not self.S["sk_default"]:
+                out["sklearn-1t"] = limited(single_threaded(fn), self.S["sk_time_limit"])
         return out
 
-    def sk_reference(timings):
-        for name in ("sklearn", "sklearn-1t"):
-            if name in timings and not timings[name].stopped:
-                return name, timings[name].result
-        return None, None
-
-    def ratio(peer, ms):
-        r = fmt_ratio(peer.best / ms.best)
-        return "> " + r if peer.stopped else r
-
-    def record(case, timings):
-        raw["cases"][case] = {
+    def record(self, case, timings):
+        self.raw["cases"][case] = {
             name: {"times": t.times, "best": t.best, "stopped": t.stopped}
             for name, t in timings.items()
         }
 
-    def solo_row(case, data_desc, timings):
-        if len(timings) == 1:  # no peer run (--no-sklearn / --no-mlpack)
-            rows.append((case, data_desc, timings["meanshift"].fmt(), "—", "—", "—",
-                         "(no peer run)"))
 
-    def add_fit_rows(case, data_desc, timings, bw):
-        ms = timings["meanshift"]
-        record(case, timings)
-        solo_row(case, data_desc, timings)
+def sk_reference(timings):
+    for name in ("sklearn", "sklearn-1t"):
+        if name in timings and not timings[name].stopped:
+            return name, timings[name].result
+    return None, None
+
+
+def ratio(peer, ms):
+    r = fmt_ratio(peer.best / ms.best)
+    return "> " + r if peer.stopped else r
+
+
+# ---------------------------------------------------------------------------
+# The target cases: a table of Case, run one after the other by run_case
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One target case of the report's table.
+
+    data(run) -> (payload, description of the data for the 'data' column);
+    runners(run, payload) -> {name: callable}, raced against each other
+    ("meanshift" first); rows(run, case, desc, timings) records the timings
+    and adds the report's rows -- by default peer_rows: one row per peer of
+    meanshift, whose agreement column is agree(run, case, desc, timings,
+    peer), the peer shown as its label + peer_suffix.
+    """
+
+    key: str  # the name for --only
+    name: str  # the report's 'case' column
+    data: Callable
+    runners: Callable
+    agree: Optional[Callable] = None
+    rows: Optional[Callable] = None
+    peer_suffix: str = ""
+    log: Optional[Callable] = None  # run -> progress line, where not the description
+    when: Optional[Callable] = None  # run -> whether it can run at all
+    after: Optional[Callable] = None  # (run, payload, timings): kept for later
+
+
+def run_case(run, case):
+    payload, desc = case.data(run)
+    log(f"[{case.name}] {case.log(run) if case.log else desc}")
+    timings = run.race(case.runners(run, payload))
+    (case.rows or peer_rows)(run, case, desc, timings)
+    if case.after is not None:
+        case.after(run, payload, timings)
+
+
+def peer_rows(run, case, desc, timings):
+    ms = timings["meanshift"]
+    run.record(case.name, timings)
+    if len(timings) == 1:  # no peer run (--no-sklearn / --no-mlpack)
+        run.rows.append((case.name, desc, ms.fmt(), "—", "—", "—", "(no peer run)"))
+    for name, t in timings.items():
+        if name == "meanshift":
+            continue
+        text = case.agree(run, case, desc, timings, name)
+        run.rows.append((case.name, desc, ms.fmt(), run.peer_label(name) + case.peer_suffix,
+                         t.fmt(), ratio(t, ms), text))
+
+
+# -- clusterings: meanshift, scikit-learn (and mlpack) on the same data -------
+
+
+def fit_case(key, name, data, bw, bin_seeding=False, with_mlpack=False,
+             sk_single_thread=False, **more):
+    """A clustering case: mean_shift(X, bw) of each library on data(run)'s X."""
+
+    def runners(run, X):
+        out = {"meanshift": lambda: ms_fit(X, bw, bin_seeding=bin_seeding)}
+        if with_mlpack and run.use_ml:
+            out["mlpack"] = lambda: mlpack_fit(X, bw)
+        out.update(run.sk_runners(lambda: sk_fit(X, bw, bin_seeding=bin_seeding),
+                                  also_single_thread=sk_single_thread))
+        return out
+
+    return Case(key, name, data, runners, agree=fit_agreement(bw), **more)
+
+
+def fit_agreement(bw):
+    """scikit-learn: same clusters, labels and centers as meanshift (a
+    difference makes a note); mlpack: its clusters vs scikit-learn's (or
+    meanshift's where scikit-learn did not finish)."""
+
+    def agree(run, case, desc, timings, name):
+        ms, t = timings["meanshift"], timings[name]
         ref_name, ref = sk_reference(timings)
-        for name, t in timings.items():
-            if name == "meanshift":
-                continue
-            if name.startswith("sklearn"):
-                if t.stopped:
-                    text = "— (stopped)"
-                    if ref is not None:
-                        text += f"; see {peer_label(ref_name)}"
-                else:
-                    ok, text = agree_with_sklearn(ms.result, t.result, bw)
-                    raw["cases"][case]["agree_" + name] = ok
-                    if not ok:
-                        notes.append(
-                            f"meanshift DISAGREES with {peer_label(name)} on '{case}' "
-                            f"({data_desc}): {text}"
-                        )
-            else:
-                if ref is not None:
-                    text = agree_mlpack(t.result, ref, "sklearn")
-                else:
-                    text = agree_mlpack(t.result, ms.result, "meanshift")
-            rows.append(
-                (case, data_desc, ms.fmt(), peer_label(name), t.fmt(), ratio(t, ms), text)
+        if not name.startswith("sklearn"):
+            if ref is not None:
+                return agree_mlpack(t.result, ref, "sklearn")
+            return agree_mlpack(t.result, ms.result, "meanshift")
+        if t.stopped:
+            text = "— (stopped)"
+            if ref is not None:
+                text += f"; see {run.peer_label(ref_name)}"
+            return text
+        ok, text = agree_with_sklearn(ms.result, t.result, bw)
+        run.raw["cases"][case.name]["agree_" + name] = ok
+        if not ok:
+            run.notes.append(
+                f"meanshift DISAGREES with {run.peer_label(name)} on '{case.name}' "
+                f"({desc}): {text}"
             )
+        return text
 
-    # -- all points as seeds, 2-d ---------------------------------------------
-    if want('all'):
-        n = S["all_n"]
-        case = "all points as seeds"
-        log(f"[{case}] make_blobs({n}, 2, centers=6, cluster_std=1.0, random_state=0), bw 1.2")
-        X = blobs(n, 2, centers=6, random_state=0)
-        runners = {"meanshift": lambda: ms_fit(X, 1.2)}
-        runners.update(sk_runners(lambda: sk_fit(X, 1.2)))
-        add_fit_rows(case, f"blobs {n:,}×2, bw 1.2", race(runners, **race_kw), 1.2)
+    return agree
 
-    # -- all points, high-d (digits) -----------------------------------------
-    if want('digits'):
-        case = "all points, high-d"
-        D = digits_data()
-        if S["digits_rows"]:
-            D = np.ascontiguousarray(D[: S["digits_rows"]])
-        desc = f"digits std. {D.shape[0]:,}×{D.shape[1]}, bw 9.4"
-        log(f"[{case}] {desc}")
-        runners = {"meanshift": lambda: ms_fit(D, 9.4)}
-        # 64-d: scikit-learn's radius queries go brute force, OpenMP-parallel per
-        # query, which collapses when another process holds a core
-        runners.update(sk_runners(lambda: sk_fit(D, 9.4), also_single_thread=True))
-        add_fit_rows(case, desc, race(runners, **race_kw), 9.4)
 
-    scale_cache, ms_bin, Xb = {}, None, None
-    # -- bin seeding, 2-d -----------------------------------------------------
-    if want('bin'):
-        case = "bin seeding"
-        n = S["bin_n"]
-        desc = f"blobs {fmt_n(n)}×2 (8 centers, seed 1), bw 1.5"
-        log(f"[{case}] {desc}")
-        Xb = bin_data(n, 2)
-        runners = {"meanshift": lambda: ms_fit(Xb, 1.5, bin_seeding=True)}
-        if use_ml:
-            runners["mlpack"] = lambda: mlpack_fit(Xb, 1.5)
-        runners.update(sk_runners(lambda: sk_fit(Xb, 1.5, bin_seeding=True)))
-        timings = race(runners, **race_kw)
-        add_fit_rows(case, desc, timings, 1.5)
-        # the scale sweep reuses the peers' measurements (same data for this n);
-        # meanshift is cheap and re-measured there, next to its neighbours in n
-        scale_cache = {(name, n): t for name, t in timings.items() if name != "meanshift"}
-        ms_bin = timings["meanshift"]
-        del timings
+def all_points_data(run):
+    n = run.S["all_n"]
+    return blobs(n, 2, centers=6, random_state=0), f"blobs {n:,}×2, bw 1.2"
 
-    # -- floor: argsort of one column -----------------------------------------
-    if want('floor') and ms_bin is not None:
-        case = "floor"
-        log(f"[{case}] numpy.argsort of one column of the {fmt_n(n)}×2 data")
-        col = np.ascontiguousarray(Xb[:, 0])
-        timings = race({"argsort": lambda: np.argsort(col)}, **race_kw)
-        record(case, timings)
-        t_sort = timings["argsort"]
-        rows.append(
-            (case, f"numpy.argsort(X[:, 0]), {fmt_n(n)} float64",
-             ms_bin.fmt() + " (bin seeding)", "numpy.argsort",
-             t_sort.fmt(), fmt_ratio(t_sort.best / ms_bin.best),
-             f"meanshift / argsort = {fmt_ratio(ms_bin.best / t_sort.best)}")
+
+def digits_case_data(run):
+    D = digits_data()
+    if run.S["digits_rows"]:
+        D = np.ascontiguousarray(D[: run.S["digits_rows"]])
+    return D, f"digits std. {D.shape[0]:,}×{D.shape[1]}, bw 9.4"
+
+
+def bin_case_data(d, n_key):
+    def data(run):
+        n = run.S[n_key]
+        return bin_data(n, d), f"blobs {fmt_n(n)}×{d} (8 centers, seed 1), bw 1.5"
+
+    return data
+
+
+def keep_bin(run, X, timings):
+    # the scale sweep reuses the peers' measurements (same data for this n);
+    # meanshift is cheap and re-measured there, next to its neighbours in n
+    n = run.S["bin_n"]
+    run.scale_cache = {(name, n): t for name, t in timings.items() if name != "meanshift"}
+    run.bin_ms = timings["meanshift"]
+    run.bin_X = X
+
+
+IMAGE_BW = 0.2
+
+
+def image_case_data(run):
+    X = image_data(step=2 if run.args.quick else 1)
+    share = coverage(X, IMAGE_BW)
+    return X, (f"china.jpg pixels {fmt_n(len(X))}×5 (r, g, b, x, y), bw {IMAGE_BW} "
+               f"(~{100 * share:.0f}% of the points within bw)")
+
+
+# -- floor: argsort of one column of the 'bin' case's data --------------------
+
+
+def floor_data(run):
+    col = np.ascontiguousarray(run.bin_X[:, 0])
+    return col, f"numpy.argsort(X[:, 0]), {fmt_n(run.S['bin_n'])} float64"
+
+
+def floor_rows(run, case, desc, timings):
+    run.record(case.name, timings)
+    t_sort, ms_bin = timings["argsort"], run.bin_ms
+    run.rows.append(
+        (case.name, desc, ms_bin.fmt() + " (bin seeding)", "numpy.argsort",
+         t_sort.fmt(), fmt_ratio(t_sort.best / ms_bin.best),
+         f"meanshift / argsort = {fmt_ratio(ms_bin.best / t_sort.best)}")
+    )
+
+
+# -- kernels and weights (meanshift only) -------------------------------------
+
+
+def kernels_data(make_X, bw, bin_seeding):
+    def data(run):
+        X = make_X(run)
+        weights = run.weights_rng.uniform(0.5, 2.0, len(X))
+        kind = "bin seeding" if bin_seeding else "all points"
+        return (X, weights, bw, bin_seeding), f"blobs {fmt_n(len(X))}×2, bw {bw}, {kind}"
+
+    return data
+
+
+def kernels_runners(run, payload):
+    X, weights, bw, bin_seeding = payload
+    variants = {
+        "flat": {},
+        "flat, sample_weight": dict(sample_weight=weights),
+        "epanechnikov": dict(kernel="epanechnikov"),
+        "gaussian": dict(kernel="gaussian"),
+    }
+    return {
+        name: (lambda kw=kw: ms_fit(X, bw, bin_seeding=bin_seeding, **kw))
+        for name, kw in variants.items()
+    }
+
+
+def kernels_rows(run, case, desc, timings):
+    run.record(case.name, timings)
+    flat = timings["flat"]
+    for name, t in timings.items():
+        if name == "flat":
+            continue
+        run.rows.append(
+            (case.name, desc, t.fmt() + f" ({name})", "meanshift flat",
+             flat.fmt(), fmt_ratio(flat.best / t.best),
+             f"{name}: {fmt_ratio(t.best / flat.best)} flat's time, "
+             f"{len(t.result[0])} clusters (flat: {len(flat.result[0])})")
         )
-        del col
 
-    # -- bin seeding, 3-d -----------------------------------------------------
-    if want('bin3'):
-        case = "bin seeding, 3-d"
-        n = S["bin3_n"]
-        desc = f"blobs {fmt_n(n)}×3 (8 centers, seed 1), bw 1.5"
-        log(f"[{case}] {desc}")
-        X3 = bin_data(n, 3)
-        runners = {"meanshift": lambda: ms_fit(X3, 1.5, bin_seeding=True)}
-        if use_ml:
-            runners["mlpack"] = lambda: mlpack_fit(X3, 1.5)
-        runners.update(sk_runners(lambda: sk_fit(X3, 1.5, bin_seeding=True)))
-        timings = race(runners, **race_kw)
-        add_fit_rows(case, desc, timings, 1.5)
-        del X3, timings
 
-    # -- mid-dimensional, wide kernel: image segmentation --------------------
-    if want("image"):
-        case = "image segmentation, 5-d"
-        Xi = image_data(step=2 if args.quick else 1)
-        bw_i = 0.2
-        share = coverage(Xi, bw_i)
-        desc = (f"china.jpg pixels {fmt_n(len(Xi))}×5 (r, g, b, x, y), bw {bw_i} "
-                f"(~{100 * share:.0f}% of the points within bw)")
-        log(f"[{case}] {desc}")
-        runners = {"meanshift": lambda: ms_fit(Xi, bw_i, bin_seeding=True)}
-        if use_ml:
-            runners["mlpack"] = lambda: mlpack_fit(Xi, bw_i)
-        runners.update(sk_runners(lambda: sk_fit(Xi, bw_i, bin_seeding=True)))
-        timings = race(runners, **race_kw)
-        add_fit_rows(case, desc, timings, bw_i)
-        del Xi, timings
+# -- estimate_bandwidth and predict: the same numbers as scikit-learn ---------
 
-    # -- kernels and weights (meanshift only) -----------------------------------
-    if want("kernels"):
-        weights_rng = np.random.default_rng(5)
-        for case_name, Xk, bw_k, bin_k in [
-            ("kernels, all points", blobs(S["all_n"], 2, centers=6, random_state=0),
-             1.2, False),
-            ("kernels, bin seeding", bin_data(S["bin_n"], 2), 1.5, True),
-        ]:
-            wk = weights_rng.uniform(0.5, 2.0, len(Xk))
-            kind = "bin seeding" if bin_k else "all points"
-            desc = f"blobs {fmt_n(len(Xk))}×2, bw {bw_k}, {kind}"
-            log(f"[{case_name}] {desc}")
-            variants = {
-                "flat": {},
-                "flat, sample_weight": dict(sample_weight=wk),
-                "epanechnikov": dict(kernel="epanechnikov"),
-                "gaussian": dict(kernel="gaussian"),
-            }
-            runners = {
-                name: (lambda kw=kw: ms_fit(Xk, bw_k, bin_seeding=bin_k, **kw))
-                for name, kw in variants.items()
-            }
-            timings = race(runners, **race_kw)
-            record(case_name, timings)
-            flat = timings["flat"]
-            for name in variants:
-                if name == "flat":
-                    continue
-                t = timings[name]
-                rows.append(
-                    (case_name, desc, t.fmt() + f" ({name})", "meanshift flat",
-                     flat.fmt(), fmt_ratio(flat.best / t.best),
-                     f"{name}: {fmt_ratio(t.best / flat.best)} flat's time, "
-                     f"{len(t.result[0])} clusters (flat: {len(flat.result[0])})")
-                )
-            del Xk, timings
 
-    # -- estimate_bandwidth ---------------------------------------------------
-    if want('bandwidth'):
-        case = "estimate_bandwidth"
-        n = S["eb_n"]
-        desc = f"blobs {n:,}×3 (5 centers, seed 2), defaults"
-        log(f"[{case}] {desc}")
-        Xe = blobs(n, 3, centers=5, random_state=2)
-        runners = {"meanshift": lambda: meanshift.estimate_bandwidth(Xe)}
-        runners.update(sk_runners(lambda: skcluster.estimate_bandwidth(Xe)))
-        timings = race(runners, **race_kw)
-        ms = timings["meanshift"]
-        record(case, timings)
-        solo_row(case, desc, timings)
-        for name, sk in timings.items():
-            if name == "meanshift":
-                continue
-            if sk.stopped:
-                text = "— (stopped)"
-            else:
-                b1, b2 = float(ms.result), float(sk.result)
-                rel = abs(b1 - b2) / b2
-                ok = rel <= 1e-12
-                text = (f"{'yes' if ok else '**NO**'}: bandwidth {b1:.10g} vs {b2:.10g} "
-                        f"(rel. diff {rel:.1e})")
-                if not ok:
-                    notes.append(f"estimate_bandwidth differs from {peer_label(name)}'s: {text}")
-            rows.append((case, desc, ms.fmt(), peer_label(name), sk.fmt(), ratio(sk, ms), text))
-        del Xe, timings
+def same_result(what, compare):
+    """Agreement by compare(meanshift's result, scikit-learn's) -> (ok, text);
+    a difference makes a note."""
 
-    # -- predict --------------------------------------------------------------
-    if want('predict'):
-        case = "predict"
-        n = S["predict_n"]
-        model = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(
-            blobs(20_000, 2, centers=PREDICT_CENTERS, random_state=3)
-        )
-        centers = model.cluster_centers_
-        desc = f"{fmt_n(n)}×2 points vs {len(centers)} centers"
-        log(f"[{case}] {desc}")
-        Xp = blobs(n, 2, centers=PREDICT_CENTERS, random_state=4)
-        runners = {"meanshift": lambda: model.predict(Xp)}
-        sk_model = skcluster.MeanShift(bandwidth=1.5)
-        sk_model.cluster_centers_ = centers.copy()
-        sk_model.n_features_in_ = centers.shape[1]
-        runners.update(sk_runners(lambda: sk_model.predict(Xp), also_single_thread=True))
-        timings = race(runners, **race_kw)
-        ms = timings["meanshift"]
-        record(case, timings)
-        solo_row(case, desc, timings)
-        for name, sk in timings.items():
-            if name == "meanshift":
-                continue
-            if sk.stopped:
-                text = "— (stopped)"
-            else:
-                same = np.array_equal(ms.result, sk.result)
-                text = "yes: labels identical" if same else (
-                    f"**NO**: {int(np.count_nonzero(ms.result != sk.result))} labels differ")
-                if not same:
-                    notes.append(f"predict differs from {peer_label(name)}'s: {text}")
-            rows.append((case, desc, ms.fmt(), peer_label(name) + " (same centers)",
-                         sk.fmt(), ratio(sk, ms), text))
-        del Xp, timings
+    def agree(run, case, desc, timings, name):
+        t = timings[name]
+        if t.stopped:
+            return "— (stopped)"
+        ok, text = compare(timings["meanshift"].result, t.result)
+        if not ok:
+            run.notes.append(f"{what} differs from {run.peer_label(name)}'s: {text}")
+        return text
 
-    # -- threads --------------------------------------------------------------
-    if want('threads'):
-        case = "threads"
-        n = S["threads_n"]
-        desc = f"all points as seeds, blobs {n:,}×2 (seed 0), bw 1.2"
-        log(f"[{case}] {desc}")
-        Xt = blobs(n, 2, centers=8, random_state=0)
-        timings = race(
-            {
-                "n_jobs=-1": lambda: ms_fit(Xt, 1.2, n_jobs=-1),
-                "n_jobs=1": lambda: ms_fit(Xt, 1.2, n_jobs=1),
-            },
-            **race_kw,
-        )
-        tp, t1 = timings["n_jobs=-1"], timings["n_jobs=1"]
-        record(case, timings)
-        same = np.array_equal(tp.result[1], t1.result[1]) and np.array_equal(
-            tp.result[0], t1.result[0]
-        )
-        rows.append(
-            (case, desc, tp.fmt() + f" (n_jobs=-1, {info['usable_cores']} cores)",
-             "meanshift n_jobs=1", t1.fmt(), fmt_ratio(t1.best / tp.best),
-             f"speed-up {fmt_ratio(t1.best / tp.best)}; results "
-             + ("bit-identical" if same else "**DIFFER**"))
-        )
-        if not same:
-            notes.append("meanshift's results differ between n_jobs=1 and n_jobs=-1")
-        del Xt, timings
+    return agree
 
-    # -- scale sweep ----------------------------------------------------------
-    if want('scale'):
-        log("[scale] bin seeding, d=2, n = " + ", ".join(fmt_n(n) for n in scale_ns))
-        sk_scale = "sklearn" if S["sk_default"] else "sklearn-1t"
-        peers = ["meanshift"] + ([sk_scale] if use_sk else []) + (["mlpack"] if use_ml else [])
-        scale = {p: {} for p in peers + ["argsort"]}
-        scale_clusters = {}
-        stopped = {}
 
-        def scale_known(p):
-            known = {m: t.best for (q, m), t in scale_cache.items() if q == p}
-            known.update(scale[p])
-            return known
+def bandwidth_data(run):
+    n = run.S["eb_n"]
+    return blobs(n, 3, centers=5, random_state=2), f"blobs {n:,}×3 (5 centers, seed 2), defaults"
 
-        for n in scale_ns:
-            if n == S["bin_n"] and Xb is not None:
-                Xs = Xb
-            else:
-                Xs = bin_data(n, 2)
-            runners = {}
-            for p in peers:
-                if (p, n) in scale_cache:
-                    t = scale_cache[(p, n)]
-                    if t.stopped:
-                        stopped[p] = (n, t.best)
-                    else:
-                        scale[p][n] = t.best
-                    continue
-                if p != "meanshift":
-                    if p in stopped:
-                        continue
-                    predicted = predict_time(scale_known(p), n)
-                    if predicted > S["peer_cap"]:
-                        stopped[p] = (n, predicted)
-                        log(f"    {p}: stop before n={fmt_n(n)} (predicted {predicted:.0f} s)")
-                        continue
-                if p == "meanshift":
-                    runners[p] = lambda X=Xs: ms_fit(X, 1.5, bin_seeding=True)
-                elif p.startswith("sklearn"):
-                    runners.update(sk_runners(lambda X=Xs: sk_fit(X, 1.5, bin_seeding=True)))
-                else:
-                    runners[p] = lambda X=Xs: mlpack_fit(X, 1.5)
-            log(f"  n={fmt_n(n)}")
-            if runners:
-                timings = race(runners, **race_kw)
-                for p, t in timings.items():
-                    if t.stopped:
-                        stopped[p] = (n, t.best)
-                    else:
-                        scale[p][n] = t.best
-                if "meanshift" in timings:
-                    scale_clusters[n] = len(timings["meanshift"].result[0])
-                del timings
-            c = np.ascontiguousarray(Xs[:, 0])
-            scale["argsort"][n] = race({"a": lambda: np.argsort(c)}, **race_kw)["a"].best
-            del c, Xs
-            gc.collect()
-        raw["scale"] = {p: {str(n): t for n, t in v.items()} for p, v in scale.items()}
-    Xb = None
 
-    # -- memory ---------------------------------------------------------------
-    if want('memory'):
-        n = S["memory_n"]
-        log(f"[memory] bin seeding {fmt_n(n)}×2, fresh subprocesses")
-        memory_rows = []
-        mem_jobs = [("meanshift", "float64"), ("meanshift", "float32")]
-        if use_ml and S["memory_mlpack"]:
-            mem_jobs.append(("mlpack", "float64"))
-        reset_ok = True
-        for lib, dtype in mem_jobs:
-            try:
-                added, nbytes, reset, other_build = measure_memory(lib, n, 2, dtype, 1.5)
-                reset_ok &= reset
-                if other_build:
-                    notes.append(
-                        f"memory of meanshift {dtype} was measured on another build than "
-                        f"the timings (reinstalled during the run, kernel from {other_build})."
-                    )
-                memory_rows.append((lib, dtype, nbytes, added))
-                log(f"    {lib} {dtype}: +{added / 2**20:.1f} MiB ({added / nbytes:.2f}× input)")
-            except Exception as exc:
-                memory_rows.append((lib, dtype, None, None))
-                notes.append(f"memory measurement failed for {lib} {dtype}: {exc}")
-        raw["memory"] = [
-            {"lib": a, "dtype": b, "input_bytes": c, "added_bytes": d} for a, b, c, d in memory_rows
-        ]
+def bandwidth_runners(run, X):
+    out = {"meanshift": lambda: meanshift.estimate_bandwidth(X)}
+    out.update(run.sk_runners(lambda: skcluster.estimate_bandwidth(X)))
+    return out
 
-    # -- meanshift.dask on a LocalCluster (its own script, fresh processes) ----
-    dask_table = None
-    if want('dask'):
-        import importlib.util
 
-        import tempfile
+def same_bandwidth(b_ms, b_sk):
+    b1, b2 = float(b_ms), float(b_sk)
+    rel = abs(b1 - b2) / b2
+    ok = rel <= 1e-12
+    return ok, (f"{'yes' if ok else '**NO**'}: bandwidth {b1:.10g} vs {b2:.10g} "
+                f"(rel. diff {rel:.1e})")
 
-        if importlib.util.find_spec("distributed") is None:
-            notes.append("meanshift.dask skipped: dask.distributed is not installed.")
+
+def predict_data(run):
+    """meanshift's model, scikit-learn's with the same centers, the points."""
+    n = run.S["predict_n"]
+    model = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(
+        blobs(20_000, 2, centers=PREDICT_CENTERS, random_state=3)
+    )
+    centers = model.cluster_centers_
+    Xp = blobs(n, 2, centers=PREDICT_CENTERS, random_state=4)
+    sk_model = skcluster.MeanShift(bandwidth=1.5)
+    sk_model.cluster_centers_ = centers.copy()
+    sk_model.n_features_in_ = centers.shape[1]
+    return (model, sk_model, Xp), f"{fmt_n(n)}×2 points vs {len(centers)} centers"
+
+
+def predict_runners(run, payload):
+    model, sk_model, Xp = payload
+    out = {"meanshift": lambda: model.predict(Xp)}
+    out.update(run.sk_runners(lambda: sk_model.predict(Xp), also_single_thread=True))
+    return out
+
+
+def same_labels(l_ms, l_sk):
+    same = np.array_equal(l_ms, l_sk)
+    return same, "yes: labels identical" if same else (
+        f"**NO**: {int(np.count_nonzero(l_ms != l_sk))} labels differ")
+
+
+# -- threads: meanshift n_jobs=-1 vs n_jobs=1 ---------------------------------
+
+
+def threads_data(run):
+    n = run.S["threads_n"]
+    X = blobs(n, 2, centers=8, random_state=0)
+    return X, f"all points as seeds, blobs {n:,}×2 (seed 0), bw 1.2"
+
+
+def threads_runners(run, X):
+    return {
+        "n_jobs=-1": lambda: ms_fit(X, 1.2, n_jobs=-1),
+        "n_jobs=1": lambda: ms_fit(X, 1.2, n_jobs=1),
+    }
+
+
+def threads_rows(run, case, desc, timings):
+    tp, t1 = timings["n_jobs=-1"], timings["n_jobs=1"]
+    run.record(case.name, timings)
+    same = np.array_equal(tp.result[1], t1.result[1]) and np.array_equal(
+        tp.result[0], t1.result[0]
+    )
+    run.rows.append(
+        (case.name, desc, tp.fmt() + f" (n_jobs=-1, {run.info['usable_cores']} cores)",
+         "meanshift n_jobs=1", t1.fmt(), fmt_ratio(t1.best / tp.best),
+         f"speed-up {fmt_ratio(t1.best / tp.best)}; results "
+         + ("bit-identical" if same else "**DIFFER**"))
+    )
+    if not same:
+        run.notes.append("meanshift's results differ between n_jobs=1 and n_jobs=-1")
+
+
+CASES = [
+    fit_case("all", "all points as seeds", all_points_data, 1.2,
+             log=lambda run: f"make_blobs({run.S['all_n']}, 2, centers=6, "
+             "cluster_std=1.0, random_state=0), bw 1.2"),
+    # 64-d: scikit-learn's radius queries go brute force, OpenMP-parallel per
+    # query, which collapses when another process holds a core
+    fit_case("digits", "all points, high-d", digits_case_data, 9.4, sk_single_thread=True),
+    fit_case("bin", "bin seeding", bin_case_data(2, "bin_n"), 1.5, bin_seeding=True,
+             with_mlpack=True, after=keep_bin),
+    Case("floor", "floor", floor_data,
+         lambda run, col: {"argsort": lambda: np.argsort(col)}, rows=floor_rows,
+         when=lambda run: run.bin_ms is not None,
+         log=lambda run: f"numpy.argsort of one column of the {fmt_n(run.S['bin_n'])}×2 data"),
+    fit_case("bin3", "bin seeding, 3-d", bin_case_data(3, "bin3_n"), 1.5, bin_seeding=True,
+             with_mlpack=True),
+    # mid-dimensional, wide kernel
+    fit_case("image", "image segmentation, 5-d", image_case_data, IMAGE_BW, bin_seeding=True,
+             with_mlpack=True),
+    Case("kernels", "kernels, all points",
+         kernels_data(lambda run: all_points_data(run)[0], 1.2, False),
+         kernels_runners, rows=kernels_rows),
+    Case("kernels", "kernels, bin seeding",
+         kernels_data(lambda run: bin_data(run.S["bin_n"], 2), 1.5, True),
+         kernels_runners, rows=kernels_rows),
+    Case("bandwidth", "estimate_bandwidth", bandwidth_data, bandwidth_runners,
+         agree=same_result("estimate_bandwidth", same_bandwidth)),
+    Case("predict", "predict", predict_data, predict_runners,
+         agree=same_result("predict", same_labels), peer_suffix=" (same centers)"),
+    Case("threads", "threads", threads_data, threads_runners, rows=threads_rows),
+]
+
+
+# ---------------------------------------------------------------------------
+# Scale sweep
+# ---------------------------------------------------------------------------
+
+
+class Sweep:
+    """The scale sweep's measurements: best time per peer and n, the
+    clusters meanshift found, and the peers stopped (time limit or
+    predicted over peer_cap)."""
+
+    def __init__(self, peers):
+        self.peers = peers
+        self.times = {p: {} for p in peers + ["argsort"]}
+        self.clusters = {}
+        self.stopped = {}
+
+    def keep(self, p, n, t):
+        if t.stopped:
+            self.stopped[p] = (n, t.best)
         else:
-            sizes = ["1e5", "1e6"] if args.quick else ["1e6", "1e7"]
-            chunk_counts = ["2", "8"] if args.quick else ["2", "8", "32"]
-            log(f"[dask] LocalCluster of 2 workers, n = {', '.join(sizes)}, "
-                f"chunks {', '.join(chunk_counts)}")
-            with tempfile.TemporaryDirectory() as tmp:
-                out = os.path.join(tmp, "dask.json")
-                script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                      "dask_cluster.py")
-                proc = subprocess.run(
-                    [sys.executable, script, "--n", *sizes, "--chunks", *chunk_counts,
-                     "--json", out], capture_output=True, text=True)
-                if proc.returncode == 0:
-                    dask_table = [line for line in proc.stdout.splitlines()
-                                  if line.startswith("|")]
-                    with open(out) as f:
-                        raw["dask"] = json.load(f)
-                else:
-                    notes.append("meanshift.dask benchmark failed: "
-                                 + proc.stderr.strip().splitlines()[-1])
+            self.times[p][n] = t.best
 
-    elapsed = time.perf_counter() - t_start
-    load_end = load_avg()
+    def known(self, p, cache):
+        known = {m: t.best for (q, m), t in cache.items() if q == p}
+        known.update(self.times[p])
+        return known
+
+
+def scale_sweep(run):
+    """Bin seeding, d=2, for each n of run.scale_ns: meanshift, the peers
+    while predicted below peer_cap, and numpy.argsort of a column."""
+    log("[scale] bin seeding, d=2, n = " + ", ".join(fmt_n(n) for n in run.scale_ns))
+    sk_scale = "sklearn" if run.S["sk_default"] else "sklearn-1t"
+    sweep = Sweep(["meanshift"] + ([sk_scale] if run.use_sk else [])
+                  + (["mlpack"] if run.use_ml else []))
+    for n in run.scale_ns:
+        if n == run.S["bin_n"] and run.bin_X is not None:
+            Xs = run.bin_X
+        else:
+            Xs = bin_data(n, 2)
+        runners = scale_runners(run, sweep, n, Xs)
+        log(f"  n={fmt_n(n)}")
+        if runners:
+            timings = run.race(runners)
+            for p, t in timings.items():
+                sweep.keep(p, n, t)
+            if "meanshift" in timings:
+                sweep.clusters[n] = len(timings["meanshift"].result[0])
+            del timings
+        c = np.ascontiguousarray(Xs[:, 0])
+        sweep.times["argsort"][n] = run.race({"a": lambda: np.argsort(c)})["a"].best
+        del c, Xs
+        gc.collect()
+    run.raw["scale"] = {p: {str(n): t for n, t in v.items()} for p, v in sweep.times.items()}
+    return sweep
+
+
+def scale_runners(run, sweep, n, Xs):
+    """The runners at n: the 'bin' case's timings are taken as they are; a
+    peer stopped at a smaller n, or predicted above peer_cap, is left out."""
+    runners = {}
+    for p in sweep.peers:
+        if (p, n) in run.scale_cache:
+            sweep.keep(p, n, run.scale_cache[(p, n)])
+            continue
+        if p != "meanshift":
+            if p in sweep.stopped:
+                continue
+            predicted = predict_time(sweep.known(p, run.scale_cache), n)
+            if predicted > run.S["peer_cap"]:
+                sweep.stopped[p] = (n, predicted)
+                log(f"    {p}: stop before n={fmt_n(n)} (predicted {predicted:.0f} s)")
+                continue
+        if p == "meanshift":
+            runners[p] = lambda X=Xs: ms_fit(X, 1.5, bin_seeding=True)
+        elif p.startswith("sklearn"):
+            runners.update(run.sk_runners(lambda X=Xs: sk_fit(X, 1.5, bin_seeding=True)))
+        else:
+            runners[p] = lambda X=Xs: mlpack_fit(X, 1.5)
+    return runners
+
+
+def scale_section(run, sweep):
+    S, peers, times = run.S, sweep.peers, sweep.times
+    md = ["## Scale: bin seeding, d = 2, bandwidth 1.5", ""]
+    md.append(
+        f"Peers run while their predicted time (log-log extrapolation from the sizes "
+        f"already measured) stays below {S['peer_cap']:.0f} s; '—' = not run. "
+        f"Times are best of up to {S['kmax']} runs (1 run above {S['slow']:.0f} s)."
+    )
+    md.append("")
+    head = "| n | meanshift | clusters |"
+    sep = "|---|---|---|"
+    for p in peers[1:]:
+        head += f" {run.peer_label(p)} | {p.split('-')[0]} / meanshift |"
+        sep += "---|---|"
+    head += " argsort(X[:, 0]) | meanshift / argsort |"
+    sep += "---|---|"
+    md.append(head)
+    md.append(sep)
+    for n in run.scale_ns:
+        tm = times["meanshift"].get(n)
+        line = f"| {fmt_n(n)} | {fmt_time(tm)} | {sweep.clusters.get(n, '—')} |"
+        for p in peers[1:]:
+            tp = times[p].get(n)
+            line += f" {fmt_time(tp)} | {fmt_ratio(tp / tm) if tp and tm else '—'} |"
+        ta = times["argsort"].get(n)
+        line += f" {fmt_time(ta)} | {fmt_ratio(tm / ta) if ta and tm else '—'} |"
+        md.append(line)
+    md.append("")
+    return md
+
+
+# ---------------------------------------------------------------------------
+# Memory, meanshift.dask
+# ---------------------------------------------------------------------------
+
+
+def memory_rows(run):
+    """(library, dtype, input bytes, bytes added) per fresh subprocess, and
+    whether VmHWM could be reset in every one."""
+    n = run.S["memory_n"]
+    log(f"[memory] bin seeding {fmt_n(n)}×2, fresh subprocesses")
+    rows = []
+    mem_jobs = [("meanshift", "float64"), ("meanshift", "float32")]
+    if run.use_ml and run.S["memory_mlpack"]:
+        mem_jobs.append(("mlpack", "float64"))
+    reset_ok = True
+    for lib, dtype in mem_jobs:
+        try:
+            added, nbytes, reset, other_build = measure_memory(lib, n, 2, dtype, 1.5)
+            reset_ok &= reset
+            if other_build:
+                run.notes.append(
+                    f"memory of meanshift {dtype} was measured on another build than "
+                    f"the timings (reinstalled during the run, kernel from {other_build})."
+                )
+            rows.append((lib, dtype, nbytes, added))
+            log(f"    {lib} {dtype}: +{added / 2**20:.1f} MiB ({added / nbytes:.2f}× input)")
+        except Exception as exc:
+            rows.append((lib, dtype, None, None))
+            run.notes.append(f"memory measurement failed for {lib} {dtype}: {exc}")
+    run.raw["memory"] = [
+        {"lib": a, "dtype": b, "input_bytes": c, "added_bytes": d} for a, b, c, d in rows
+    ]
+    return rows, reset_ok
+
+
+def memory_section(run, rows, reset_ok):
+    md = [f"## Memory: peak added by a bin-seeding fit, {fmt_n(run.S['memory_n'])}×2", ""]
+    md.append(
+        "Fresh subprocess per row; VmHWM (reset via /proc/self/clear_refs) after the "
+        "fit minus VmRSS before it, so C allocations count; labels (int64) are part "
+        "of the result."
+        + ("" if reset_ok else " **VmHWM could not be reset: values are lower bounds.**")
+    )
+    md.append("")
+    md.append("| library | dtype | input size | peak added | × input size |")
+    md.append("|---|---|---|---|---|")
+    for lib, dtype, nbytes, added in rows:
+        if added is None:
+            md.append(f"| {lib} | {dtype} | — | failed | — |")
+        else:
+            md.append(
+                f"| {lib} | {dtype} | {nbytes / 2**20:.1f} MiB | {added / 2**20:.1f} MiB | "
+                f"{added / nbytes:.2f}× |"
+            )
+    md.append("")
+    return md
+
+
+def dask_rows(run):
+    """meanshift.dask on a LocalCluster (its own script, fresh processes):
+    the Markdown table lines it prints, or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        run.notes.append("meanshift.dask skipped: dask.distributed is not installed.")
+        return None
+    sizes = ["1e5", "1e6"] if run.args.quick else ["1e6", "1e7"]
+    chunk_counts = ["2", "8"] if run.args.quick else ["2", "8", "32"]
+    log(f"[dask] LocalCluster of 2 workers, n = {', '.join(sizes)}, "
+        f"chunks {', '.join(chunk_counts)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "dask.json")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              "dask_cluster.py")
+        proc = subprocess.run(
+            [sys.executable, script, "--n", *sizes, "--chunks", *chunk_counts,
+             "--json", out], capture_output=True, text=True)
+        if proc.returncode != 0:
+            run.notes.append("meanshift.dask benchmark failed: "
+                             + proc.stderr.strip().splitlines()[-1])
+            return None
+        with open(out) as f:
+            run.raw["dask"] = json.load(f)
+    return [line for line in proc.stdout.splitlines() if line.startswith("|")]
+
+
+def dask_section(table):
+    md = ["## Beyond one machine: meanshift.dask on a LocalCluster", ""]
+    md.append(
+        "Bin seeding, bandwidth 1.5, the data persisted on 2 worker processes "
+        "(1 thread each), labels computed and kept on the cluster; one machine "
+        "is meanshift.MeanShift on the same data with every core "
+        "(benchmarks/dask_cluster.py). Bytes: seed positions sent to the "
+        "chunk tasks and partial sums returned."
+    )
+    md.append("")
+    md.extend(table)
+    md.append("")
+    return md
+
+
+# ---------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------
+
+
+def closing_notes(run):
     now = core_mtime()
     if now is not None and CORE_MTIME is not None and now != CORE_MTIME:
-        notes.append(
+        run.notes.append(
             "meanshift was reinstalled during the run (kernel file now from "
             + time.strftime("%H:%M:%S", time.localtime(now))
             + "): in-process timings are of the build loaded at the start."
         )
-    if load_start > 0.5 * info["usable_cores"]:
-        notes.insert(
+    if run.load_start > 0.5 * run.info["usable_cores"]:
+        run.notes.insert(
             0,
             f"The machine was busy before the run started (1-min load average "
-            f"{load_start:.2f} on {info['usable_cores']} cores): absolute times are "
+            f"{run.load_start:.2f} on {run.info['usable_cores']} cores): absolute times are "
             "inflated and noisy, and the threads speed-up understates what idle "
             "cores give (OpenMP threads that spin-wait for a descheduled peer; "
             "compare a run with OMP_WAIT_POLICY=passive).",
         )
 
-    # -- report ---------------------------------------------------------------
-    md = []
-    md.append("# meanshift vs scikit-learn vs mlpack" + (" (--quick)" if args.quick else ""))
+
+def cases_section(run, elapsed, load_end):
+    """The title, the set-up and the table of the target cases."""
+    info, S = run.info, run.S
+    md = ["# meanshift vs scikit-learn vs mlpack" + (" (--quick)" if run.args.quick else "")]
     md.append("")
     md.append(
         f"Machine: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable), "
@@ -1082,7 +1265,7 @@ def main(argv=None):
         f"scikit-learn {info['scikit-learn']}, mlpack {info['mlpack']}, "
         f"OMP_NUM_THREADS={info['OMP_NUM_THREADS']}, "
         f"OMP_WAIT_POLICY={info['OMP_WAIT_POLICY']} (meanshift from {info['meanshift_path']}, kernel installed {info['meanshift_built']}). "
-        f"Load average {load_start:.2f} at start, {load_end:.2f} at end; "
+        f"Load average {run.load_start:.2f} at start, {load_end:.2f} at end; "
         f"run took {elapsed / 60:.1f} min."
     )
     md.append("")
@@ -1105,94 +1288,60 @@ def main(argv=None):
     md.append("")
     md.append("| case | data | meanshift | peer | peer time | peer / meanshift | agreement |")
     md.append("|---|---|---|---|---|---|---|")
-    for r in rows:
+    for r in run.rows:
         md.append("| " + " | ".join(r) + " |")
     md.append("")
+    return md
 
-    if want('scale'):
-        md.append("## Scale: bin seeding, d = 2, bandwidth 1.5")
-        md.append("")
-        md.append(
-            f"Peers run while their predicted time (log-log extrapolation from the sizes "
-            f"already measured) stays below {S['peer_cap']:.0f} s; '—' = not run. "
-            f"Times are best of up to {S['kmax']} runs (1 run above {S['slow']:.0f} s)."
-        )
-        md.append("")
-        head = "| n | meanshift | clusters |"
-        sep = "|---|---|---|"
-        for p in peers[1:]:
-            head += f" {peer_label(p)} | {p.split('-')[0]} / meanshift |"
-            sep += "---|---|"
-        head += " argsort(X[:, 0]) | meanshift / argsort |"
-        sep += "---|---|"
-        md.append(head)
-        md.append(sep)
-        for n in scale_ns:
-            tm = scale["meanshift"].get(n)
-            line = f"| {fmt_n(n)} | {fmt_time(tm)} | {scale_clusters.get(n, '—')} |"
-            for p in peers[1:]:
-                tp = scale[p].get(n)
-                line += f" {fmt_time(tp)} | {fmt_ratio(tp / tm) if tp and tm else '—'} |"
-            ta = scale["argsort"].get(n)
-            line += f" {fmt_time(ta)} | {fmt_ratio(tm / ta) if ta and tm else '—'} |"
-            md.append(line)
-        md.append("")
 
-    if want('memory'):
-        md.append(f"## Memory: peak added by a bin-seeding fit, {fmt_n(S['memory_n'])}×2")
-        md.append("")
-        md.append(
-            "Fresh subprocess per row; VmHWM (reset via /proc/self/clear_refs) after the "
-            "fit minus VmRSS before it, so C allocations count; labels (int64) are part "
-            "of the result."
-            + ("" if reset_ok else " **VmHWM could not be reset: values are lower bounds.**")
-        )
-        md.append("")
-        md.append("| library | dtype | input size | peak added | × input size |")
-        md.append("|---|---|---|---|---|")
-        for lib, dtype, nbytes, added in memory_rows:
-            if added is None:
-                md.append(f"| {lib} | {dtype} | — | failed | — |")
-            else:
-                md.append(
-                    f"| {lib} | {dtype} | {nbytes / 2**20:.1f} MiB | {added / 2**20:.1f} MiB | "
-                    f"{added / nbytes:.2f}× |"
-                )
-        md.append("")
-    if dask_table:
-        md.append("## Beyond one machine: meanshift.dask on a LocalCluster")
-        md.append("")
-        md.append(
-            "Bin seeding, bandwidth 1.5, the data persisted on 2 worker processes "
-            "(1 thread each), labels computed and kept on the cluster; one machine "
-            "is meanshift.MeanShift on the same data with every core "
-            "(benchmarks/dask_cluster.py). Bytes: seed positions sent to the "
-            "chunk tasks and partial sums returned."
-        )
-        md.append("")
-        md.extend(dask_table)
-        md.append("")
-    if notes:
-        md.append("## Notes")
-        md.append("")
-        for note in notes:
-            md.append(f"- {note}")
-        md.append("")
-    report = "\n".join(md)
-    print(report)
+def notes_section(notes):
+    if not notes:
+        return []
+    return ["## Notes", ""] + [f"- {note}" for note in notes] + [""]
 
+
+def write_outputs(run, report, sweep):
+    args = run.args
     if args.out_md:
         Path(args.out_md).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out_md).write_text(report)
         log(f"report written to {args.out_md}")
     if args.out_json:
         Path(args.out_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out_json).write_text(json.dumps(raw, indent=1, default=float))
+        Path(args.out_json).write_text(json.dumps(run.raw, indent=1, default=float))
         log(f"raw timings written to {args.out_json}")
-    if args.out_png and want("scale"):
-        labels = {p: peer_label(p) for p in peers}
-        plot(args.out_png, scale, peers, labels, info, args.quick)
+    if args.out_png and sweep is not None:
+        labels = {p: run.peer_label(p) for p in sweep.peers}
+        plot(args.out_png, sweep.times, sweep.peers, labels, run.info, args.quick)
         log(f"figure written to {args.out_png}")
+
+
+def main(argv=None):
+    run = Run(parse_args(argv))
+    run.warm_up()
+    for case in CASES:
+        if run.want(case.key) and (case.when is None or case.when(run)):
+            run_case(run, case)
+
+    sections, sweep = [], None
+    if run.want("scale"):
+        sweep = scale_sweep(run)
+        sections += scale_section(run, sweep)
+    run.bin_X = None
+    if run.want("memory"):
+        sections += memory_section(run, *memory_rows(run))
+    if run.want("dask"):
+        table = dask_rows(run)
+        if table:
+            sections += dask_section(table)
+
+    elapsed = time.perf_counter() - run.t_start
+    load_end = load_avg()
+    closing_notes(run)
+    md = cases_section(run, elapsed, load_end) + sections + notes_section(run.notes)
+    report = "\n".join(md)
+    print(report)
+    write_outputs(run, report, sweep)
     log(f"total {elapsed / 60:.1f} min")
     return 0
 
