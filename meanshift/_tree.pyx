@@ -289,17 +289,34 @@ cdef intp _split_node(floating* data, intp* idx, double* w, intp d,
     return mid
 
 
+cdef inline void _ball(const floating* data, intp d, intp s, intp e,
+                       const double* sm, double* c,
+                       double* radius) noexcept nogil:
+    """The centroid c of rows [s, e) from their coordinate sums sm, and
+    their radius: exactly the farthest of them from c."""
+    cdef intp p, k
+    cdef double diff, d2, rmax = 0.0
+    for k in range(d):
+        c[k] = sm[k] / (e - s) if e > s else 0.0
+    for p in range(s, e):
+        d2 = 0.0
+        for k in range(d):
+            diff = data[p * d + k] - c[k]
+            d2 += diff * diff
+        if d2 > rmax:
+            rmax = d2
+    radius[0] = sqrt(rmax)
+
+
 cdef void _leaf_stats(const floating* data, intp d, intp s, intp e,
                       double* centroid, double* radius,
                       double* sums, floating* box, intp node) noexcept nogil:
     """Sums and box of a leaf (rows [s, e)); with centroid (not NULL), its
     centroid and radius too."""
     cdef intp p, k
-    cdef double* c
     cdef double* sm = sums + node * d
     cdef floating* lo = box + node * 2 * d
     cdef floating* hi = lo + d
-    cdef double diff, d2, rmax = 0.0
     cdef floating v
     for k in range(d):
         sm[k] = 0.0
@@ -313,19 +330,8 @@ cdef void _leaf_stats(const floating* data, intp d, intp s, intp e,
                 lo[k] = v
             if v > hi[k]:
                 hi[k] = v
-    if centroid == NULL:
-        return
-    c = centroid + node * d
-    for k in range(d):
-        c[k] = sm[k] / (e - s) if e > s else 0.0
-    for p in range(s, e):
-        d2 = 0.0
-        for k in range(d):
-            diff = data[p * d + k] - c[k]
-            d2 += diff * diff
-        if d2 > rmax:
-            rmax = d2
-    radius[node] = sqrt(rmax)
+    if centroid != NULL:
+        _ball(data, d, s, e, sm, centroid + node * d, radius + node)
 
 
 cdef void _inner_stats(const floating* data, intp d, intp s, intp e,
@@ -334,30 +340,17 @@ cdef void _inner_stats(const floating* data, intp d, intp s, intp e,
     """Aggregates of an inner node (rows [s, e)): sums and box from its
     children; with centroid (not NULL), its centroid and its radius, exact
     (the farthest of its points from its centroid)."""
-    cdef intp k, p
-    cdef double* c
+    cdef intp k
     cdef double* sm = sums + node * d
     cdef floating* b = box + node * 2 * d
     cdef const floating* bl = box + (2 * node + 1) * 2 * d
     cdef const floating* br = box + (2 * node + 2) * 2 * d
-    cdef double diff, d2, rmax = 0.0
     for k in range(d):
         sm[k] = sums[(2 * node + 1) * d + k] + sums[(2 * node + 2) * d + k]
         b[k] = bl[k] if bl[k] < br[k] else br[k]
         b[d + k] = bl[d + k] if bl[d + k] > br[d + k] else br[d + k]
-    if centroid == NULL:
-        return
-    c = centroid + node * d
-    for k in range(d):
-        c[k] = sm[k] / (e - s) if e > s else 0.0
-    for p in range(s, e):
-        d2 = 0.0
-        for k in range(d):
-            diff = data[p * d + k] - c[k]
-            d2 += diff * diff
-        if d2 > rmax:
-            rmax = d2
-    radius[node] = sqrt(rmax)
+    if centroid != NULL:
+        _ball(data, d, s, e, sm, centroid + node * d, radius + node)
 
 
 cdef void _build_subtree(floating* data, intp* idx, double* w, intp d,
