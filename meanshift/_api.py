@@ -397,13 +397,44 @@ def estimate_bandwidth(
         X = np.ldexp(X, k)
     bandwidth = _estimate_bandwidth(
         X,
-        quantile,
-        n_samples,
-        random_state,
-        _effective_n_threads(n_jobs),
+        quantile=quantile,
+        n_samples=n_samples,
+        random_state=random_state,
+        n_threads=_effective_n_threads(n_jobs),
         report=reporter(verbose),
     )
     return np.float64(_unscale(bandwidth, -k))
+
+
+def estimate_weighted_bandwidth(
+    X, weights, *, quantile=0.3, n_samples=None, random_state=0, n_jobs=None, verbose=False
+):
+    """:func:`estimate_bandwidth` of X with each row repeated by its weight
+    (for integer weights), as ``MeanShift.fit`` estimates it with
+    ``sample_weight``; with ``n_samples``, on the rows estimate_bandwidth
+    samples for the same ``random_state``.  ``weights``: one per row,
+    finite, at least 0, the sampled ones not all 0.  The command line's
+    estimate with --weights."""
+    _check_estimate_args(quantile, n_samples, n_jobs, verbose)
+    X = _as_float(check_array(X))
+    weights = _check_weights(weights, X)
+    if n_samples is not None:  # sampled before scaling, as the estimate is made
+        idx = check_random_state(random_state).permutation(X.shape[0])[:n_samples]
+        X, weights = X[idx], weights[idx]
+        _weights.check_some_positive(weights)
+    k = _range_exponent(X)
+    if k:
+        X = np.ldexp(X, k)
+    bandwidth = _estimate_bandwidth(
+        X,
+        quantile=quantile,
+        n_samples=None,
+        random_state=random_state,
+        n_threads=_effective_n_threads(n_jobs),
+        report=reporter(verbose),
+        weights=weights,
+    )
+    return np.float64(_unscale(float(bandwidth), -k))
 
 
 def _check_estimate_args(quantile, n_samples, n_jobs, verbose):
@@ -421,6 +452,7 @@ def _check_estimate_args(quantile, n_samples, n_jobs, verbose):
 
 def _estimate_bandwidth(
     X,
+    *,
     quantile,
     n_samples,
     random_state,
@@ -913,7 +945,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
                            full=self.bandwidth is None)
         if self.bandwidth is None:
             plan.estimated(_estimate_bandwidth(
-                X, 0.3, None, 0, n_threads, tree, report, weights,
+                X, quantile=0.3, n_samples=None, random_state=0,
+                n_threads=n_threads, tree=tree, report=report, weights=weights,
                 weight_exponent=plan.wexp,
             ))
         else:

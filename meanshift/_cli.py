@@ -38,8 +38,6 @@ shows an error's traceback instead (for a bug report).
 
 import argparse
 import csv
-import gzip
-import io
 import json
 import math
 import os
@@ -54,7 +52,7 @@ import numpy as np
 
 from . import __version__
 from ._choices import KERNELS, LABEL_BY
-from ._csv import InputError, keep_columns, read_delimited, select_columns
+from ._input import InputError, column_label, drop_missing_rows, load_input, split_suffix
 
 # scikit-learn (through ._api) is imported only to cluster: --help, --version
 # and a malformed command line answer without it
@@ -73,8 +71,9 @@ _LABEL_BY = {
 assert tuple(_LABEL_BY) == LABEL_BY
 
 
-class CLIError(Exception):
-    """A problem with the input or the options: one line for the user."""
+class CLIError(InputError):
+    """A problem with the options or the outputs: one line for the user (an
+    InputError, as a problem with the input is: main words both alike)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,150 +81,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-# ---------------------------------------------------------------------------
-# Reading the input
-# ---------------------------------------------------------------------------
-
-
-def _split_suffix(path):
-    """('.csv', True) for 'data.csv.gz': the format suffix and whether the
-    name says gzip."""
-    name = os.path.basename(path).lower()
-    gz = name.endswith(".gz")
-    if gz:
-        name = name[:-3]
-    return os.path.splitext(name)[1], gz
-
-
-def _read_bytes(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise CLIError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CLIError(f"{path}: is a directory, not a data file") from None
-    except OSError as e:
-        raise CLIError(f"{path}: cannot read: {e.strerror}") from None
-
-
-def _gunzip(raw, where):
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError) as e:
-        raise CLIError(f"{where}: not a valid gzip file ({e})") from None
-
-
-def load_input(path, columns=None, weights=None, header=None, keep=None,
-               drop_missing=False, n_jobs=None, delimiter=None):
-    """(X as float64 or the .npy's numeric dtype, column names or None,
-    a description of the source, the sample weights or None, the weights
-    column's header name, or its number without a header, or None, and
-    the reader's dict: "header_detected", "keep" (rows of the kept cells,
-    as text) and "keep_names"); ``n_jobs``: threads to parse CSV with;
-    ``delimiter``: CSV/TSV's field separator (None: by the name)."""
-    if path == "-":
-        return _with_weights(
-            read_delimited(
-                path, delimiter, columns, weights, header, keep, drop_missing, n_jobs
-            ),
-            drop_missing,
-        )
-    suffix, _ = _split_suffix(path)
-    if suffix == ".npy" and delimiter is not None:
-        raise CLIError(f"--delimiter: {path} is a .npy file, not CSV or TSV text")
-    if suffix == ".npy":
-        raw = _read_bytes(path)
-        if raw[:2] == b"\x1f\x8b":
-            raw = _gunzip(raw, path)
-        try:
-            X = np.load(io.BytesIO(raw), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            raise CLIError(f"{path}: not a readable .npy file ({e})") from None
-        if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
-            raise CLIError(f"{path}: holds {X.dtype} data, not numbers")
-        if X.ndim == 1:
-            X = X[:, None]
-        if X.ndim != 2:
-            raise CLIError(f"{path}: has {X.ndim} dimensions; expected rows x features")
-        kept = keep_columns(keep, None, X.shape[1], path)
-        usecols, _, w = select_columns(columns, None, X.shape[1], path, weights, kept)
-        info = {"header_detected": None, "keep": None, "keep_names": None}
-        if kept is not None:
-            fmt = "%d" if X.dtype.kind in "iub" else "%.17g"
-            info["keep"] = [[fmt % v for v in row] for row in X[:, kept].tolist()]
-            info["keep_names"] = kept
-        picked = X[:, usecols] if columns or kept is not None or w is not None else X
-        if w is None:
-            return picked, None, path, None, None, info
-        weight_values = X[:, w].astype(np.float64)
-        return _with_weights((picked, None, path, weight_values, w, info), drop_missing)
-    if suffix in (".csv", ".tsv"):
-        if delimiter is None:
-            delimiter = "\t" if suffix == ".tsv" else ","
-        return _with_weights(
-            read_delimited(
-                path, delimiter, columns, weights, header, keep, drop_missing, n_jobs
-            ),
-            drop_missing,
-        )
-    raise CLIError(
-        f"{path}: unknown input format {suffix or '(no extension)'!r}: use .npy, "
-        ".csv or .tsv (optionally .gz), or '-' for CSV on standard input"
-    )
-
-
-def _with_weights(read, drop_missing=False):
-    """read_delimited's answer, its weights checked (but for the rows
-    --drop-missing drops)."""
-    X, names, where, w, column, info = read
-    if w is not None:
-        dropped = _missing_rows(X, w) if drop_missing else None
-        _check_weight_values(w, column, where, dropped)
-    return X, names, where, w, column, info
-
-
-def _missing_rows(X, w=None):
-    """True for each row with a NaN feature (or weight)."""
-    if X.dtype.kind != "f":
-        missing = np.zeros(len(X), dtype=bool)
-    else:
-        missing = np.isnan(X).any(axis=1)
-    if w is not None:
-        missing |= np.isnan(w)
-    return missing
-
-
-def _column(column):
-    """'column "count"' for a header name, 'column 2' for a number."""
-    return f'column "{column}"' if isinstance(column, str) else f"column {column}"
-
-
-def _check_weight_values(w, column, where, dropped=None):
-    """One line naming the column for a weight MeanShift would refuse (but
-    in the rows --drop-missing drops, True in ``dropped``); rows are
-    counted in the input, dropped ones included."""
-    from ._weights import first_bad
-
-    label = _column(column)
-    if dropped is not None:
-        w = np.where(dropped, 0.0, w)
-    bad = first_bad(w)
-    if bad is not None:
-        i, what = bad
-        what = {"NaN": "NaN", "infinity": "an infinite weight",
-                "negative": f"a negative weight ({w[i]:g})"}[what]
-        raise CLIError(
-            f"--weights: {label} of {where} holds {what} in row {i} of the data "
-            "(from 0, as in --labels); weights must be finite and at least 0"
-        )
-    if not (w > 0).any():
-        raise CLIError(
-            f"--weights: every weight in {label} of {where} is 0; at least one "
-            "must be positive"
-        )
 
 
 # ---------------------------------------------------------------------------
@@ -248,7 +103,7 @@ def _check_output(option, path):
     if path is None:
         return
     _no_stdout(option, path, ".npy, .csv or .tsv")
-    suffix, gz = _split_suffix(path)
+    suffix, gz = split_suffix(path)
     if gz or suffix not in _OUTPUT_FORMATS:
         raise CLIError(f"{option}: {path}: write .npy, .csv or .tsv")
     _check_target(option, path)
@@ -370,7 +225,7 @@ class _Outputs:
 
     def array(self, path, array, header):
         tmp = self._temp(path)
-        suffix, _ = _split_suffix(path)
+        suffix, _ = split_suffix(path)
         with _writing(path):
             if suffix == ".npy":
                 with open(tmp, "wb") as f:  # a path not ending in .npy gets one
@@ -391,7 +246,7 @@ class _Outputs:
         """Rows of text cells as CSV or TSV (the labels with --keep, or
         with rows --drop-missing dropped)."""
         tmp = self._temp(path)
-        suffix, _ = _split_suffix(path)
+        suffix, _ = split_suffix(path)
         with _writing(path), open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(
                 f, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n"
@@ -536,7 +391,7 @@ def summary_table(s):
         )
     if weights:
         lines.append(
-            f"weights     {_column(weights['column'])} (total "
+            f"weights     {column_label(weights['column'])} (total "
             f"{_fmt_weight(weights['total'])}; cluster sizes below count rows)"
         )
     lines += [
@@ -672,92 +527,76 @@ def _warn_scales(X, columns):
         )
 
 
-def _weighted_bandwidth(X, weights, args, verbose, n_samples=None):
-    """estimate_bandwidth of the data with each row repeated by its weight,
-    as MeanShift.fit estimates it with sample_weight (the same subsample as
-    estimate_bandwidth for --n-samples)."""
-    from sklearn.utils import check_array, check_random_state
-
-    from ._api import (
-        _as_float, _effective_n_threads, _estimate_bandwidth, _range_exponent, _unscale,
-    )
-    from ._progress import reporter
-
-    X = _as_float(check_array(X))
-    if n_samples is not None:
-        idx = check_random_state(0).permutation(X.shape[0])[:n_samples]
-        X, weights = X[idx], weights[idx]
-        if not (weights > 0).any():
-            raise CLIError(
-                f"--weights: the {len(idx):,} rows sampled to estimate the bandwidth "
-                "all have weight 0; give --bandwidth or a larger --n-samples"
-            )
-    k = _range_exponent(X)
-    if k:
-        X = np.ldexp(X, k)
-    bandwidth = _estimate_bandwidth(
-        X,
-        args.quantile,
-        None,
-        0,
-        _effective_n_threads(args.n_jobs),
-        report=reporter(verbose),
-        weights=weights,
-    )
-    return _unscale(float(bandwidth), -k)
-
-
-def run_clustering(X, args, source, names, weights=None, weights_column=None):
-    """Bandwidth, fit and summary for the array X under the options."""
-    from ._api import MeanShift, _effective_n_threads, estimate_bandwidth
-
-    n_threads = _effective_n_threads(args.n_jobs)
-    verbose = _progress_wanted(args)
-    columns = names or [f"x{j}" for j in range(X.shape[1])]
-    scale = getattr(args, "scale", None)
-    X_original = X
+def _features(X, scale, columns):
+    """The features as clustered (X, or X scaled for --scale) and what
+    takes centers back to the original units."""
     if scale in ("standard", "robust"):
         X2, offset, spread, exponents = _scaling(X, scale)
-        X = (X2 - offset) / spread
-        del X2
-    elif scale is None:
+        return (X2 - offset) / spread, lambda c: np.ldexp(c * spread + offset, exponents)
+    if scale is None:
         _warn_scales(X, [f'"{c}"' for c in columns])
-    t0 = time.perf_counter()
-    if args.bandwidth is not None:
-        bandwidth, bandwidth_from = args.bandwidth, "given"
-    else:
-        n_samples = args.n_samples
-        if n_samples == "all":
-            n_samples, sample = None, "all points"
-        elif n_samples is None and X.shape[0] > _ESTIMATE_SAMPLE:
-            n_samples, sample = _ESTIMATE_SAMPLE, f"{_ESTIMATE_SAMPLE:,} sampled points"
-        elif n_samples is None or n_samples >= X.shape[0]:
-            sample = "all points"
-        else:
-            sample = f"{n_samples:,} points"
-        if weights is None:
-            bandwidth = float(
-                estimate_bandwidth(
-                    X,
-                    quantile=args.quantile,
-                    n_samples=n_samples,
-                    random_state=0,
-                    n_jobs=args.n_jobs,
-                    verbose=verbose,
-                )
-            )
-        else:
-            bandwidth = float(_weighted_bandwidth(X, weights, args, verbose, n_samples))
-        bandwidth_from = f"estimated: quantile {args.quantile:g} of {sample}" + (
-            ", weighted" if weights is not None else ""
+    return X, lambda c: c
+
+
+def _estimate_sample(n_samples, n_rows):
+    """(n_samples for the estimate, None: every row; how the summary says
+    it) from --n-samples (None: all up to _ESTIMATE_SAMPLE rows)."""
+    if n_samples == "all":
+        return None, "all points"
+    if n_samples is None and n_rows > _ESTIMATE_SAMPLE:
+        return _ESTIMATE_SAMPLE, f"{_ESTIMATE_SAMPLE:,} sampled points"
+    if n_samples is None or n_samples >= n_rows:
+        return n_samples, "all points"
+    return n_samples, f"{n_samples:,} points"
+
+
+def _check_sampled_weights(weights, n_samples):
+    """Some rows that the estimate samples (estimate_bandwidth's sample,
+    random_state 0) have a positive weight."""
+    if n_samples is None:
+        return
+    sampled = np.random.RandomState(0).permutation(len(weights))[:n_samples]
+    if not (weights[sampled] > 0).any():
+        raise CLIError(
+            f"--weights: the {len(sampled):,} rows sampled to estimate the bandwidth "
+            "all have weight 0; give --bandwidth or a larger --n-samples"
         )
-        if not bandwidth > 0:
-            raise CLIError(
-                "the estimated bandwidth is 0: more than the quantile of the points "
-                "coincide; give --bandwidth or a larger --quantile"
-            )
-    t1 = time.perf_counter()
-    seeds = []  # the number of seeds, as the progress reports tell it
+
+
+def _bandwidth(X, weights, args, verbose):
+    """(the bandwidth, where it comes from): given, or estimated on X, as
+    if each row were repeated by its weight (as MeanShift.fit estimates it
+    with sample_weight)."""
+    if args.bandwidth is not None:
+        return args.bandwidth, "given"
+    n_samples, sample = _estimate_sample(args.n_samples, X.shape[0])
+    options = dict(quantile=args.quantile, n_samples=n_samples, random_state=0,
+                   n_jobs=args.n_jobs, verbose=verbose)
+    if weights is None:
+        from ._api import estimate_bandwidth
+
+        bandwidth = float(estimate_bandwidth(X, **options))
+    else:
+        _check_sampled_weights(weights, n_samples)
+        from ._api import estimate_weighted_bandwidth
+
+        bandwidth = float(estimate_weighted_bandwidth(X, weights, **options))
+    if not bandwidth > 0:
+        raise CLIError(
+            "the estimated bandwidth is 0: more than the quantile of the points "
+            "coincide; give --bandwidth or a larger --quantile"
+        )
+    return bandwidth, f"estimated: quantile {args.quantile:g} of {sample}" + (
+        ", weighted" if weights is not None else ""
+    )
+
+
+def _fit(X, weights, bandwidth, args, verbose):
+    """The fitted MeanShift, and its number of seeds (as the progress
+    reports tell it)."""
+    from ._api import MeanShift
+
+    seeds = []
     model = MeanShift(
         bandwidth=bandwidth,
         bin_seeding=args.bin_seeding,
@@ -770,25 +609,55 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
         label_by=args.label_by,
     )
     model.fit(X, sample_weight=weights)
-    t2 = time.perf_counter()
-    labels = model.labels_
-    centers = model.cluster_centers_
-    if scale in ("standard", "robust"):  # back to the original units
-        centers = np.ldexp(centers * spread + offset, exponents)
-    clustered = labels >= 0
-    sizes = np.bincount(labels[clustered], minlength=len(centers))
+    return model, seeds[0] if seeds else 0
+
+
+def _seeding(args, weighted):
+    """How the summary says what the seeds were."""
+    if not args.bin_seeding:
+        return "every point of positive weight" if weighted else "every point"
+    if weighted:
+        return f"grid cells whose points weigh at least {args.min_bin_freq:,} together"
+    return f"grid cells with at least {args.min_bin_freq} point" + (
+        "s" if args.min_bin_freq != 1 else ""
+    )
+
+
+def _clusters(labels, centers, weights):
+    """The summary's clusters (a cluster's size counts its rows, with or
+    without weights; with weights, their sum too) and the total weight:
+    floats, or an int where one is beyond float64 (never inf)."""
+    sizes = np.bincount(labels[labels >= 0], minlength=len(centers))
+    clusters = [
+        {"label": i, "size": int(sizes[i]), "center": [float(v) for v in centers[i]]}
+        for i in range(len(centers))
+    ]
     if weights is None:
-        seeding = "every point"
-        if args.bin_seeding:
-            seeding = f"grid cells with at least {args.min_bin_freq} point" + (
-                "s" if args.min_bin_freq != 1 else ""
-            )
-    else:
-        seeding = "every point of positive weight"
-        if args.bin_seeding:
-            seeding = f"grid cells whose points weigh at least {args.min_bin_freq:,} together"
-        # a float each, or an int where it is beyond float64 (never inf)
-        total_weight, cluster_weights = _weight_sums(weights, labels, len(centers))
+        return clusters, None
+    total, cluster_weights = _weight_sums(weights, labels, len(centers))
+    for c, weight in zip(clusters, cluster_weights):
+        c["weight"] = weight
+    return clusters, total
+
+
+def run_clustering(X, args, source, names, weights=None, weights_column=None):
+    """Bandwidth, fit and summary for the array X under the options: (the
+    model, the summary, the points as clustered (scaled with --scale), for
+    the plot, and the centers in the original units)."""
+    from ._api import _effective_n_threads
+
+    n_threads = _effective_n_threads(args.n_jobs)
+    verbose = _progress_wanted(args)
+    columns = names or [f"x{j}" for j in range(X.shape[1])]
+    scale = getattr(args, "scale", None)
+    X, to_original = _features(X, scale, columns)
+    t0 = time.perf_counter()
+    bandwidth, bandwidth_from = _bandwidth(X, weights, args, verbose)
+    t1 = time.perf_counter()
+    model, n_seeds = _fit(X, weights, bandwidth, args, verbose)
+    t2 = time.perf_counter()
+    centers = to_original(model.cluster_centers_)
+    clusters, total_weight = _clusters(model.labels_, centers, weights)
     summary = {
         "source": source,
         "n_samples": int(X.shape[0]),
@@ -803,27 +672,18 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
         "bandwidth_from": bandwidth_from,
         "kernel": args.kernel,
         "label_by": args.label_by,
-        "n_seeds": seeds[0] if seeds else 0,
-        "seeding": seeding,
+        "n_seeds": n_seeds,
+        "seeding": _seeding(args, weights is not None),
         "n_clusters": int(len(centers)),
-        "n_unclustered": int((labels < 0).sum()),
+        "n_unclustered": int((model.labels_ < 0).sum()),
         "n_iter": int(model.n_iter_),
         "n_threads": int(n_threads),
         "seconds": {"bandwidth": t1 - t0, "fit": t2 - t1, "total": t2 - t0},
         # a cluster's size counts its rows, with or without weights
         "size_counts": "rows",
-        "clusters": [
-            {"label": i, "size": int(sizes[i]), "center": [float(v) for v in centers[i]]}
-            for i in range(len(centers))
-        ],
+        "clusters": clusters,
         "outputs": {},
     }
-    if weights is not None:
-        for c, weight in zip(summary["clusters"], cluster_weights):
-            c["weight"] = weight
-    del X_original
-    # X: the points as clustered (scaled with --scale), for the plot;
-    # centers: in the original units, for the summary and --centers
     return model, summary, X, centers
 
 
@@ -856,58 +716,68 @@ def _label_rows(labels, missing, keep):
 
 
 def _write_outputs(args, X, model, summary, names, centers=None, missing=None,
-                   info=None):
-    """All requested files, committed together."""
+                   data=None):
+    """All requested files, committed together; ``data``: the Input, for
+    its kept columns."""
     outputs = _Outputs()
     if centers is None:
         centers = model.cluster_centers_
-    keep = None if info is None else info["keep"]
-    dropped = missing is not None and missing.any()
     try:
         if args.labels:
-            suffix, _ = _split_suffix(args.labels)
-            if keep is not None or (dropped and suffix != ".npy"):
-                head = [] if keep is None else [
-                    n if isinstance(n, str) else f"column{n}" for n in info["keep_names"]
-                ]
-                if missing is None:
-                    missing = np.zeros(len(model.labels_), dtype=bool)
-                outputs.table(
-                    args.labels, head + ["label"], _label_rows(model.labels_, missing, keep)
-                )
-            elif missing is not None:  # --drop-missing to .npy: NaN for a dropped row
-                full = np.full(len(missing), np.nan)
-                full[~missing] = model.labels_
-                outputs.array(args.labels, full, ["label"])
-            else:
-                outputs.array(args.labels, model.labels_.astype(np.int64), ["label"])
+            _add_labels(outputs, args.labels, model.labels_, missing, data)
             summary["outputs"]["labels"] = args.labels
         if args.centers:
             outputs.array(args.centers, centers, summary["columns"])
             summary["outputs"]["centers"] = args.centers
         if args.plot:
-            from ._plot import plot
-
-            scaled = summary.get("scale") not in (None, "none")
-            ax = plot(
-                X,
-                model.labels_,
-                model.cluster_centers_,
-                bandwidth=summary["bandwidth"],
-                title=f"mean shift: {summary['n_clusters']} clusters, "
-                f"bandwidth {_fmt(summary['bandwidth'])}",
-            )
-            if names and X.shape[1] <= 2:  # the file's column names
-                tag = f" ({summary['scale']}-scaled)" if scaled else ""
-                ax.set_xlabel(names[0] + tag)
-                if X.shape[1] == 2:
-                    ax.set_ylabel(names[1] + tag)
-            outputs.figure(args.plot, ax.figure)
+            outputs.figure(args.plot, _figure(X, model, summary, names))
             summary["outputs"]["plot"] = args.plot
         outputs.commit()
     except BaseException:
         outputs.discard()
         raise
+
+
+def _add_labels(outputs, path, labels, missing=None, data=None):
+    """The labels file: a table with the kept cells or (but in .npy) the
+    empty labels of dropped rows, else an array (NaN for a dropped row)."""
+    keep = None if data is None else data.keep
+    dropped = missing is not None and missing.any()
+    if keep is not None or (dropped and split_suffix(path)[0] != ".npy"):
+        head = [] if keep is None else [
+            n if isinstance(n, str) else f"column{n}" for n in data.keep_names
+        ]
+        if missing is None:
+            missing = np.zeros(len(labels), dtype=bool)
+        outputs.table(path, head + ["label"], _label_rows(labels, missing, keep))
+    elif missing is not None:  # --drop-missing to .npy: NaN for a dropped row
+        full = np.full(len(missing), np.nan)
+        full[~missing] = labels
+        outputs.array(path, full, ["label"])
+    else:
+        outputs.array(path, labels.astype(np.int64), ["label"])
+
+
+def _figure(X, model, summary, names):
+    """The --plot picture: the points as clustered, the axes named after
+    the file's columns."""
+    from ._plot import plot
+
+    scaled = summary.get("scale") not in (None, "none")
+    ax = plot(
+        X,
+        model.labels_,
+        model.cluster_centers_,
+        bandwidth=summary["bandwidth"],
+        title=f"mean shift: {summary['n_clusters']} clusters, "
+        f"bandwidth {_fmt(summary['bandwidth'])}",
+    )
+    if names and X.shape[1] <= 2:  # the file's column names
+        tag = f" ({summary['scale']}-scaled)" if scaled else ""
+        ax.set_xlabel(names[0] + tag)
+        if X.shape[1] == 2:
+            ax.set_ylabel(names[1] + tag)
+    return ax.figure
 
 
 def _emit(args, summary):
@@ -928,38 +798,29 @@ def cmd_cluster(args):
     if args.keep:
         if not args.labels:
             raise CLIError("--keep: the kept columns go into the labels file: give --labels")
-        if _split_suffix(args.labels)[0] == ".npy":
+        if split_suffix(args.labels)[0] == ".npy":
             raise CLIError(
                 f"--keep: {args.labels}: kept columns may be text: write the labels "
                 "as .csv or .tsv"
             )
-    X, names, source, weights, weights_column, info = load_input(
+    data = load_input(
         args.input, args.columns, args.weights, args.header, args.keep, args.drop_missing,
         args.n_jobs, args.delimiter,
     )
+    n_read = len(data.X)
     missing = None
-    n_read = len(X)
     if args.drop_missing:
-        missing = _missing_rows(X, weights)
-        if missing.all():
-            raise CLIError(
-                f"--drop-missing: every one of the {n_read:,} rows of {source} has a "
-                "missing cell (empty, NA, N/A or NaN): nothing left to cluster"
-            )
-        if missing.any():
-            X = X[~missing]
-            if weights is not None:
-                weights = weights[~missing]
+        data, missing = drop_missing_rows(data)
     model, summary, X_fit, centers = run_clustering(
-        X, args, source, names, weights, weights_column
+        data.X, args, data.source, data.names, data.weights, data.weights_column
     )
     summary["n_rows_read"] = int(n_read)
     summary["n_dropped"] = 0 if missing is None else int(missing.sum())
-    _write_outputs(args, X_fit, model, summary, names, centers, missing, info)
-    if info["header_detected"] is not None:
+    _write_outputs(args, X_fit, model, summary, data.names, centers, missing, data)
+    if data.header_detected is not None:
         # a note, not an error (and only on success, so that an error stays
         # one line): --header or --no-header says it and silences it
-        line = info["header_detected"]
+        line = data.header_detected
         if len(line) > 100:
             line = line[:97] + "..."
         print(f"{_PROG}: first line taken as a header: {line}", file=sys.stderr)
@@ -1096,7 +957,7 @@ class _ColumnList(argparse.Action):
 def _looks_like_input(value):
     if value == "-" or os.path.isfile(value):
         return True
-    suffix, _ = _split_suffix(value)
+    suffix, _ = split_suffix(value)
     return suffix in (".csv", ".tsv", ".npy")
 
 
@@ -1200,11 +1061,15 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    _add_demo_command(sub)
+    _add_cluster_command(sub)
+    return parser
 
+
+def _add_demo_command(sub):
+    """meanshift demo: the fit options and --points."""
     demo = sub.add_parser(
-        "demo",
-        epilog=_EPILOG,
-        help="cluster built-in demo data and draw it",
+        "demo", epilog=_EPILOG, help="cluster built-in demo data and draw it",
         description="Cluster 20,000 generated points in 5 groups, print the summary "
         "and draw the picture.",
     )
@@ -1217,14 +1082,24 @@ def build_parser():
         func=cmd_demo, columns=None, kernel="flat", label_by="nearest", scale=None
     )
 
+
+def _add_cluster_command(sub):
+    """meanshift cluster INPUT: how to read it, what to write, the fit."""
     cluster = sub.add_parser(
-        "cluster",
-        epilog=_EPILOG,
-        help="cluster the rows of a .npy, .csv or .tsv file",
+        "cluster", epilog=_EPILOG, help="cluster the rows of a .npy, .csv or .tsv file",
         description="Cluster the rows of INPUT: .npy, .csv or .tsv (a header line "
         "is detected unless --header or --no-header says; .gz compressed files too), "
         "or '-' for CSV on standard input.",
     )
+    _add_input_options(cluster)
+    _add_cluster_options(cluster)
+    _add_fit_options(cluster)
+    cluster.set_defaults(func=cmd_cluster, last_list=None)
+
+
+def _add_input_options(cluster):
+    """INPUT and how to read it: the columns, the header, the delimiter,
+    missing cells."""
     # optional for argparse only: INPUT may also come after --columns or
     # --keep, whose lists would take it (see _input_from_list)
     cluster.add_argument(
@@ -1272,6 +1147,10 @@ def build_parser():
         "a column used (features, weights); the summary counts them and --labels "
         "gives them an empty label (NaN in .npy)",
     )
+
+
+def _add_cluster_options(cluster):
+    """What to cluster (scaled, weighted), how, and the files to write."""
     cluster.add_argument(
         "--scale", choices=("standard", "robust", "none"), default=None,
         help="scale each feature before clustering: standard (mean 0, std 1), "
@@ -1307,9 +1186,6 @@ def build_parser():
     cluster.add_argument(
         "--centers", metavar="OUT", help="write the cluster centers (.csv, .tsv or .npy)"
     )
-    _add_fit_options(cluster)
-    cluster.set_defaults(func=cmd_cluster, last_list=None)
-    return parser
 
 
 def _debug():
@@ -1356,7 +1232,7 @@ def main(argv=None):
     except Exception as e:
         if _debug():
             raise
-        if isinstance(e, (CLIError, InputError)):
+        if isinstance(e, InputError):  # CLIError too
             line = str(e)
         elif isinstance(e, OSError):
             where = f"{e.filename}: " if e.filename else ""

@@ -1,5 +1,9 @@
 """Reading CSV and TSV for the ``meanshift`` command, streamed.
 
+The parser behind :func:`meanshift._input.load_input`, the command's one
+door for its input, whose pieces (the file, gunzipped or not; the columns
+by name or number; InputError) it uses.
+
 The text is read in blocks of whole lines (about 4 MB each), gunzipped on
 the way when compressed, and each block is parsed on its own: the whole
 text is never in memory at once, and each block's numbers exist once, in
@@ -27,27 +31,24 @@ several blocks are parsed at once while the next ones are read.
 
 import collections
 import csv
-import gzip
 import io
 import itertools
 import operator
 import os
 import re
-import sys
-import zlib
 
 import numpy as np
 
-__all__ = ["InputError", "read_delimited", "select_columns"]
+from ._input import (
+    Input, InputError, column_label, keep_columns, open_input, read_bytes, select_columns,
+)
+
+__all__ = ["parse_threads", "read_delimited"]
 
 # bytes read at a time (a block is this plus the rest of its last line)
 BLOCK_SIZE = 1 << 22
 _FAST_DELIMITERS = ",;|:\t"  # as meanshift._textparse.DELIMITERS
 _BOM = b"\xef\xbb\xbf"
-
-
-class InputError(Exception):
-    """The input cannot be read as a table of numbers: one line for the user."""
 
 
 def parse_threads(n_jobs=None):
@@ -97,134 +98,9 @@ def _header_fields(line, delimiter):
     return [f.strip().strip('"') for f in fields]
 
 
-def _column_index(c, names, n_fields, where, option):
-    """The 0-based index of column ``c`` (a header name or a number)."""
-    if names is not None and c in names:
-        at = [i for i, name in enumerate(names) if name == c]
-        if len(at) > 1:
-            raise InputError(
-                f"{option}: {where} has {len(at)} columns named {c!r} (columns "
-                f"{', '.join(map(str, at[:-1]))} and {at[-1]}, numbered from 0): "
-                "choose one by its number"
-            )
-        return at[0]
-    if c.lstrip("-").isdigit():
-        i = int(c)
-        if not 0 <= i < n_fields:
-            raise InputError(
-                f"{option}: column {i} does not exist: {where} has "
-                f"{n_fields} columns (numbered from 0)"
-            )
-        return i
-    if names is None:
-        raise InputError(f"{option}: {c!r} is not a column number and {where} has no header")
-    raise InputError(
-        f"{option}: no column named {c!r} in {where} (columns: {', '.join(names)})"
-    )
-
-
-def _column_label(i, names):
-    """How messages and the summary name column i: its header name, quoted,
-    or its number."""
-    return f'column "{names[i]}"' if names is not None and 0 <= i < len(names) else f"column {i}"
-
-
-def _split_names(columns, names=None):
-    """['a', 'b', 'c'] for ['a,b', 'c']: names may be given comma-separated
-    (but for an argument that is a whole header name, comma and all)."""
-    return [
-        c.strip()
-        for arg in columns
-        for c in ([arg] if names is not None and arg.strip() in names else arg.split(","))
-        if c.strip()
-    ]
-
-
-def keep_columns(keep, names, n_fields, where):
-    """Indices of the --keep columns (names or 0-based numbers), or None."""
-    if not keep:
-        return None
-    picked = [
-        _column_index(c, names, n_fields, where, "--keep") for c in _split_names(keep, names)
-    ]
-    if len(set(picked)) != len(picked):
-        raise InputError("--keep: a column is named twice")
-    return picked
-
-
-def select_columns(columns, names, n_fields, where, weights=None, keep=None):
-    """Indices of the requested feature columns (names or 0-based numbers),
-    their names (None without a header), and the index of the weights
-    column (None without ``weights``), which is then never a feature; nor
-    are the ``keep`` columns (indices) when ``columns`` is not given."""
-    w = None if weights is None else _column_index(
-        weights.strip(), names, n_fields, where, "--weights"
-    )
-    if not columns:
-        picked = [i for i in range(n_fields) if i != w and i not in (keep or ())]
-    else:
-        wanted = _split_names(columns, names)
-        picked = [_column_index(c, names, n_fields, where, "--columns") for c in wanted]
-        if len(set(picked)) != len(picked):
-            raise InputError("--columns: a column is named twice")
-        if w in picked:
-            raise InputError(
-                f"--weights: {_column_label(w, names)} is also in --columns: the "
-                "weights column cannot be a feature"
-            )
-    if not picked and w is not None:
-        raise InputError(
-            f"--weights: {_column_label(w, names)} is the only column of {where}: "
-            "no features left to cluster"
-        )
-    if not picked:
-        raise InputError(
-            f"--keep: every column of {where} is kept: no features left to cluster "
-            "(choose them with --columns)"
-        )
-    return picked, None if names is None else [names[i] for i in picked], w
-
-
 # ---------------------------------------------------------------------------
 # The byte stream, in blocks of whole lines
 # ---------------------------------------------------------------------------
-
-
-def open_text(path):
-    """(binary stream, description, what to close): a file or standard
-    input ('-'), gunzipped when its content is gzip, whatever its name."""
-    if path == "-":
-        stream, where = sys.stdin.buffer, "standard input"
-    else:
-        where = path
-        try:
-            stream = open(path, "rb")
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"{path}: is a directory, not a data file") from None
-        except OSError as e:
-            raise InputError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        magic = stream.peek(2)[:2]
-    except OSError as e:
-        if path != "-":
-            stream.close()
-        raise InputError(f"{where}: cannot read: {e.strerror or e}") from None
-    opened = [] if path == "-" else [stream]
-    if magic == b"\x1f\x8b":
-        stream = gzip.GzipFile(fileobj=stream, mode="rb")
-        opened.insert(0, stream)
-    return stream, where, opened
-
-
-def _read(stream, size, where):
-    try:
-        return stream.read(size)
-    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise InputError(f"{where}: not a valid gzip file ({e})") from None
-    except OSError as e:
-        raise InputError(f"{where}: cannot read: {e.strerror or e}") from None
 
 
 def _ends_with_lone_cr(data):
@@ -248,7 +124,7 @@ def _blocks(stream, where):
     quotes = 0  # in pieces
     cr_ends = None  # unknown until the first line end is seen
     while True:
-        data = _read(stream, size, where)
+        data = read_bytes(stream, size, where)
         if not data:
             break
         if cr_ends is None and (b"\n" in data or b"\r" in data):
@@ -352,7 +228,7 @@ def _loadtxt_message(error, numbers, table):
         if table.weights is not None and column == table.weights[0]:
             what = "an empty cell" if blank else f"{cell} is not a number"
             return f"--weights: {table.weights[1]} of {where}, line {line(row)}: {what}"
-        label = _column_label(column, table.names)
+        label = column_label(column, table.names)
         if blank:
             return (
                 f"{where}: line {line(row)}, {label}: an empty cell (skip such rows "
@@ -372,7 +248,7 @@ def _loadtxt_message(error, numbers, table):
         n = int(m.group(3))
         return (
             f"{where}: line {line(int(m.group(2)) - 1)} has {n} field{'s' if n != 1 else ''}, "
-            f"too few for {_column_label(int(m.group(1)), table.names)}"
+            f"too few for {column_label(int(m.group(1)), table.names)}"
         )
     m = re.search(r"at row (\d+)", msg)
     if m:  # this one counts from 1
@@ -443,7 +319,7 @@ def _keep_cells(block, first_number, table, n_rows):
             j = next(j for j in table.keep if j >= len(row))
             raise InputError(
                 f"{table.where}: --keep: a row after line {first_number} has "
-                f"{len(row)} fields, too few for {_column_label(j, table.names)}"
+                f"{len(row)} fields, too few for {column_label(j, table.names)}"
             ) from None
 
 
@@ -469,32 +345,24 @@ def _next_line(blocks, state):
 
 def read_delimited(path, delimiter=None, columns=None, weights=None, header=None,
                    keep=None, drop_missing=False, n_jobs=None):
-    """(X as float64, column names or None, a description of the source,
-    the weights column as float64 or None, and that column's header name,
-    or its number without a header, or None, and a dict of the rest) from
-    CSV or TSV text; ``delimiter`` None: tabs if the first line has them
-    and no comma (standard input); ``weights`` the weights column's name or
-    number; ``header`` True/False, or None to detect it (a first line with
-    a field that is not a number); ``keep`` columns read as text;
-    ``drop_missing``: empty cells read as NaN; ``n_jobs`` the threads to
-    parse with, as for :func:`parse_threads`.
-
-    The dict: "header_detected" (the first line, when detection took it
-    for a header), "keep" (a list of rows of the kept cells, or None) and
-    "keep_names" (their header names, or their numbers)."""
-    stream, where, opened = open_text(path)
-    try:
+    """The :class:`~meanshift._input.Input` of CSV or TSV text (a file, or
+    standard input for '-'): X and the weights as float64; ``delimiter``
+    None: tabs if the first line has them and no comma (standard input);
+    ``weights`` the weights column's name or number; ``header``
+    True/False, or None to detect it (a first line with a field that is not
+    a number); ``keep`` columns read as text; ``drop_missing``: empty cells
+    read as NaN; ``n_jobs`` the threads to parse with, as for
+    :func:`parse_threads`."""
+    with open_input(path) as (stream, where):
         return _read_table(
             stream, where, delimiter, columns, weights, header, keep, drop_missing,
             parse_threads(n_jobs),
         )
-    finally:
-        for f in opened:
-            f.close()
 
 
 def _read_table(stream, where, delimiter, columns, weights=None, header=None, keep=None,
                 drop_missing=False, n_threads=1):
+    """read_delimited on an open binary stream, with ``n_threads`` threads."""
     blocks = _blocks(stream, where)
     state = [None, 0, 1]
     first = next(blocks, None)
@@ -544,7 +412,7 @@ def _read_table(stream, where, delimiter, columns, weights=None, header=None, ke
     table = _Table(
         delimiter, ref_line.count(delimiter) + 1, usecols if picking else None, None,
         ref_number, where,
-        None if w is None else (w, _column_label(w, fields if header else None)),
+        None if w is None else (w, column_label(w, fields if header else None)),
         fields if header else None, kept, drop_missing,
     )
     if not picking:  # the width every line must have (quotes may hide delimiters)
@@ -558,18 +426,13 @@ def _read_table(stream, where, delimiter, columns, weights=None, header=None, ke
             f"{where}: line {first_number} has {len(fields)} fields but the data "
             f"rows have {X.shape[1]}"
         )
-    info = {
-        "header_detected": detected,
-        "keep": table.keep_rows if kept is not None else None,
-        "keep_names": None if kept is None else [
-            fields[j] if header else j for j in kept
-        ],
-    }
+    keep_names = None if kept is None else [fields[j] if header else j for j in kept]
+    keep_rows = table.keep_rows if kept is not None else None
     if w is None:
-        return X, names, where, None, None, info
-    return (
+        return Input(X, names, where, None, None, detected, keep_rows, keep_names)
+    return Input(
         np.ascontiguousarray(X[:, :-1]), names, where, np.ascontiguousarray(X[:, -1]),
-        fields[w] if header else w, info,
+        fields[w] if header else w, detected, keep_rows, keep_names,
     )
 
 

@@ -99,8 +99,6 @@ def plot(X, labels, centers, ax=None, *, bandwidth=None, title=None):
     try:
         from matplotlib.axes import Axes
         from matplotlib.figure import Figure
-        from matplotlib.lines import Line2D
-        from matplotlib.patches import Circle
     except ImportError as exc:
         raise ImportError(_MISSING_MATPLOTLIB) from exc
 
@@ -112,33 +110,31 @@ def plot(X, labels, centers, ax=None, *, bandwidth=None, title=None):
     centers = _check_centers(centers, n_features)
     n_centers = centers.shape[0]
     _check_label_range(labels, n_centers)
-    if bandwidth is not None and (
-        not isinstance(bandwidth, Real)
-        or isinstance(bandwidth, (bool, np.bool_))
-        or not 0 < bandwidth < np.inf
-    ):
-        raise ValueError(
-            f"The 'bandwidth' argument of plot must be a positive finite number "
-            f"or None. Got {bandwidth!r} instead."
-        )
-    if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(
-            f"The 'ax' argument of plot must be a matplotlib Axes or None. "
-            f"Got {type(ax).__name__} instead."
-        )
-    if title is not None and not isinstance(title, str):
-        raise TypeError(
-            f"The 'title' argument of plot must be a str or None. "
-            f"Got {type(title).__name__} instead."
-        )
+    _check_options(bandwidth, ax, title, Axes)
 
     x, y, cx, cy, xlabel, ylabel = _positions(X, centers, names)
     if ax is None:
         # constrained: room for a legend beside the axes
         ax = Figure(figsize=(6, 5), layout="constrained").add_subplot()
+    palette = _palette(n_centers)
+    handles = _draw_points(ax, x, y, labels, palette)
+    handles.append(_draw_centers(ax, cx, cy, palette))
+    if n_features == 2 and bandwidth is not None:
+        handles.append(_draw_bandwidth(ax, cx, cy, bandwidth))
+    _finish(ax, n_features, xlabel, ylabel, title, handles, n_centers)
+    return ax
 
-    # one scatter per cluster, each of one colour: Agg stamps a uniform
-    # marker many times faster than it draws markers coloured one by one
+
+# ---------------------------------------------------------------------------
+# Drawing
+# ---------------------------------------------------------------------------
+
+
+def _draw_points(ax, x, y, labels, palette):
+    """The points, one scatter per cluster, each of one colour (Agg stamps
+    a uniform marker many times faster than it draws markers coloured one
+    by one), the unclustered first, in grey; their legend entries."""
+    n_samples, n_centers = len(labels), len(palette)
     order = np.argsort(labels, kind="stable")
     x, y = x[order], y[order]
     ends = np.cumsum(np.bincount(labels + 1, minlength=n_centers + 1))
@@ -156,7 +152,6 @@ def plot(X, labels, centers, ax=None, *, bandwidth=None, title=None):
             gid="unclustered", **style,
         )
         handles.append(_legend_marker("o", _UNCLUSTERED_COLOR, "unclustered"))
-    palette = _palette(n_centers)
     for k in range(n_centers):
         start, stop = ends[k], ends[k + 1]
         if stop > start:
@@ -166,21 +161,35 @@ def plot(X, labels, centers, ax=None, *, bandwidth=None, title=None):
             )
         if n_centers <= _MAX_LEGEND_CLUSTERS:  # few clusters: one entry each
             handles.append(_legend_marker("o", palette[k], f"cluster {k} ({stop - start:,})"))
-    crowd = np.sqrt(20 / max(n_centers, 20))  # smaller crosses for many centers
+    return handles
+
+
+def _draw_centers(ax, cx, cy, palette):
+    """The centers as black-edged crosses; their legend entry."""
+    crowd = np.sqrt(20 / max(len(palette), 20))  # smaller crosses for many centers
     ax.scatter(
         cx, cy, c=palette, marker="X", s=150 * crowd, edgecolors="black",
         linewidths=1.2 * crowd, zorder=4, gid="centers",
     )
-    handles.append(_legend_marker("X", "white", "cluster centers", size=10))
+    return _legend_marker("X", "white", "cluster centers", size=10)
 
-    if n_features == 2 and bandwidth is not None:
-        ring = dict(color="0.2", linestyle="--", linewidth=1)
-        for center in zip(cx, cy):
-            circle = Circle(center, radius=bandwidth, fill=False, zorder=3, **ring)
-            circle.set_gid("bandwidth")
-            ax.add_patch(circle)
-        handles.append(Line2D([], [], label=f"bandwidth {bandwidth:.3g}", **ring))
 
+def _draw_bandwidth(ax, cx, cy, bandwidth):
+    """A dashed circle of radius bandwidth around each center; its legend
+    entry."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Circle
+
+    ring = dict(color="0.2", linestyle="--", linewidth=1)
+    for center in zip(cx, cy):
+        circle = Circle(center, radius=bandwidth, fill=False, zorder=3, **ring)
+        circle.set_gid("bandwidth")
+        ax.add_patch(circle)
+    return Line2D([], [], label=f"bandwidth {bandwidth:.3g}", **ring)
+
+
+def _finish(ax, n_features, xlabel, ylabel, title, handles, n_centers):
+    """The scales, the axis labels, the title and the legend."""
     if n_features == 1:
         ax.set_ylim(-0.6, 1.0)  # room for the legend above the points
         ax.set_yticks([])
@@ -198,12 +207,34 @@ def plot(X, labels, centers, ax=None, *, bandwidth=None, title=None):
         )
     else:
         ax.legend(handles=handles, loc="best", framealpha=0.9)
-    return ax
 
 
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
+
+
+def _check_options(bandwidth, ax, title, axes_class):
+    """plot's keyword arguments, checked as scikit-learn checks parameters."""
+    if bandwidth is not None and (
+        not isinstance(bandwidth, Real)
+        or isinstance(bandwidth, (bool, np.bool_))
+        or not 0 < bandwidth < np.inf
+    ):
+        raise ValueError(
+            f"The 'bandwidth' argument of plot must be a positive finite number "
+            f"or None. Got {bandwidth!r} instead."
+        )
+    if ax is not None and not isinstance(ax, axes_class):
+        raise TypeError(
+            f"The 'ax' argument of plot must be a matplotlib Axes or None. "
+            f"Got {type(ax).__name__} instead."
+        )
+    if title is not None and not isinstance(title, str):
+        raise TypeError(
+            f"The 'title' argument of plot must be a str or None. "
+            f"Got {type(title).__name__} instead."
+        )
 
 
 def _feature_names(columns, n_features):

@@ -689,8 +689,9 @@ verbose, kernel, label_by
                 if sample_w is not None and not (sample_w > 0).any():
                     sample_w = None  # a sample of zero weights: count them all
                 plan.estimated(_estimate_bandwidth(
-                    sample, 0.3, None, 0, _effective_n_threads(self.n_jobs), None,
-                    report, sample_w,
+                    sample, quantile=0.3, n_samples=None, random_state=0,
+                    n_threads=_effective_n_threads(self.n_jobs), report=report,
+                    weights=sample_w,
                     weight_exponent=plan.wexp if sample_w is not None else 0,
                 ))
             else:
@@ -1065,9 +1066,10 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0,
     k = _range_exponent(sample)
     if k:
         sample = np.ldexp(sample, k)
-    bandwidth = _estimate_bandwidth(sample, quantile, None, 0,
-                                    _effective_n_threads(n_jobs), None,
-                                    reporter(verbose))
+    bandwidth = _estimate_bandwidth(sample, quantile=quantile, n_samples=None,
+                                    random_state=0,
+                                    n_threads=_effective_n_threads(n_jobs),
+                                    report=reporter(verbose))
     return np.float64(_unscale(bandwidth, -k))
 
 
