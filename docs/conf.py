@@ -1,9 +1,12 @@
 """Sphinx configuration for meanshift's documentation.
 
-Built from the installed package (the API pages are its docstrings):
+Built from the installed package (the API pages are its docstrings; the
+gallery, docs/gallery/*.py, is executed, the Dask example on a LocalCluster):
 
-    pip install ".[docs]"
+    pip install ".[docs,dask]"
     sphinx-build -W --keep-going -b html docs docs/_build/html
+
+or from an editable install (see CONTRIBUTING.md).
 
 Everything builds offline: no intersphinx, no downloaded data.
 """
@@ -17,14 +20,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-# the installed package, never the source tree (which has no compiled _core)
+# the installed package, never the source tree as such (it has no compiled
+# modules)
 _here = os.path.dirname(os.path.abspath(__file__))
 _root = os.path.dirname(_here)
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.getcwd()) not in (_here, _root)]
 
 import meanshift  # noqa: E402
 
-if os.path.dirname(os.path.abspath(meanshift.__file__)).startswith(_root + os.sep):
+# meson-python's editable install (pip install --no-build-isolation -e .) is
+# welcome: its loader serves the source tree's Python with the compiled
+# modules of its build folder, rebuilt on import
+_editable = type(meanshift.__spec__.loader).__module__.endswith("_editable_loader")
+if os.path.dirname(os.path.abspath(meanshift.__file__)).startswith(_root + os.sep) \
+        and not _editable:
     raise ImportError("the docs need the installed meanshift: pip install '.[docs]'")
 
 if not hasattr(meanshift, "show_versions"):  # until __init__.py exports it
@@ -84,7 +93,10 @@ myst_heading_anchors = 3
 sphinx_gallery_conf = {
     "examples_dirs": "gallery",
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",
+    # every example is executed by the build (not only plot_*.py), so none
+    # can go stale; the README's data maker lives outside the gallery
+    # (docs/example_csv.py), since it writes files rather than shows anything
+    "filename_pattern": r"\.py$",
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",

@@ -132,8 +132,8 @@ need = ["LICENSE", "README.md", "pyproject.toml", "meson.build", "PKG-INFO",
         "meanshift/_merge.pyx", "meanshift/_bandwidth.pyx", "meanshift/_bins.pyx",
         "meanshift/_common.pxd", "meanshift/_kernels.pxd", "meanshift/_openmp.pxd",
         "meanshift/_tree.pxd", "meanshift/src/ms_simd.h", "meanshift/src/pow5_table.py",
-        "meanshift/_version.py.in", "meanshift/__init__.pyi", "meanshift/py.typed",
-        "tests/conftest.py"]
+        "meanshift/_version.py.in", "meanshift/__init__.pyi", "meanshift/dask.pyi",
+        "meanshift/py.typed", "tests/conftest.py"]
 missing = [n for n in need if n not in names]
 assert not missing, f"sdist lacks {missing}"
 print(f"sdist: {len(names)} entries, has {', '.join(need)}")
@@ -143,7 +143,8 @@ with zipfile.ZipFile(wheel) as whl:
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     metadata = whl.read(meta).decode()
 need = ["meanshift/_version.py", "meanshift/_show_versions.py", "meanshift/py.typed",
-        "meanshift/__init__.pyi", meta.replace("METADATA", "licenses/LICENSE")]
+        "meanshift/__init__.pyi", "meanshift/dask.pyi",
+        meta.replace("METADATA", "licenses/LICENSE")]
 missing = [n for n in need if n not in names]
 assert not missing, f"wheel lacks {missing}"
 for stage in ("_tree", "_core", "_merge", "_bandwidth", "_bins", "_textparse"):

@@ -23,7 +23,7 @@ bandwidth = meanshift.estimate_bandwidth(X, quantile=0.2, n_samples=1_000)
 model = meanshift.MeanShift(bandwidth=bandwidth).fit(X)
 print(f"bandwidth {bandwidth:.3f}: {len(model.cluster_centers_)} clusters")
 
-fig, ax = plt.subplots(figsize=(6, 5))
+fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
 meanshift.plot(X, model.labels_, model.cluster_centers_, ax=ax,
                bandwidth=bandwidth, title="MeanShift, estimated bandwidth")
 plt.show()

@@ -21,7 +21,7 @@ model = meanshift.MeanShift(bandwidth=9.4).fit(X)
 print(f"{len(model.cluster_centers_)} clusters; adjusted Rand index against "
       f"the true digits: {adjusted_rand_score(digits.target, model.labels_):.2f}")
 
-fig, ax = plt.subplots(figsize=(6, 5))
+fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
 meanshift.plot(X, model.labels_, model.cluster_centers_, ax=ax,
                title="digits, 64 features, first two principal components")
 plt.show()

@@ -28,7 +28,7 @@ model = meanshift.MeanShift(
 print(f"{len(model.cluster_centers_)} clusters, "
       f"{np.count_nonzero(model.labels_ == -1)} points left unclustered")
 
-fig, ax = plt.subplots(figsize=(6, 5))
+fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
 meanshift.plot(X, model.labels_, model.cluster_centers_, ax=ax,
                bandwidth=bandwidth, title="bin seeding, cluster_all=False")
 plt.show()

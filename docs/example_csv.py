@@ -1,15 +1,17 @@
 """Write the README's example data: people.csv and customers.csv.
 
 The command line examples of the README ("Cluster your own data") read
-these two files; this script makes them, always the same (fixed seeds):
+these two files; this script makes them, always the same (fixed seeds).
+It is data for the command line, not a gallery example: it lives beside the
+documentation that uses it, and the docs build does not run it.
 
 * people.csv: 600 rows, ``id,name,height,weight``; two groups of people
   (heights in cm, weights in kg).
 * customers.csv: 200,000 rows, ``id,age,income,visits,city``; three groups
   of customers, in units of very different sizes (years, dollars, visits).
 
-    python examples/example_csv.py            # into the current folder
-    python examples/example_csv.py DIR        # into DIR
+    python docs/example_csv.py            # into the current folder
+    python docs/example_csv.py DIR        # into DIR
 """
 
 import argparse
