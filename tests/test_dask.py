@@ -29,6 +29,7 @@ import meanshift  # noqa: E402
 import meanshift.dask as md  # noqa: E402
 from sklearn.datasets import make_blobs  # noqa: E402
 from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
+from specs.reference import Reference  # noqa: E402
 
 
 def dyadic_blobs(n=1500, d=2, centers=4, seed=0, dtype=np.float64):
@@ -82,6 +83,11 @@ CHUNKINGS = {
 }
 
 
+def slow_for(values, slow):
+    """``values`` as parameters, those in ``slow`` marked slow."""
+    return [pytest.param(v, marks=pytest.mark.slow) if v in slow else v for v in values]
+
+
 def dask_input(X, how):
     n = len(X)
     if how == "uneven":
@@ -90,7 +96,7 @@ def dask_input(X, how):
     return chunked(X, CHUNKINGS[how](n))
 
 
-@pytest.mark.parametrize("how", list(CHUNKINGS))
+@pytest.mark.parametrize("how", slow_for(CHUNKINGS, {"many chunks", "odd size"}))
 @pytest.mark.parametrize(
     "params",
     [
@@ -113,6 +119,7 @@ def test_same_as_one_machine_exact_sums(sync, how, params, global_dtype):
     assert_same_fit(ours, ref)
 
 
+@pytest.mark.slow
 def test_chunks_of_one_row(sync):
     X = dyadic_blobs(30, seed=3)
     for params in (dict(bandwidth=1.5, bin_seeding=True), dict(bandwidth=1.5),
@@ -123,7 +130,7 @@ def test_chunks_of_one_row(sync):
         assert_same_fit(ours, ref)
 
 
-@pytest.mark.parametrize("how", ["one chunk", "many chunks", "uneven"])
+@pytest.mark.parametrize("how", slow_for(["one chunk", "many chunks", "uneven"], {"many chunks"}))
 def test_same_as_one_machine_real_data(sync, how):
     """Random (not dyadic) coordinates: the sums round differently, the
     centers agree to rounding and the labels are the same."""
@@ -134,7 +141,9 @@ def test_same_as_one_machine_real_data(sync, how):
         assert_same_fit(ours, ref, exact=False)
 
 
-@pytest.mark.parametrize("kernel", ["flat", "epanechnikov", "gaussian"])
+@pytest.mark.parametrize(
+    "kernel", slow_for(["flat", "epanechnikov", "gaussian"], {"epanechnikov", "gaussian"})
+)
 @pytest.mark.parametrize("weights", ["none", "integer", "real", "zeros"])
 def test_weights_and_kernels(sync, kernel, weights):
     X = dyadic_blobs(500, seed=1)
@@ -198,11 +207,9 @@ def test_zero_weight_points_ending_at_a_seed_take_its_cluster(sync):
     ref = meanshift.MeanShift(**params).fit(X, sample_weight=w)
     ours = md.MeanShift(**params).fit(chunked(X, 45), sample_weight=da.from_array(w, chunks=45))
     np.testing.assert_array_equal(np.asarray(ours.labels_), ref.labels_)
-    # the definition's labels (tests/reference.py), which the old rule
+    # the definition's labels (specs.reference), which the old rule
     # (the kept center nearest to the end) missed on 8 points here
-    from conftest import load_reference
-
-    expected, ok = load_reference().Reference(X, 0.3, sample_weight=w).labels("attractor")
+    expected, ok = Reference(X, 0.3, sample_weight=w).labels("attractor")
     assert ok[np.arange(len(X)), np.asarray(ours.labels_)].all()
     np.testing.assert_array_equal(ours.predict(chunked(X, 60)).compute(), ref.predict(X))
 
@@ -258,6 +265,7 @@ def test_huge_magnitudes_are_scaled_exactly(sync):
     assert_same_fit(ours, ref)
 
 
+@pytest.mark.slow
 def test_deterministic_for_a_chunking(sync):
     X, _ = make_blobs(700, centers=4, random_state=2)
     a = md.MeanShift(bandwidth=1.3).fit(chunked(X, 80))
@@ -451,6 +459,7 @@ def test_caller_arrays_unchanged(sync):
     np.testing.assert_array_equal(w, w0)
 
 
+@pytest.mark.slow
 def test_import_meanshift_does_not_import_dask(tmp_path):
     code = ("import sys, meanshift; meanshift.MeanShift; "
             "print('dask' in sys.modules, 'distributed' in sys.modules)")
@@ -501,6 +510,7 @@ def test_nullable_columns_with_na(sync, dtype):
         assert str(ours.value) == str(ref.value) == "Input sample_weight contains NaN."
 
 
+@pytest.mark.slow
 def test_import_without_dask_says_what_to_install(tmp_path):
     """Where Dask is not installed (here: an import hook that refuses it),
     import meanshift works and import meanshift.dask says what to install."""
@@ -527,7 +537,8 @@ def test_import_without_dask_says_what_to_install(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# On a real LocalCluster of worker processes
+# On a real LocalCluster of worker processes (every test marked slow: the
+# cluster takes seconds to start, each test seconds more)
 # ---------------------------------------------------------------------------
 
 
@@ -598,6 +609,7 @@ def assert_no_errors(records):
     ],
     ids=["bin", "all-points", "attractor-epanechnikov"],
 )
+@pytest.mark.slow
 def test_cluster_same_as_one_machine(client, params):
     X = dyadic_blobs(800)
     ref = meanshift.MeanShift(**params).fit(X)
@@ -608,6 +620,7 @@ def test_cluster_same_as_one_machine(client, params):
     assert wait_for_no_tasks(client), "the fit left tasks on the cluster"
 
 
+@pytest.mark.slow
 def test_cluster_same_as_one_machine_leaf_columns(client):
     """5 features: the chunk trees scan their leaves by coordinate, with
     and without weights; on a grid of 1/8 every sum is exact, so the
@@ -658,6 +671,7 @@ def _read_plugin(dask_scheduler):
     return plugin.largest
 
 
+@pytest.mark.slow
 def test_no_task_receives_all_of_x(client):
     X = dyadic_blobs(40_000, seed=5)
     Xd = chunked(X, 5_000)  # 8 chunks
@@ -676,6 +690,7 @@ def test_no_task_receives_all_of_x(client):
     assert largest["partial"] > X.nbytes / 16  # a tree was an input
 
 
+@pytest.mark.slow
 def test_killed_worker_mid_fit(client):
     X = dyadic_blobs(6000, seed=6)
     ref = meanshift.MeanShift(bandwidth=1.0, bin_seeding=True).fit(X)
@@ -697,6 +712,7 @@ def test_killed_worker_mid_fit(client):
     assert killed[0] not in client.run(os.getpid).values()
 
 
+@pytest.mark.slow
 def test_interrupt_cancels_the_fit(client):
     X = dyadic_blobs(3000, seed=8)
     calls = []
@@ -717,6 +733,7 @@ def test_interrupt_cancels_the_fit(client):
 
 
 @pytest.mark.parametrize("stage", ["climb", "labels"])
+@pytest.mark.slow
 def test_interrupt_attractor_fit_releases_everything(client, stage):
     """Interrupted in either climb of an attractor fit (the seeds', or
     the points' own for their labels): the trees, the seed blocks and the
@@ -739,6 +756,7 @@ def test_interrupt_attractor_fit_releases_everything(client, stage):
     assert_no_errors(records)
 
 
+@pytest.mark.slow
 def test_sigint_in_the_client(client):
     """A real Ctrl-C (SIGINT to this process) during a fit on the cluster
     raises KeyboardInterrupt and leaves nothing running."""
@@ -798,6 +816,7 @@ def test_sigint_in_the_client(client):
     assert_no_errors(records)
 
 
+@pytest.mark.slow
 def test_attractor_model_needs_its_client(client):
     """An attractor model keeps its training data on the cluster of the
     client it was fitted with: labels_ and predict work while that client
@@ -844,6 +863,7 @@ def test_attractor_model_needs_its_client(client):
     assert wait_for_no_tasks(client), "the closed client's data is still held"
 
 
+@pytest.mark.slow
 def test_chunk_tree_pickles_as_the_same_tree():
     """A tree Dask moves between workers is rebuilt identically."""
     import pickle

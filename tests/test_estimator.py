@@ -253,6 +253,7 @@ def _silhouette_scorer(estimator, X_eval, y=None):
     return silhouette_score(X_eval, labels)
 
 
+@pytest.mark.slow
 def test_grid_search_custom_scorer():
     grid = {"bandwidth": [0.3, 1.0, 1.6, 4.0, 9.0]}
     cv = KFold(n_splits=3, shuffle=True, random_state=0)

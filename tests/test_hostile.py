@@ -18,7 +18,6 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from contextlib import contextmanager
 from decimal import Decimal
 
 import numpy as np
@@ -26,7 +25,7 @@ import pytest
 import sklearn.cluster as skc
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_blobs
-from threadpoolctl import ThreadpoolController
+from specs.oracle import assert_bitwise_same, oracle_context
 
 import meanshift
 from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds
@@ -37,19 +36,6 @@ EPS = np.finfo(np.float64).eps
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-_CONTROLLER = None
-
-
-@contextmanager
-def oracle_context():
-    """scikit-learn on one thread, its bin-seeding fallback warning off."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=1), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Binning data failed")
-        yield
 
 
 def fit(X, **params):
@@ -73,14 +59,6 @@ def assert_sane(model, n_samples):
     assert model.labels_.shape == (n_samples,)
     assert model.labels_.min() >= -1
     assert model.labels_.max() < len(model.cluster_centers_)
-
-
-def assert_same_fit(a, b):
-    """Bit for bit the same fit."""
-    assert a.cluster_centers_.dtype == b.cluster_centers_.dtype
-    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
-    assert_array_equal(a.labels_, b.labels_)
-    assert a.n_iter_ == b.n_iter_
 
 
 def assert_same_as_sklearn(ours, ref, bandwidth):
@@ -146,7 +124,7 @@ def test_bandwidth_1e_300_every_distinct_point_is_a_cluster(cluster_all):
     assert top == {tuple(x) for x in X[:5]}
     assert ours.n_iter_ == 0
     ref = sk_fit(X, bandwidth=1e-300, cluster_all=cluster_all, bin_seeding=bin_seeding)
-    assert_same_fit(ours, ref)
+    assert_bitwise_same(ours, ref)
 
 
 @pytest.mark.parametrize(
@@ -240,7 +218,7 @@ def test_huge_bandwidth_seeds_beyond_it(bandwidth, far):
     with pytest.raises(ValueError, match="No point was within bandwidth"):
         sk_fit(X, bandwidth=bandwidth, seeds=[[far, 0.0]])
     ours = fit(X, bandwidth=bandwidth, seeds=[[far, 0.0], [0.0, 0.0]])
-    assert_same_fit(ours, fit(X, bandwidth=bandwidth, seeds=[[0.0, 0.0]]))
+    assert_bitwise_same(ours, fit(X, bandwidth=bandwidth, seeds=[[0.0, 0.0]]))
     assert_allclose(ours.cluster_centers_, [X.mean(axis=0)], rtol=1e-13)
     ref = sk_fit(X, bandwidth=bandwidth, seeds=[[far, 0.0], [0.0, 0.0]])
     assert_same_as_sklearn(ours, ref, 1.0)
@@ -442,7 +420,7 @@ def test_single_sample(params):
     assert_array_equal(ours.cluster_centers_, X)
     assert_array_equal(ours.labels_, [0])
     assert_array_equal(ours.predict([[1e6, -1e6]]), [0])
-    assert_same_fit(ours, sk_fit(X, **params))
+    assert_bitwise_same(ours, sk_fit(X, **params))
 
 
 def test_single_sample_far_seed():
@@ -516,6 +494,7 @@ CASES = {
 """
 
 
+@pytest.mark.slow
 def test_max_iter_huge_returns(tmp_path):
     # A flat-kernel climb cannot cycle or run forever: for
     # J(y) = sum_i max(0, bw^2 - |x_i - y|^2), a step from m to the mean m'
@@ -562,10 +541,11 @@ def test_max_iter_beyond_int64(max_iter):
     # and so must meanshift: the climbs stop long before
     X, bandwidth = blobs(n=40)
     ours = fit(X, bandwidth=bandwidth, max_iter=max_iter)
-    assert_same_fit(ours, fit(X, bandwidth=bandwidth))
+    assert_bitwise_same(ours, fit(X, bandwidth=bandwidth))
     assert_same_as_sklearn(ours, sk_fit(X, bandwidth=bandwidth, max_iter=max_iter), bandwidth)
 
 
+@pytest.mark.slow
 def test_n_jobs_absurdly_large(tmp_path):
     # n_jobs=10**6 asks for a million threads: the fit must give the
     # one-thread result (e.g. with the thread count capped) or raise a
@@ -597,8 +577,8 @@ def test_n_jobs_absurdly_large(tmp_path):
 
 def test_n_jobs_very_negative_is_one_thread():
     X, bandwidth = blobs(n=40)
-    assert_same_fit(fit(X, bandwidth=bandwidth, n_jobs=-(10**6)),
-                    fit(X, bandwidth=bandwidth, n_jobs=1))
+    assert_bitwise_same(fit(X, bandwidth=bandwidth, n_jobs=-(10**6)),
+                        fit(X, bandwidth=bandwidth, n_jobs=1))
 
 
 # ---------------------------------------------------------------------------
@@ -615,7 +595,7 @@ def test_seeds_near_float_max_are_dropped():
             impl(X, bandwidth=bandwidth, seeds=far)
     near = [[0.0, 0.0], [6.0, 6.0]]
     ours = fit(X, bandwidth=bandwidth, seeds=far + near)
-    assert_same_fit(ours, fit(X, bandwidth=bandwidth, seeds=near))
+    assert_bitwise_same(ours, fit(X, bandwidth=bandwidth, seeds=near))
     assert_same_as_sklearn(ours, sk_fit(X, bandwidth=bandwidth, seeds=far + near), bandwidth)
 
 
@@ -624,7 +604,7 @@ def test_duplicate_seeds():
     seeds = np.repeat([[0.0, 0.0], [6.0, 6.0], [0.0, -6.0]], [100, 50, 1], axis=0)
     ours = fit(X, bandwidth=bandwidth, seeds=seeds)
     assert len(ours.cluster_centers_) == 3
-    assert_same_fit(ours, fit(X, bandwidth=bandwidth, seeds=np.unique(seeds, axis=0)))
+    assert_bitwise_same(ours, fit(X, bandwidth=bandwidth, seeds=np.unique(seeds, axis=0)))
     assert_same_as_sklearn(ours, sk_fit(X, bandwidth=bandwidth, seeds=seeds), bandwidth)
 
 
@@ -634,7 +614,7 @@ def test_seed_exactly_at_bandwidth():
     ours = fit(X, bandwidth=1.0, seeds=[[2.0]])
     assert_array_equal(ours.cluster_centers_, [[0.5]])
     assert ours.n_iter_ == 2
-    assert_same_fit(ours, sk_fit(X, bandwidth=1.0, seeds=[[2.0]]))
+    assert_bitwise_same(ours, sk_fit(X, bandwidth=1.0, seeds=[[2.0]]))
     with pytest.raises(ValueError, match="No point was within bandwidth"):
         fit(X, bandwidth=1.0, seeds=[[np.nextafter(2.0, 3.0)]])
 
@@ -667,12 +647,12 @@ def test_object_array_of_numbers(kind):
     bandwidth = 8.0 if kind == "int" else 2.0
     ours = fit(X_obj, bandwidth=bandwidth)
     assert ours.cluster_centers_.dtype == np.float64
-    assert_same_fit(ours, fit(X, bandwidth=bandwidth))
+    assert_bitwise_same(ours, fit(X, bandwidth=bandwidth))
     assert_same_as_sklearn(ours, sk_fit(X_obj, bandwidth=bandwidth), bandwidth)
     assert_array_equal(ours.predict(X_obj), ours.labels_)
     # as seeds too
     seeded = fit(X, bandwidth=bandwidth, seeds=X_obj[::5])
-    assert_same_fit(seeded, fit(X, bandwidth=bandwidth, seeds=X[::5]))
+    assert_bitwise_same(seeded, fit(X, bandwidth=bandwidth, seeds=X[::5]))
 
 
 OBJECT_BAD = {
@@ -709,12 +689,12 @@ def test_boolean_arrays(bandwidth, bin_seeding):
     X = np.random.RandomState(0).rand(40, 4) > 0.6
     ours = fit(X, bandwidth=bandwidth, bin_seeding=bin_seeding)
     assert ours.cluster_centers_.dtype == np.float64
-    assert_same_fit(ours, fit(X.astype(float), bandwidth=bandwidth, bin_seeding=bin_seeding))
+    assert_bitwise_same(ours, fit(X.astype(float), bandwidth=bandwidth, bin_seeding=bin_seeding))
     ref = sk_fit(X, bandwidth=bandwidth, bin_seeding=bin_seeding)
     assert_same_as_sklearn(ours, ref, bandwidth or estimate_bandwidth(X))
     assert_array_equal(ours.predict(X), ref.predict(X))
     seeded = fit(X, bandwidth=1.0, seeds=X[:6])
-    assert_same_fit(seeded, sk_fit(X, bandwidth=1.0, seeds=X[:6]))
+    assert_bitwise_same(seeded, sk_fit(X, bandwidth=1.0, seeds=X[:6]))
 
 
 def test_unsigned_integers_near_2_64():
@@ -819,7 +799,7 @@ def test_dataframe_seeds():
     # fails; meanshift takes it as the array it holds
     pd, df, X = _frame()
     ours = fit(df, bandwidth=2.0, seeds=df.iloc[::8])
-    assert_same_fit(ours, fit(X, bandwidth=2.0, seeds=X[::8]))
+    assert_bitwise_same(ours, fit(X, bandwidth=2.0, seeds=X[::8]))
 
 
 # ---------------------------------------------------------------------------
@@ -921,7 +901,7 @@ def test_big_endian_float32_keeps_float32():
     ref = sk_fit(X32.astype(">f4"), bandwidth=bandwidth)
     assert ref.cluster_centers_.dtype == np.float32
     assert ours.cluster_centers_.dtype == np.float32
-    assert_same_fit(ours, fit(X32, bandwidth=bandwidth))
+    assert_bitwise_same(ours, fit(X32, bandwidth=bandwidth))
 
 
 # ---------------------------------------------------------------------------

@@ -23,8 +23,8 @@ Where its arithmetic is noisy, the test referees instead of echoing:
 Estimated bandwidths are compared with the exact estimate (integer
 arithmetic, square roots to 100 bits): meanshift's must be at least as
 close as scikit-learn's.  Where a clustering differs from scikit-learn's,
-meanshift's must be the clustering of exact arithmetic (conftest's
-``exact_mean_shift``); labels from ``predict`` must name a center at least
+meanshift's must be the clustering of exact arithmetic
+(``specs.exact.exact_mean_shift``); labels from ``predict`` must name a center at least
 as near, exactly, as scikit-learn's.  A verdict never depends on the BLAS,
 the CPU or the thread count.
 
@@ -36,16 +36,14 @@ wake-up.
 """
 
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 import sklearn.cluster as skc
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_blobs, make_moons
-from threadpoolctl import ThreadpoolController
-
-from conftest import (
+from sklearn.utils import check_random_state
+from specs.exact import (
     as_scaled_integers,
     assert_at_least_as_close,
     clustering_difference,
@@ -54,27 +52,13 @@ from conftest import (
     referee_mean_shift,
     sklearn_estimate_uses_gemm,
 )
-from sklearn.utils import check_random_state
+from specs.oracle import oracle_context
+
 from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds, mean_shift
 
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-_CONTROLLER = None
-
-
-@contextmanager
-def oracle_context():
-    """Run scikit-learn single-threaded (see the module docstring)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=1), warnings.catch_warnings():
-        # the bin-seeding fallback warns in both implementations; that
-        # warning is tested on its own below
-        warnings.filterwarnings("ignore", message="Binning data failed")
-        yield
 
 
 def _fit(make, X, params):
@@ -275,7 +259,10 @@ DATASET_CASES = [
 ]
 
 
-@pytest.mark.parametrize("bin_seeding", [False, True], ids=["all_seeds", "bins"])
+@pytest.mark.parametrize(
+    "bin_seeding",
+    [pytest.param(False, id="all_seeds", marks=pytest.mark.slow), pytest.param(True, id="bins")],
+)
 def test_float32_offset_1e6_refereed(bin_seeding):
     # float32 resolves 1e6 only to 0.0625, and scikit-learn's np.mean sums
     # float32 rows in float32 (a sum of 20 points near 1e6 is ~2e7,
@@ -309,7 +296,9 @@ def test_parity_datasets(dataset, dtype, bin_seeding):
 
 
 @pytest.mark.parametrize(
-    "dataset", ["blobs_2d", "blobs_3d", "moons", "constant", "single_sample"]
+    "dataset",
+    ["blobs_2d", "blobs_3d", pytest.param("moons", marks=pytest.mark.slow), "constant",
+     "single_sample"],
 )
 def test_parity_estimated_bandwidth(dataset, global_dtype):
     X, _ = DATASETS[dataset]()
@@ -440,6 +429,7 @@ def test_summation_order_within_rounding_of_the_bandwidth():
     )
 
 
+@pytest.mark.slow
 def test_parity_bin_seeding_larger(global_dtype):
     # a larger data set, affordable for the oracle with bin seeding
     X = _blobs(1000, 2, [[0, 0], [6, 6], [-6, 5], [5, -7], [0, 9]], 1.2, 12)
@@ -661,6 +651,7 @@ def test_parity_estimate_bandwidth_special(dataset, global_dtype):
     assert_same_bandwidth(ours, ref, X)
 
 
+@pytest.mark.slow
 def test_parity_estimate_bandwidth_more_than_500_points():
     # scikit-learn sums the distances in batches of 500 points
     X = _blobs(1100, 2, 3, 1.0, 15)

@@ -63,6 +63,7 @@ def test_tree_is_a_permutation_with_consistent_aggregates():
             assert (rows >= tree.box[node, :3]).all() and (rows <= tree.box[node, 3:]).all()
 
 
+@pytest.mark.slow
 def test_kth_neighbor_dist_matches_sorting():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(3000, 2))

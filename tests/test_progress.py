@@ -196,6 +196,7 @@ _CHILD = textwrap.dedent(
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
 @pytest.mark.parametrize("stage", ["climb", "bandwidth"])
+@pytest.mark.slow
 def test_sigint_interrupts_a_long_fit(stage, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-c", _CHILD, stage],
@@ -224,6 +225,7 @@ def test_sigint_interrupts_a_long_fit(stage, tmp_path):
     assert lines[1] == "after 2 [0, 0, 1]"
 
 
+@pytest.mark.slow
 def test_sigint_stops_the_command_without_output(tmp_path):
     X = np.random.default_rng(0).normal(size=(400_000, 6))
     np.save(tmp_path / "big.npy", X)

@@ -28,16 +28,16 @@ What each property can promise is stated where it is tested.  In short:
 """
 
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
+import pytest
 import sklearn.cluster as skc
-from conftest import clustering_difference, referee_mean_shift
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
-from threadpoolctl import ThreadpoolController
+from specs.exact import clustering_difference, referee_mean_shift
+from specs.oracle import assert_bitwise_same, oracle_context
 
 from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds
 
@@ -237,13 +237,6 @@ def check_centers_in_bounding_box(model, X):
     assert (centers <= hi + tol).all(), (centers, hi)
 
 
-def assert_bitwise_same(a, b):
-    assert a.cluster_centers_.dtype == b.cluster_centers_.dtype
-    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
-    assert_array_equal(a.labels_, b.labels_)
-    assert a.n_iter_ == b.n_iter_
-
-
 # ---------------------------------------------------------------------------
 # Definitions: labels, centers, n_iter_, predict
 # ---------------------------------------------------------------------------
@@ -251,6 +244,7 @@ def assert_bitwise_same(a, b):
 
 @settings(max_examples=500, **SETTINGS)
 @given(problem=problems(), dtype=st.sampled_from([np.float64, np.float32]))
+@pytest.mark.slow
 def test_fit_invariants(problem, dtype):
     kind, X, params = problem
     X = X.astype(dtype)
@@ -297,6 +291,7 @@ def test_fit_invariants(problem, dtype):
     exponent=st.integers(-30, 30).filter(bool),
     dtype=st.sampled_from([np.float64, np.float32]),
 )
+@pytest.mark.slow
 def test_power_of_two_scaling_is_exact(problem, exponent, dtype):
     # Multiplying the data and the bandwidth by 2**k scales every sum, mean,
     # squared distance and bound of the kernel exactly (far from overflow
@@ -337,6 +332,7 @@ def test_n_jobs_bitwise_identical(problem):
 
 @settings(max_examples=100, **SETTINGS)
 @given(problem=problems(max_n=40))
+@pytest.mark.slow
 def test_numpy_scalar_parameters_are_the_same_numbers(problem):
     # np.float64 / np.int64 parameters are the numbers their Python
     # counterparts are.  Not the bandwidth with bin seeding: the bin seeds
@@ -372,6 +368,7 @@ def _center_atol(X, bandwidth, rel=1e-9):
 
 @settings(max_examples=250, **SETTINGS)
 @given(problem=problems(kinds=CONTINUOUS_KINDS, min_n=2), data=st.data())
+@pytest.mark.slow
 def test_row_order_does_not_matter(problem, data):
     # The seeds are the same multiset whatever the row order (all points, or
     # the same bins: only their order of appearance changes), and each
@@ -482,20 +479,6 @@ def test_float32_agrees_with_float64(blobs, bin_seeding, cluster_all):
 # scikit-learn, the oracle
 # ---------------------------------------------------------------------------
 
-_CONTROLLER = None
-
-
-@contextmanager
-def oracle_context():
-    """scikit-learn single-threaded (a busy 2-core machine makes its OpenMP
-    neighbour queries slow otherwise), its fallback warning silenced."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=1), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Binning data failed")
-        yield
-
 
 def _assume_not_degenerate(reason):
     note(f"set aside: {reason}")
@@ -504,6 +487,7 @@ def _assume_not_degenerate(reason):
 
 @settings(max_examples=100, **SETTINGS)
 @given(problem=problems(max_n=25, max_d=3))
+@pytest.mark.slow
 def test_matches_sklearn(problem):
     # tiny data: scikit-learn climbs one seed at a time in Python
     kind, X, params = problem

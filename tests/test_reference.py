@@ -1,4 +1,5 @@
-"""The numpy reference of ``tests/reference.py`` against scikit-learn.
+"""The numpy reference (``specs.reference``, tests/helpers/specs/reference.py)
+against scikit-learn.
 
 With the flat kernel, no weights and nearest labels the reference must be
 scikit-learn's mean shift: the same labels, centers within 1e-3 * bandwidth
@@ -16,11 +17,8 @@ import pytest
 import sklearn.cluster as skc
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_blobs, make_moons
-from conftest import load_reference
+from specs import reference as R
 from threadpoolctl import threadpool_limits
-
-
-R = load_reference()
 
 # ---------------------------------------------------------------------------
 # Data sets (X float64, bandwidth)

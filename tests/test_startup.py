@@ -69,6 +69,7 @@ def test_version_line(tmp_path):
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_clustering_does_import_scikit_learn(tmp_path):
     """The check above can fail: the same probe sees the import when the
     command clusters."""
@@ -117,6 +118,7 @@ print(json.dumps(report))
 """
 
 
+@pytest.mark.slow
 def test_import_is_lazy(tmp_path):
     result = run_python([], tmp_path, code=PROBE)
     assert result.returncode == 0, result.stderr

@@ -86,6 +86,7 @@ def plain(text):
 @example(w=22250738585072011, q=-324, negative=True)  # near the smallest normal
 @example(w=1, q=-400, negative=True)
 @example(w=10**19 - 1, q=308, negative=False)
+@pytest.mark.slow
 def test_decimal_to_double_rounds_correctly(w, q, negative):
     """When the compiled routine decides, it gives Python's (correctly
     rounded) float of the decimal; it decides nearly always."""
@@ -153,6 +154,7 @@ any_double = st.one_of(
 @settings(max_examples=1500, deadline=None)
 @given(values=st.lists(any_double, min_size=1, max_size=30),
        fmt=st.sampled_from(range(len(PRINT))))
+@pytest.mark.slow
 def test_printed_doubles_have_loadtxt_bits(values, fmt):
     text = "".join(f"{t}\n" for t in as_text(values, fmt))
     got = parse_block(text.encode(), ",", 1)
@@ -162,6 +164,7 @@ def test_printed_doubles_have_loadtxt_bits(values, fmt):
     assert same_bits(got, loadtxt(text))
 
 
+@pytest.mark.slow
 def test_many_random_doubles():
     """Half a million doubles from random bits, five ways each, to the bit."""
     rng = np.random.default_rng(1)
@@ -289,6 +292,7 @@ FIELD = st.one_of(
     newline=st.sampled_from(["\n", "\r\n"]),
     delimiter=st.sampled_from([",", "\t", ";"]),
 )
+@pytest.mark.slow
 def test_tables_match_loadtxt(rows, pad, newline, delimiter):
     if delimiter == "\t":
         pad = pad.replace("\t", "")
@@ -308,6 +312,7 @@ JUNK = ["0", "1", "9", "12.5", ".", "-", "+", "e", "E", "e-3", "E+07", " ", "\t"
 @settings(max_examples=1500, deadline=None)
 @given(tokens=st.lists(st.sampled_from(JUNK), max_size=40), n_fields=st.integers(1, 3),
        drop=st.booleans())
+@pytest.mark.slow
 def test_junk_matches_loadtxt_or_is_refused(tokens, n_fields, drop):
     text = "".join(tokens) + "\n"
     usecols = [n_fields - 1] if drop and n_fields > 1 else None

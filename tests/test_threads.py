@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.datasets import make_blobs
+from specs.oracle import assert_bitwise_same
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds, mean_shift
@@ -45,13 +46,6 @@ def _data(kind, dtype):
 
 def _fit(X, **params):
     return MeanShift(**params).fit(X)
-
-
-def assert_bitwise_same(a, b):
-    assert a.cluster_centers_.dtype == b.cluster_centers_.dtype
-    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
-    assert_array_equal(a.labels_, b.labels_)
-    assert a.n_iter_ == b.n_iter_
 
 
 @pytest.mark.parametrize("cluster_all", [True, False])

@@ -455,6 +455,7 @@ def test_labels_assigned_when_squared_distances_overflow():
     assert model.labels_.max() < len(model.cluster_centers_)
 
 
+@pytest.mark.slow
 def test_repeated_fits_do_not_grow_memory():
     # Every kernel frees its scratch: many fits leave the resident size flat.
     import gc

@@ -83,6 +83,7 @@ def test_show_versions_prints_to_stdout(capsys):
     assert capsys.readouterr().out.startswith(f"meanshift: {meanshift.__version__}\n")
 
 
+@pytest.mark.slow
 def test_show_versions_does_not_import_matplotlib(tmp_path):
     code = (
         "import sys\n"

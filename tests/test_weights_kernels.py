@@ -1,9 +1,10 @@
 """Sample weights, kernels and attractor labels (issue 10).
 
 scikit-learn has none of these, so the oracle is the plain numpy reference
-of their definitions in ``tests/reference.py`` (itself checked against
-scikit-learn in ``tests/test_reference.py``); its module docstring states
-the definitions and the reading taken wherever the issue leaves room.
+of their definitions, ``specs.reference`` (tests/helpers/specs/reference.py,
+itself checked against scikit-learn in ``tests/test_reference.py``); its
+module docstring states the definitions and the reading taken wherever the
+issue leaves room.
 
 Comparisons with the reference are refereed, never exact where rounding
 could decide: centers must agree within 1e-6 * bandwidth (float64; a few
@@ -33,13 +34,11 @@ from sklearn.base import clone
 from sklearn.datasets import make_blobs, make_circles, make_moons
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils._param_validation import InvalidParameterError
-from conftest import load_reference
+from specs import reference as R
+from specs.oracle import assert_bitwise_same
 from threadpoolctl import threadpool_limits
 
 from meanshift import MeanShift, mean_shift
-
-
-R = load_reference()
 
 KERNELS = R.KERNELS
 LABEL_BY = R.LABEL_BY
@@ -181,7 +180,7 @@ def assert_matches_reference(
     base=None, **params
 ):
     """The fit is the reference's, or one of the outcomes the reference's
-    decisions within rounding allow (see tests/reference.py)."""
+    decisions within rounding allow (see specs/reference.py)."""
     tol = center_tol(X, bandwidth)
     if base is None:
         base = R.Reference(X, bandwidth, **params)
@@ -199,13 +198,6 @@ def fit(X, bandwidth, sample_weight=None, **params):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Binning data failed")
         return MeanShift(bandwidth=bandwidth, **params).fit(X, sample_weight=sample_weight)
-
-
-def assert_bitwise_same(a, b):
-    assert a.cluster_centers_.dtype == b.cluster_centers_.dtype
-    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
-    assert_array_equal(a.labels_, b.labels_)
-    assert a.n_iter_ == b.n_iter_
 
 
 # ---------------------------------------------------------------------------
@@ -393,7 +385,9 @@ def _thread_data(dtype):
 @pytest.mark.parametrize("label_by", LABEL_BY)
 @pytest.mark.parametrize("weights", ["none", "real", "zeros"])
 @pytest.mark.parametrize("seeding", ["all", "bins"])
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize(
+    "kernel", [pytest.param(k, marks=pytest.mark.slow) if k == "gaussian" else k for k in KERNELS]
+)
 def test_n_jobs_bit_identical(kernel, seeding, weights, label_by, global_dtype):
     X = _thread_data(global_dtype)
     bandwidth = {"flat": 1.2, "epanechnikov": 1.5, "gaussian": 0.5}[kernel]
