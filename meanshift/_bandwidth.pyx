@@ -11,9 +11,14 @@ from libc.stdlib cimport free, malloc, qsort
 
 import numpy as np
 
-from ._common cimport (NODE_SKIP, NODE_WHOLE, NodeTest, Tree, intp,
-                       _leaf_hi, _leaf_lo, _node_count, _node_test,
-                       _node_test_init, _sqdist_bounded)
+from ._common cimport (NODE_SKIP, NODE_WHOLE, Tree, intp, _leaf_hi, _leaf_lo,
+                       _node_count, _node_test_ball, _sqdist_bounded)
+
+cdef extern from "src/ms_simd.h" nogil:
+    void ms_sqdist_hd_rows_f64(const double* rows, intp m, const double* q,
+                               intp d, double* out) noexcept
+    void ms_sqdist_hd_rows_f32(const float* rows, intp m, const double* q,
+                               intp d, double* out) noexcept
 from ._openmp cimport ms_dispensed, ms_dispenser, ms_dispenser_init, ms_grab
 from ._tree cimport BallTree, check_out
 
@@ -48,22 +53,23 @@ cdef double _kth_smallest(double* a, intp n, intp kth) noexcept nogil:
 
 cdef intp _shell(const floating* data, const Tree* t, const double* q, intp d,
                  double r_lo, double r_hi, double* cand, intp* n_cand,
-                 intp* stack, double* below_w) noexcept nogil:
+                 intp* stack, double* below_w, double* dist2) noexcept nogil:
     """Count the points at distance <= r_lo from q (returned; their weight
     to below_w when the tree has weights) and append to cand the distances
     that lie in (r_lo, r_hi] (with weights: (distance, weight) pairs).
     Whole nodes are counted or skipped only when the margin rel makes the
-    exact test agree."""
-    cdef intp sp = 1, node, p, count = 0, nc = 0
+    exact test agree.  dist2: scratch for a leaf's squared distances above
+    16 dimensions (one call a leaf, _leaf_sqdists)."""
+    cdef intp sp = 1, node, p, lo, count = 0, nc = 0
+    cdef double f = (1.0 + t.rel) / (1.0 - t.rel)
     cdef double dist, bw_sum = 0.0
     cdef int verdict
-    cdef NodeTest nt
-    _node_test_init(&nt, t, r_hi, r_lo, False)
     stack[0] = 0
     while sp > 0:
         sp -= 1
         node = stack[sp]
-        verdict = _node_test(&nt, t, node, q, d, data)
+        verdict = _node_test_ball(t, node, q, d, r_hi, f,
+                                  r_lo / f if r_lo >= 0.0 else -1.0)
         if verdict == NODE_SKIP:
             continue
         if verdict == NODE_WHOLE:
@@ -72,8 +78,14 @@ cdef intp _shell(const floating* data, const Tree* t, const double* q, intp d,
                 bw_sum += t.wsum[node]
             continue
         if node >= t.first_leaf:
-            for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
-                dist = sqrt(_sqdist_bounded(data + p * d, q, d, INFINITY))
+            lo = _leaf_lo(t, node)
+            if d > 16:
+                _leaf_sqdists(data, lo, _leaf_hi(t, node), q, d, dist2)
+            for p in range(lo, _leaf_hi(t, node)):
+                if d > 16:
+                    dist = sqrt(dist2[p - lo])
+                else:
+                    dist = sqrt(_sqdist_bounded(data + p * d, q, d, INFINITY))
                 if dist <= r_lo:
                     count += 1
                     if t.w != NULL:
@@ -92,6 +104,18 @@ cdef intp _shell(const floating* data, const Tree* t, const double* q, intp d,
     n_cand[0] = nc
     below_w[0] = bw_sum
     return count
+
+
+cdef inline void _leaf_sqdists(const floating* data, intp lo, intp hi,
+                               const double* q, intp d,
+                               double* out) noexcept nogil:
+    """The squared distances of the rows [lo, hi) to q, in full, each as
+    _sqdist_bounded sums it (above 16 dimensions), in one call: a call per
+    row made GCC save and restore a dozen registers around each."""
+    if floating is double:
+        ms_sqdist_hd_rows_f64(data + lo * d, hi - lo, q, d, out)
+    else:
+        ms_sqdist_hd_rows_f32(data + lo * d, hi - lo, q, d, out)
 
 
 cdef int _cmp_pair(const void* a, const void* b) noexcept nogil:
@@ -121,8 +145,8 @@ cdef double _weighted_kth(double* pairs, intp nc, double need,
 
 cdef void _kth_chunk(const floating* data, const Tree* t, intp lo, intp hi,
                      intp k, double kw, double* out, double* q, double* q_prev,
-                     double* r_prev_io, double* cand,
-                     intp* stack) noexcept nogil:
+                     double* r_prev_io, double* cand, intp* stack,
+                     double* dist2) noexcept nogil:
     """Distances to the k-th nearest point for the permuted rows [lo, hi).
 
     The k-th neighbour distance is 1-Lipschitz in the query, so after a
@@ -152,7 +176,7 @@ cdef void _kth_chunk(const floating* data, const Tree* t, intp lo, intp hi,
             r_hi = r_prev + delta + 1e-9 * (r_prev + delta)
         while True:
             below = _shell(data, t, q, d, r_lo, r_hi, cand, &nc, stack,
-                           &below_w)
+                           &below_w, dist2)
             if t.w != NULL:
                 cand_w = 0.0
                 for i in range(nc):
@@ -221,6 +245,7 @@ def _kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
     cdef double* q
     cdef double* q_prev
     cdef double* cand
+    cdef double* dist2
     cdef intp* stack
     cdef intp stack_size = 2 * tree.t.n_levels + 2
     cdef int failed = 0
@@ -237,7 +262,10 @@ def _kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
         cand = <double*>malloc((2 * n if tree.t.w != NULL else n)
                                * sizeof(double))
         stack = <intp*>malloc(stack_size * sizeof(intp))
-        if q == NULL or q_prev == NULL or cand == NULL or stack == NULL:
+        # a leaf's squared distances (_shell) above 16 dimensions
+        dist2 = <double*>malloc((n if d > 16 else 1) * sizeof(double))
+        if (q == NULL or q_prev == NULL or cand == NULL or stack == NULL
+                or dist2 == NULL):
             failed_p[0] = 1   # take no rows: the other threads finish theirs
         else:
             while True:
@@ -245,7 +273,9 @@ def _kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
                 if lo < 0:
                     break
                 _kth_chunk(&data[0, 0], &tree.t, lo, min(lo + step, n), k,
-                           kweight, &res[0], q, q_prev, &r_prev, cand, stack)
+                           kweight, &res[0], q, q_prev, &r_prev, cand, stack,
+                           dist2)
+        free(dist2)
         free(q)
         free(q_prev)
         free(cand)

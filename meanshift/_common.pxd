@@ -167,46 +167,77 @@ cdef inline void _node_test_init(NodeTest* nt, const Tree* t, double outer,
 cdef inline int _node_test(const NodeTest* nt, const Tree* t, intp node,
                            const double* q, intp d,
                            const floating* box_type) noexcept nogil:
-    """NODE_SKIP, NODE_WHOLE or NODE_OPEN for node and the query q.
-
-    Boxes (low dimensions, the tighter bound): the distance from q to the
-    nearest and to the farthest corner.  Balls: skipped when
-    dc > (outer + r) f, whole when dc + r <= inner (dc the distance from q
-    to the centroid, r the radius); squares avoid the square root.
-    ``box_type`` is only a tag for the data's dtype (the boxes' dtype)."""
-    cdef intp k
-    cdef double a, b, diff, lo2, hi2, d2, lim
-    cdef const floating* bx
-    cdef const double* c
+    """NODE_SKIP, NODE_WHOLE or NODE_OPEN for node and the query q: by its
+    box in low dimensions (the tighter bound, _node_test_box), by its ball
+    above (_node_test_ball).  ``box_type`` is only a tag for the data's
+    dtype (the boxes' dtype)."""
     if nt.use_box:
-        bx = <const floating*>t.box + node * 2 * d
-        lo2 = 0.0
-        hi2 = 0.0
-        for k in range(d):
-            # branch-free: max(lo - q, q - hi, 0) (boxes have lo <= hi, so
-            # at most one is positive) and max(q - lo, hi - q)
-            a = bx[k] - q[k]
-            b = q[k] - bx[d + k]
-            diff = a if a > b else b
-            diff = diff if diff > 0.0 else 0.0
-            lo2 += diff * diff
-            a = -a if -a > -b else -b
-            hi2 += a * a
-        if lo2 > nt.outer2_box:
-            return NODE_SKIP
-        if hi2 <= nt.inner2_box:
-            return NODE_WHOLE
-        return NODE_OPEN
-    c = t.centroid + node * d
-    d2 = 0.0
+        return _node_test_box(<const floating*>t.box + node * 2 * d, q, d,
+                              nt.outer2_box, nt.inner2_box)
+    return _node_test_ball(t, node, q, d, nt.outer, nt.f, nt.inner)
+
+
+cdef inline int _node_test_box(const floating* bx, const double* q, intp d,
+                               double outer2, double inner2) noexcept nogil:
+    """The node test by the box bx (per coordinate the min, then the max):
+    the squared distances from q to its nearest and its farthest corner
+    against outer2 = (outer f)^2 and inner2 = inner^2."""
+    cdef intp k
+    cdef double a, b, diff, lo2 = 0.0, hi2 = 0.0
+    for k in range(d):
+        # branch-free: max(lo - q, q - hi, 0) (boxes have lo <= hi, so at
+        # most one is positive) and max(q - lo, hi - q)
+        a = bx[k] - q[k]
+        b = q[k] - bx[d + k]
+        diff = a if a > b else b
+        diff = diff if diff > 0.0 else 0.0
+        lo2 += diff * diff
+        a = -a if -a > -b else -b
+        hi2 += a * a
+    if lo2 > outer2:
+        return NODE_SKIP
+    if hi2 <= inner2:
+        return NODE_WHOLE
+    return NODE_OPEN
+
+
+cdef inline double _centroid_d2(const Tree* t, intp node, const double* q,
+                                intp d) noexcept nogil:
+    """The squared distance from q to the centroid of node."""
+    cdef intp k
+    cdef double diff, d2 = 0.0
+    cdef const double* c = t.centroid + node * d
     for k in range(d):
         diff = q[k] - c[k]
         d2 += diff * diff
-    lim = (nt.outer + t.radius[node]) * nt.f
-    if d2 > lim * lim:
+    return d2
+
+
+cdef inline bint _ball_beyond(double d2, double radius, double outer,
+                              double f) noexcept nogil:
+    """A ball (centroid at squared distance d2, radius) all of whose points
+    are surely farther than outer: dc > (outer + r) f."""
+    cdef double lim = (outer + radius) * f
+    return d2 > lim * lim
+
+
+cdef inline bint _ball_within(double d2, double radius,
+                              double inner) noexcept nogil:
+    """A ball all of whose points are surely within the radius whose
+    narrowed value is inner (r / f; negative: none): dc + r <= inner."""
+    cdef double lim = inner - radius
+    return lim >= 0.0 and d2 <= lim * lim
+
+
+cdef inline int _node_test_ball(const Tree* t, intp node, const double* q,
+                                intp d, double outer, double f,
+                                double inner) noexcept nogil:
+    """The node test by the ball of node: _ball_beyond, _ball_within
+    (squares avoid the square root)."""
+    cdef double d2 = _centroid_d2(t, node, q, d)
+    if _ball_beyond(d2, t.radius[node], outer, f):
         return NODE_SKIP
-    lim = nt.inner - t.radius[node]
-    if lim >= 0.0 and d2 <= lim * lim:
+    if _ball_within(d2, t.radius[node], inner):
         return NODE_WHOLE
     return NODE_OPEN
 

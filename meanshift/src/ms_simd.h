@@ -9,6 +9,7 @@
 #define MEANSHIFT_MS_SIMD_H
 
 #include <Python.h>
+#include <math.h>
 
 /* Squared distance in many dimensions, vectorised: blocks of 32
    coordinates are reduced with SIMD (GCC vector extensions), then
@@ -24,6 +25,11 @@
 #define MS_RESTRICT __restrict__
 #else
 #define MS_RESTRICT
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define MS_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define MS_ALWAYS_INLINE static inline
 #endif
 #if defined(__GNUC__) || defined(__clang__)
 typedef double ms_v4d __attribute__((vector_size(32)));
@@ -55,11 +61,13 @@ static inline ms_v4d ms_load4f(const float *p)
         s += t * t;                                                  \
     }                                                                \
     return s;
-MS_CLONES static double ms_sqdist_hd_f64(const double *row, const double *q,
-                                         Py_ssize_t d, double bound)
+MS_ALWAYS_INLINE double ms_sqdist_hd_body_f64(const double *row,
+                                              const double *q,
+                                              Py_ssize_t d, double bound)
 { MS_SQDIST_BODY(ms_load4) }
-MS_CLONES static double ms_sqdist_hd_f32(const float *row, const double *q,
-                                         Py_ssize_t d, double bound)
+MS_ALWAYS_INLINE double ms_sqdist_hd_body_f32(const float *row,
+                                              const double *q,
+                                              Py_ssize_t d, double bound)
 { MS_SQDIST_BODY(ms_load4f) }
 #else  /* plain C: four partial sums */
 #define MS_SQDIST_PLAIN                                              \
@@ -76,12 +84,41 @@ MS_CLONES static double ms_sqdist_hd_f32(const float *row, const double *q,
     }                                                                \
     for (; k < d; k++) { double t = (double)row[k] - q[k]; s0 += t * t; } \
     return (s0 + s1) + (s2 + s3);
-static double ms_sqdist_hd_f64(const double *row, const double *q,
-                               Py_ssize_t d, double bound)
+MS_ALWAYS_INLINE double ms_sqdist_hd_body_f64(const double *row,
+                                              const double *q,
+                                              Py_ssize_t d, double bound)
 { MS_SQDIST_PLAIN }
-static double ms_sqdist_hd_f32(const float *row, const double *q,
-                               Py_ssize_t d, double bound)
+MS_ALWAYS_INLINE double ms_sqdist_hd_body_f32(const float *row,
+                                              const double *q,
+                                              Py_ssize_t d, double bound)
 { MS_SQDIST_PLAIN }
 #endif
+
+/* One row's squared distance to q (the per-point test above 16
+   dimensions; see _common.pxd's _sqdist_bounded). */
+MS_CLONES static double ms_sqdist_hd_f64(const double *row, const double *q,
+                                         Py_ssize_t d, double bound)
+{ return ms_sqdist_hd_body_f64(row, q, d, bound); }
+MS_CLONES static double ms_sqdist_hd_f32(const float *row, const double *q,
+                                         Py_ssize_t d, double bound)
+{ return ms_sqdist_hd_body_f32(row, q, d, bound); }
+
+/* The squared distances of m consecutive rows (d columns each) to q, in
+   full, each summed as ms_sqdist_hd_* sums it: one call a leaf instead of
+   one a row, for loops that keep many values live across the calls. */
+MS_CLONES static void ms_sqdist_hd_rows_f64(const double *rows, Py_ssize_t m,
+                                            const double *q, Py_ssize_t d,
+                                            double *out)
+{
+    for (Py_ssize_t i = 0; i < m; i++)
+        out[i] = ms_sqdist_hd_body_f64(rows + i * d, q, d, HUGE_VAL);
+}
+MS_CLONES static void ms_sqdist_hd_rows_f32(const float *rows, Py_ssize_t m,
+                                            const double *q, Py_ssize_t d,
+                                            double *out)
+{
+    for (Py_ssize_t i = 0; i < m; i++)
+        out[i] = ms_sqdist_hd_body_f32(rows + i * d, q, d, HUGE_VAL);
+}
 
 #endif /* MEANSHIFT_MS_SIMD_H */
