@@ -6,7 +6,8 @@ started as ``python -m pytest`` from the repository root, Python puts the
 current directory on ``sys.path`` and ``import meanshift`` would pick up the
 source tree, which has no compiled ``_core``.  So the repository root is
 dropped from ``sys.path`` here, before any test module imports meanshift,
-and the import is checked to come from outside the source tree.
+and the import is checked to come from outside the source tree (or from
+meson-python's editable install of it).
 
 The tests' specifications (exact arithmetic, the numpy reference, the
 oracle's context) are the package ``specs`` in ``tests/helpers``, which
@@ -40,12 +41,26 @@ sys.path[:] = [entry for entry in sys.path if not _is_repo_root(entry)]
 
 import meanshift  # noqa: E402
 
-if _REPO_ROOT in Path(meanshift.__file__).resolve().parents:
+# meson-python's editable install (pip install --no-build-isolation -e .,
+# see CONTRIBUTING.md) is the package too: its loader serves the source
+# tree's Python with the compiled modules of its build folder, rebuilt on
+# import.  Any other import from the source tree is refused.
+_EDITABLE = type(meanshift.__spec__.loader).__module__.endswith("_editable_loader")
+if _REPO_ROOT in Path(meanshift.__file__).resolve().parents and not _EDITABLE:
     raise ImportError(
         f"meanshift was imported from the source tree ({meanshift.__file__}); "
         "the tests must run against the installed package: "
-        "`pip install --no-build-isolation .` and run pytest again."
+        "`pip install --no-build-isolation .` (or -e .) and run pytest again."
     )
+
+
+def pytest_ignore_collect(collection_path, config):
+    """With an editable install --pyargs meanshift collects the source
+    folder: its build inputs (src/pow5_table.py) are not modules of the
+    package."""
+    if collection_path.parent.name == "src" and collection_path.parent.parent.name == "meanshift":
+        return True
+    return None
 
 
 @pytest.fixture(params=[np.float64, np.float32], ids=["float64", "float32"])

@@ -41,7 +41,7 @@ python=python
 only=""
 log_dir=""
 list_only=0
-pytest_args=(--doctest-modules --pyargs meanshift tests)
+pytest_args=(--doctest-modules --pyargs meanshift tests --runslow)
 
 die() { echo "check_blas.sh: $*" >&2; exit 2; }
 

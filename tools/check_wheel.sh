@@ -12,9 +12,10 @@
 #  3. A fresh venv with no C compiler reachable (cc/gcc/clang on PATH are
 #     stubs that fail, CC=/bin/false): the repaired wheel and its
 #     dependencies installed from binaries only (--only-binary=:all:), then
-#     `meanshift demo`, show_versions() and the test suite (the README's
-#     command: pytest --doctest-modules --pyargs meanshift tests, from the
-#     repository, whose conftest refuses the source tree's meanshift).
+#     `meanshift demo`, show_versions() and the whole test suite (the
+#     README's full command: pytest --doctest-modules --pyargs meanshift
+#     tests --runslow, from the repository, whose conftest refuses the
+#     source tree's meanshift).
 #
 # --out DIR   where to keep dist/ (sdist and wheel as built) and wheelhouse/
 #             (the repaired wheel, the one to install); default: a new
