@@ -464,7 +464,7 @@ print(json.dumps({"rss_before": before["VmRSS"], "hwm_before": before["VmHWM"],
                   "hwm_reset": reset, "module": sys.modules[lib].__file__,
                   "core_mtime": os.path.getmtime(sys.modules["meanshift._core"].__file__)
                   if lib == "meanshift" else None}))
-"""
+"""  # noqa: E501  (the script's `lib, n, d, ...` line: a string's content, left as it is)
 
 
 def measure_memory(lib, n, d, dtype, bw):
@@ -1066,7 +1066,7 @@ def scale_sweep(run):
                 sweep.clusters[n] = len(timings["meanshift"].result[0])
             del timings
         c = np.ascontiguousarray(Xs[:, 0])
-        sweep.times["argsort"][n] = run.race({"a": lambda: np.argsort(c)})["a"].best
+        sweep.times["argsort"][n] = run.race({"a": lambda c=c: np.argsort(c)})["a"].best
         del c, Xs
         gc.collect()
     run.raw["scale"] = {p: {str(n): t for n, t in v.items()} for p, v in sweep.times.items()}
@@ -1264,7 +1264,8 @@ def cases_section(run, elapsed, load_end):
         f"Python {info['python']}, numpy {info['numpy']}, meanshift {info['meanshift']}, "
         f"scikit-learn {info['scikit-learn']}, mlpack {info['mlpack']}, "
         f"OMP_NUM_THREADS={info['OMP_NUM_THREADS']}, "
-        f"OMP_WAIT_POLICY={info['OMP_WAIT_POLICY']} (meanshift from {info['meanshift_path']}, kernel installed {info['meanshift_built']}). "
+        f"OMP_WAIT_POLICY={info['OMP_WAIT_POLICY']} (meanshift from {info['meanshift_path']}, "
+        f"kernel installed {info['meanshift_built']}). "
         f"Load average {run.load_start:.2f} at start, {load_end:.2f} at end; "
         f"run took {elapsed / 60:.1f} min."
     )

@@ -72,14 +72,14 @@ def main(argv=None):
             X = bin_data(n, 2)
             # single machine: all cores of this machine, in this process
             t_one, ref = best_of(
-                lambda: meanshift.MeanShift(bandwidth=bw, bin_seeding=True).fit(X),
+                lambda X=X: meanshift.MeanShift(bandwidth=bw, bin_seeding=True).fit(X),
                 args.repeat)
             for n_chunks in args.chunks:
                 size = -(-n // n_chunks)
                 Xd = da.from_array(X, chunks=(size, 2)).persist()
                 wait(Xd)
 
-                def run():
+                def run(Xd=Xd):
                     model = md.MeanShift(bandwidth=bw, bin_seeding=True).fit(Xd)
                     labels = model.labels_.persist()
                     wait(labels)
@@ -92,10 +92,12 @@ def main(argv=None):
                 traffic = model.bytes_per_iteration_
                 # per-chunk costs, on this process, one thread
                 chunk = np.ascontiguousarray(X[:size])
-                t_build, tree = best_of(lambda: _tree.build_tree(chunk, leaf_size=16, n_threads=1), 1)
+                t_build, tree = best_of(
+                    lambda: _tree.build_tree(chunk, leaf_size=16, n_threads=1), 1)
                 seeds = meanshift.get_bin_seeds(X, bw).astype(np.float64)
                 t_step, _ = best_of(
-                    lambda: _core.ball_sums(tree, seeds, bandwidth=bw, n_threads=1, kernel=0), 2)
+                    lambda tree=tree: _core.ball_sums(tree, seeds, bandwidth=bw, n_threads=1,
+                                                      kernel=0), 2)
                 row = dict(
                     n=n, chunks=n_chunks, workers=args.workers,
                     one_machine_s=t_one, dask_s=t_dask, ratio=t_dask / t_one,
@@ -107,7 +109,7 @@ def main(argv=None):
                 )
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-                del Xd, model, labels, tree
+                del Xd, model, labels, tree, run
             del X, ref
     finally:
         client.close()

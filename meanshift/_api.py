@@ -40,7 +40,8 @@ def _as_float(X, input_name="X"):
     with np.errstate(over="ignore"):  # refused below
         out = X.astype(np.float32 if X.dtype == np.float16 else np.float64)
     if X.dtype.kind in "fO" and X.dtype.itemsize != 2 and not np.isfinite(out).all():
-        what = "NaN" if np.isnan(out).any() else "infinity or a value too large for dtype('float64')"
+        what = ("NaN" if np.isnan(out).any()
+                else "infinity or a value too large for dtype('float64')")
         raise ValueError(f"Input {input_name} contains {what}.")
     return out
 

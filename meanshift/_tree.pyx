@@ -95,7 +95,6 @@ cdef class BallTree:
     tree owns its data: the kernels that take a tree read ``tree.data``.
     """
 
-
     def __len__(self):
         return self.t.n
 

@@ -79,8 +79,10 @@ def test_build_tree(kind, d, global_dtype):
     w = np.linspace(0.5, 2.0, len(X))
     bad = KINDS[kind](X)
     for weights, bad_weights in ((None, None), (w, misaligned(w))):
-        ref = _tree.build_tree(X, leaf_size=8, n_threads=2, weights=weights, moments=True, leaf_columns=True)
-        got = _tree.build_tree(bad, leaf_size=8, n_threads=2, weights=bad_weights, moments=True, leaf_columns=True)
+        ref = _tree.build_tree(X, leaf_size=8, n_threads=2, weights=weights, moments=True,
+                               leaf_columns=True)
+        got = _tree.build_tree(bad, leaf_size=8, n_threads=2, weights=bad_weights, moments=True,
+                               leaf_columns=True)
         for name in ("data", "idx", "bounds", "centroid", "radius", "sums",
                      "box", "w", "wsum", "mom", "cols"):
             a, b = getattr(ref, name), getattr(got, name)
@@ -98,12 +100,14 @@ def test_ball_sums_and_climb(kernel, global_dtype):
     ref = _core.ball_sums(tree, positions, bandwidth=1.5, n_threads=2, kernel=kernel)
     got = _core.ball_sums(tree, misaligned(positions), bandwidth=1.5, n_threads=2, kernel=kernel)
     assert_same(ref, got)
-    got = _core.ball_sums(tree, packed_field(positions), bandwidth=1.5, n_threads=2, kernel=kernel)
+    got = _core.ball_sums(tree, packed_field(positions), bandwidth=1.5, n_threads=2,
+                          kernel=kernel)
     assert_same(ref, got)
     seeds = X[::11]
     ref = _core.climb(tree, seeds, bandwidth=1.5, max_iter=300, n_threads=2, kernel=kernel)
     for bad in (misaligned(seeds), packed_field(seeds)):
-        assert_same(ref, _core.climb(tree, bad, bandwidth=1.5, max_iter=300, n_threads=2, kernel=kernel))
+        assert_same(ref, _core.climb(tree, bad, bandwidth=1.5, max_iter=300, n_threads=2,
+                                     kernel=kernel))
         np.testing.assert_array_equal(bad, seeds)
 
 
@@ -116,9 +120,11 @@ def test_outputs_written_in_place_must_be_aligned():
         bad = list(out)
         bad[i] = misaligned(out[i])
         with pytest.raises(ValueError, match="out must be aligned"):
-            _core.climb(tree, seeds, bandwidth=1.5, max_iter=300, n_threads=1, start=0, seconds=0.0, out=tuple(bad))
+            _core.climb(tree, seeds, bandwidth=1.5, max_iter=300, n_threads=1, start=0,
+                        seconds=0.0, out=tuple(bad))
     with pytest.raises(ValueError, match="out must be aligned"):
-        _bandwidth.kth_neighbor_dist(tree, k=3, n_threads=1, start=0, seconds=0.0, out=misaligned(np.zeros(len(X))))
+        _bandwidth.kth_neighbor_dist(tree, k=3, n_threads=1, start=0, seconds=0.0,
+                                     out=misaligned(np.zeros(len(X))))
 
 
 def test_merge_assign_kth_and_bins(global_dtype):
@@ -131,10 +137,12 @@ def test_merge_assign_kth_and_bins(global_dtype):
         for cluster_all in (True, False):
             ref = _merge.assign(X, centers, bandwidth=1.0, cluster_all=cluster_all, n_threads=2)
             # X may have any strides, centers must be C-contiguous
-            assert_same(ref, _merge.assign(bad(X), misaligned(centers), bandwidth=1.0, cluster_all=cluster_all, n_threads=2))
+            assert_same(ref, _merge.assign(bad(X), misaligned(centers), bandwidth=1.0,
+                                           cluster_all=cluster_all, n_threads=2))
     many = blobs(n=120, dtype=np.float64, seed=3)   # a tree over the centers
     ref = _merge.assign(X, many, bandwidth=1.0, cluster_all=True, n_threads=2)
-    assert_same(ref, _merge.assign(misaligned(X), misaligned(many), bandwidth=1.0, cluster_all=True, n_threads=2))
+    assert_same(ref, _merge.assign(misaligned(X), misaligned(many), bandwidth=1.0,
+                                   cluster_all=True, n_threads=2))
     tree = _tree.build_tree(X, leaf_size=8)
     bad_tree = _tree.build_tree(misaligned(X), leaf_size=8)
     assert_same(_bandwidth.kth_neighbor_dist(tree, k=5, n_threads=2),
@@ -144,7 +152,8 @@ def test_merge_assign_kth_and_bins(global_dtype):
         ref = _bins.bin_cells(X, bin_size=0.7, f32_division=False, n_threads=2, weights=weights)
         bad_w = None if weights is None else misaligned(weights)
         for bad in KINDS.values():
-            assert_same(ref, _bins.bin_cells(bad(X), bin_size=0.7, f32_division=False, n_threads=2, weights=bad_w))
+            assert_same(ref, _bins.bin_cells(bad(X), bin_size=0.7, f32_division=False,
+                                             n_threads=2, weights=bad_w))
 
 
 # ---------------------------------------------------------------------------

@@ -630,7 +630,8 @@ def test_cluster_same_as_one_machine_leaf_columns(client):
     for weights in (None, w):
         ref = meanshift.MeanShift(bandwidth=2.5, bin_seeding=True).fit(X, sample_weight=weights)
         ours = md.MeanShift(bandwidth=2.5, bin_seeding=True).fit(
-            chunked(X, 500), sample_weight=None if weights is None else da.from_array(weights, chunks=500)
+            chunked(X, 500),
+            sample_weight=None if weights is None else da.from_array(weights, chunks=500),
         )
         assert_same_fit(ours, ref, exact=True)
         del ours

@@ -126,7 +126,8 @@ def test_climb_in_batches_equals_one_call(leaf_size):
     *whole, stop = _core.climb(tree, X, bandwidth=2.5, max_iter=300, n_threads=2)
     assert stop == len(X)
     parts, calls = _resume(
-        lambda start, out: _core.climb(tree, X, bandwidth=2.5, max_iter=300, n_threads=2, start=start, seconds=1e-9, out=out),
+        lambda start, out: _core.climb(tree, X, bandwidth=2.5, max_iter=300, n_threads=2,
+                                       start=start, seconds=1e-9, out=out),
         len(X),
     )
     assert calls > 10
@@ -141,7 +142,8 @@ def test_kth_neighbor_dist_in_batches_equals_one_call():
 
     def call(start, out):
         out = out[0] if out else None
-        return _bandwidth.kth_neighbor_dist(tree, k=300, n_threads=2, start=start, seconds=1e-9, out=out)
+        return _bandwidth.kth_neighbor_dist(tree, k=300, n_threads=2, start=start, seconds=1e-9,
+                                            out=out)
 
     (parts,), calls = _resume(call, len(X))
     assert calls > 2
@@ -238,8 +240,10 @@ def test_leaf_column_scans_match_brute_force(dtype, n_features, leaf_size, weigh
     w = rng.integers(0, 4, size=len(X)).astype(np.float64) if weighted else None
     bandwidth = 1.0 * np.sqrt(n_features)
     positions = np.vstack([X[:40].astype(np.float64), rng.normal(size=(40, n_features))])
-    cols = _tree.build_tree(X, leaf_size=leaf_size, n_threads=2, weights=w, index=False, balls=False, leaf_columns=True)
-    rows = _tree.build_tree(X, leaf_size=leaf_size, n_threads=2, weights=w, index=False, balls=False)
+    cols = _tree.build_tree(X, leaf_size=leaf_size, n_threads=2, weights=w, index=False,
+                            balls=False, leaf_columns=True)
+    rows = _tree.build_tree(X, leaf_size=leaf_size, n_threads=2, weights=w, index=False,
+                            balls=False)
     assert cols.cols is not None and rows.cols is None
     sums, counts = _core.ball_sums(cols, positions, bandwidth=bandwidth, n_threads=2)
     X64 = X.astype(np.float64)

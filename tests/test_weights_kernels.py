@@ -500,7 +500,8 @@ def test_bad_sample_weight_rejected(bad, how):
             mean_shift(X, bandwidth=2.0, sample_weight=w)
 
 
-@pytest.mark.parametrize("value", ["Flat", "uniform", "gauss", "", " flat", None, 1, 1.0, ["flat"]])
+@pytest.mark.parametrize("value",
+                         ["Flat", "uniform", "gauss", "", " flat", None, 1, 1.0, ["flat"]])
 def test_bad_kernel_rejected(value):
     X, _ = dataset("2d")
     model = MeanShift(bandwidth=2.0, kernel=value)  # checked in fit, as sklearn
@@ -510,7 +511,8 @@ def test_bad_kernel_rejected(value):
         mean_shift(X, bandwidth=2.0, kernel=value)
 
 
-@pytest.mark.parametrize("value", ["Nearest", "attractors", "mode", "", None, 0, True, ("nearest",)])
+@pytest.mark.parametrize("value",
+                         ["Nearest", "attractors", "mode", "", None, 0, True, ("nearest",)])
 def test_bad_label_by_rejected(value):
     X, _ = dataset("2d")
     model = MeanShift(bandwidth=2.0, label_by=value)

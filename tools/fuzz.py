@@ -249,7 +249,8 @@ class Progress:
             ends[stage] = (done, total)
         for stage, (done, total) in ends.items():
             if done != total:
-                fail("oracle", f"{func}|progress-incomplete", f"{stage}: last report {done}/{total}")
+                fail("oracle", f"{func}|progress-incomplete",
+                     f"{stage}: last report {done}/{total}")
 
 
 def add_verbose(params, spec, fn):
@@ -344,7 +345,9 @@ def make_values(spec, rng, shape):
         vf = v.reshape(-1)
         for i in range(n):
             r = rng.random()
-            flat[i] = float(vf[i]) if r < 0.8 else (int(vf[i]) if np.isfinite(vf[i]) and abs(vf[i]) < 1e18 else None) if r < 0.95 else "x"
+            flat[i] = (float(vf[i]) if r < 0.8
+                       else (int(vf[i]) if np.isfinite(vf[i]) and abs(vf[i]) < 1e18 else None)
+                       if r < 0.95 else "x")
         return o
     if dt == "str":
         return v.astype(str)
@@ -536,16 +539,20 @@ def check_fit(ctx, model, Xv, bandwidth):
     n, d = Xv.shape
     f = ctx["func"]
     if not isinstance(C, np.ndarray) or C.ndim != 2 or C.shape[1] != d or C.shape[0] < 1:
-        fail("oracle", f"{f}|centers-shape", f"centers shape {getattr(C, 'shape', None)} for X {Xv.shape}")
+        fail("oracle", f"{f}|centers-shape",
+             f"centers shape {getattr(C, 'shape', None)} for X {Xv.shape}")
     if not np.isfinite(C).all():
         fail("oracle", f"{f}|centers-nonfinite", f"non-finite centers {C!r}")
     if C.dtype != expected_center_dtype(ctx["xdtype"]):
-        fail("oracle", f"{f}|centers-dtype|{ctx['xdtype']}", f"centers dtype {C.dtype} for X dtype {ctx['xdtype']}")
+        fail("oracle", f"{f}|centers-dtype|{ctx['xdtype']}",
+             f"centers dtype {C.dtype} for X dtype {ctx['xdtype']}")
     if not isinstance(L, np.ndarray) or L.shape != (n,) or L.dtype.kind not in "iu":
-        fail("oracle", f"{f}|labels-shape", f"labels {getattr(L, 'shape', None)} {getattr(L, 'dtype', None)}")
+        fail("oracle", f"{f}|labels-shape",
+             f"labels {getattr(L, 'shape', None)} {getattr(L, 'dtype', None)}")
     lo = 0 if model.cluster_all else -1
     if n and (L.min() < lo or L.max() >= len(C)):
-        fail("oracle", f"{f}|labels-range", f"labels in [{L.min()}, {L.max()}], k={len(C)}, cluster_all={model.cluster_all}")
+        fail("oracle", f"{f}|labels-range",
+             f"labels in [{L.min()}, {L.max()}], k={len(C)}, cluster_all={model.cluster_all}")
     if not (isinstance(model.n_iter_, (int, np.integer)) and 0 <= model.n_iter_ <= model.max_iter):
         fail("oracle", f"{f}|n_iter", f"n_iter_={model.n_iter_!r}, max_iter={model.max_iter}")
     # centers are means of data points: inside the bounding box
@@ -559,7 +566,8 @@ def check_fit(ctx, model, Xv, bandwidth):
         tol = tol + 1e-6 * span
     C64 = C.astype(np.float64)
     if ((C64 < lo_b - tol) | (C64 > hi_b + tol)).any():
-        fail("oracle", f"{f}|center-outside-data", f"a center lies outside the data's bounding box: {C64} vs [{lo_b}, {hi_b}]")
+        fail("oracle", f"{f}|center-outside-data",
+             f"a center lies outside the data's bounding box: {C64} vs [{lo_b}, {hi_b}]")
     # labels: a nearest center; -1 exactly when farther than bandwidth
     (Xs, Cs), s = as_float64_scaled(X64, C64)
     D = dists(Xs, Cs)
@@ -570,7 +578,9 @@ def check_fit(ctx, model, Xv, bandwidth):
         bad = (L >= 0) & (dl > dmin * (1 + 1e-7))
         if C.dtype != np.float16 and bad.any():
             i = int(np.flatnonzero(bad)[0])
-            fail("oracle", f"{f}|label-not-nearest", f"point {i} labelled {L[i]} at distance {dl[i]}, nearest {dmin[i]} (scaled by {s})")
+            fail("oracle", f"{f}|label-not-nearest",
+                 f"point {i} labelled {L[i]} at distance {dl[i]}, nearest {dmin[i]} "
+                 f"(scaled by {s})")
         if bandwidth is not None and not model.cluster_all and C.dtype != np.float16:
             with np.errstate(all="ignore"):
                 bws = np.float64(bandwidth) * s
@@ -579,7 +589,8 @@ def check_fit(ctx, model, Xv, bandwidth):
             wrong = (orphan & (r < 1 - 1e-7)) | (~orphan & (r > 1 + 1e-7))
             if np.isfinite(bws) and bws > 0 and wrong.any():
                 i = int(np.flatnonzero(wrong)[0])
-                fail("oracle", f"{f}|orphan-rule", f"point {i} label {L[i]}: nearest center at {r[i]} bandwidths")
+                fail("oracle", f"{f}|orphan-rule",
+                     f"point {i} label {L[i]}: nearest center at {r[i]} bandwidths")
     # kept centers are more than bandwidth apart
     if bandwidth is not None and len(C) > 1 and C.dtype != np.float16:
         DC = dists(Cs, Cs)
@@ -587,7 +598,8 @@ def check_fit(ctx, model, Xv, bandwidth):
         with np.errstate(all="ignore"):
             bws = np.float64(bandwidth) * s
         if np.isfinite(bws) and bws > 0 and DC.min() <= bws * (1 - 1e-7):
-            fail("oracle", f"{f}|centers-too-close", f"two centers {DC.min() / bws} bandwidths apart")
+            fail("oracle", f"{f}|centers-too-close",
+                 f"two centers {DC.min() / bws} bandwidths apart")
     return C, L
 
 
@@ -607,7 +619,8 @@ def check_predict(ctx, model, Yv, P):
         bad = dl > D.min(1) * (1 + 1e-7)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            fail("oracle", "predict|not-nearest", f"row {i} predicted {P[i]}, sq.dist {dl[i]} > nearest {D.min(1)[i]}")
+            fail("oracle", "predict|not-nearest",
+                 f"row {i} predicted {P[i]}, sq.dist {dl[i]} > nearest {D.min(1)[i]}")
 
 
 def validated(X, **kw):
@@ -665,7 +678,8 @@ def run_case(spec, tmpdir=None, use_sklearn=True):
                 if Xval is not None and Xval.dtype.kind not in "fc":
                     Xval = Xval.astype(np.float64)
                 if Xval is None or Xval.dtype.kind == "O":
-                    fail("oracle", f"{func}|accepted-invalid", f"accepted X that check_array rejects: {type(X)}")
+                    fail("oracle", f"{func}|accepted-invalid",
+                         f"accepted X that check_array rejects: {type(X)}")
                 bw = params["bandwidth"]
                 check_fit(ctx, model, Xval, bw)
                 if P is not None:
@@ -673,7 +687,8 @@ def run_case(spec, tmpdir=None, use_sklearn=True):
                 if model.cluster_all and model.cluster_centers_.dtype != np.float16:
                     P2 = call("predict", lambda: model.predict(X))
                     if P2 is None:
-                        fail("oracle", f"{func}|predict-X-raises", "predict(X) raised after fit(X)")
+                        fail("oracle", f"{func}|predict-X-raises",
+                             "predict(X) raised after fit(X)")
                     if not np.array_equal(P2, model.labels_):
                         i = int(np.flatnonzero(P2 != model.labels_)[0])
                         fail("oracle", f"{func}|predict-vs-labels",
@@ -691,7 +706,8 @@ def run_case(spec, tmpdir=None, use_sklearn=True):
             if use_sklearn:
                 parity_fit(spec, X, sk_params, result, scale)
         elif func == "estimate_bandwidth":
-            params = {k: decode_param(spec[k]) for k in ("quantile", "n_samples", "random_state", "n_jobs")}
+            params = {k: decode_param(spec[k])
+                      for k in ("quantile", "n_samples", "random_state", "n_jobs")}
             sk_params = dict(params)
             progress = add_verbose(params, spec, ms.estimate_bandwidth)
             bw = call(func, lambda: ms.estimate_bandwidth(X, **params))
@@ -708,7 +724,8 @@ def run_case(spec, tmpdir=None, use_sklearn=True):
                     with np.errstate(over="ignore"):
                         diam = float(dists(Xs, Xs).max(initial=0.0)) / s
                     if bw > diam * (1 + 1e-7) + 1e-300:
-                        fail("oracle", f"{func}|above-diameter", f"bandwidth {bw} > diameter {diam}")
+                        fail("oracle", f"{func}|above-diameter",
+                             f"bandwidth {bw} > diameter {diam}")
             if use_sklearn:
                 parity_bandwidth(spec, X, sk_params, bw)
         elif func == "get_bin_seeds":
@@ -727,7 +744,8 @@ def run_case(spec, tmpdir=None, use_sklearn=True):
             raise AssertionError(func)
 
         for m in made:
-            if m.modified() or (m.obj_snap is not None and repr(m.obj_snap[0].tolist()) != m.obj_snap[1]):
+            if m.modified() or (m.obj_snap is not None
+                                and repr(m.obj_snap[0].tolist()) != m.obj_snap[1]):
                 fail("mutation", f"{func}|input-modified", "an input array was modified")
     finally:
         for m in made:
@@ -833,7 +851,8 @@ def parity_fit(spec, X, params, result, scale):
     if _ordinary(X) is None:
         return
     bw = params["bandwidth"]
-    if bw is not None and not (_plain_number(bw) or (isinstance(bw, float) and not np.isfinite(bw))):
+    if bw is not None and not (_plain_number(bw)
+                               or (isinstance(bw, float) and not np.isfinite(bw))):
         return
     if not _plain_n_jobs(params["n_jobs"]):
         return                 # n_jobs semantics differ on purpose
@@ -874,13 +893,15 @@ def parity_fit(spec, X, params, result, scale):
         return
     bwv = bw if bw is not None else None
     if not np.array_equal(ours.labels_, sk.labels_):
-        fail("parity", f"{spec['func']}|labels|{cls}", f"labels differ: {ours.labels_} vs {sk.labels_}")
+        fail("parity", f"{spec['func']}|labels|{cls}",
+             f"labels differ: {ours.labels_} vs {sk.labels_}")
     if ours.cluster_centers_.shape != sk.cluster_centers_.shape:
         fail("parity", f"{spec['func']}|n-centers|{cls}", "different numbers of centers")
     if bwv is not None:
         err = np.abs(ours.cluster_centers_.astype(float) - sk.cluster_centers_.astype(float)).max()
         if err > 1e-3 * bwv:
-            fail("parity", f"{spec['func']}|centers|{cls}", f"centers differ by {err / bwv} bandwidths")
+            fail("parity", f"{spec['func']}|centers|{cls}",
+                 f"centers differ by {err / bwv} bandwidths")
 
 
 def parity_bandwidth(spec, X, params, bw):
@@ -912,13 +933,15 @@ def parity_bandwidth(spec, X, params, bw):
     except Exception as e:  # noqa: BLE001
         sk_exc = e
     if (bw is None) != (sk_exc is not None):
-        fail("parity", f"estimate_bandwidth|raise-mismatch|{type(sk_exc).__name__}|{_case_class(X)}",
+        fail("parity",
+             f"estimate_bandwidth|raise-mismatch|{type(sk_exc).__name__}|{_case_class(X)}",
              f"meanshift {'raised' if bw is None else 'returned ' + repr(bw)}; scikit-learn "
              f"{'raised ' + repr(sk_exc) if sk_exc else 'returned ' + repr(sk)}")
     if bw is not None:
         a = np.abs(X.astype(float)).max() if X.size else 1.0
         if not abs(bw - sk) <= 1e-6 * max(a, abs(sk)):
-            fail("parity", f"estimate_bandwidth|value|{_case_class(X)}", f"{bw!r} vs scikit-learn {sk!r}")
+            fail("parity", f"estimate_bandwidth|value|{_case_class(X)}",
+                 f"{bw!r} vs scikit-learn {sk!r}")
 
 
 def parity_bins(spec, X, bs, mbf, seeds, warned):
@@ -956,7 +979,8 @@ def parity_bins(spec, X, bs, mbf, seeds, warned):
     if seeds is None:
         fail("parity", f"get_bin_seeds|we-raise|{cls}", "meanshift raised; scikit-learn returned")
     if (sk is X) != (seeds is X) or sk_warned != warned:
-        fail("parity", f"get_bin_seeds|fallback|{cls}", f"returned X / warned: ours {seeds is X}/{warned}, "
+        fail("parity", f"get_bin_seeds|fallback|{cls}",
+             f"returned X / warned: ours {seeds is X}/{warned}, "
              f"scikit-learn {sk is X}/{sk_warned}")
     if sk is X:
         return
@@ -964,7 +988,8 @@ def parity_bins(spec, X, bs, mbf, seeds, warned):
     if cls in ("beyond-float32", "non-finite") and seeds.dtype == np.float64:
         return                 # deliberate: float64 seeds where float32 overflows
     if seeds.dtype != sk.dtype:
-        fail("parity", f"get_bin_seeds|dtype|{cls}", f"dtype {seeds.dtype} vs scikit-learn {sk.dtype} "
+        fail("parity", f"get_bin_seeds|dtype|{cls}",
+             f"dtype {seeds.dtype} vs scikit-learn {sk.dtype} "
              f"for X {X.dtype} {X.shape}")
     if seeds.shape != sk.shape or not np.array_equal(seeds, sk, equal_nan=True):
         fail("parity", f"get_bin_seeds|values|{cls}",
@@ -1115,7 +1140,8 @@ def supervise(args):
     total = 0
     seed = args.seed
     crashes = hangs = 0
-    print(f"fuzzing into {out} (deadline {'none' if deadline == float('inf') else time.ctime(deadline)}, "
+    print(f"fuzzing into {out} "
+          f"(deadline {'none' if deadline == float('inf') else time.ctime(deadline)}, "
           f"examples {args.examples})", flush=True)
     while time.time() < deadline and total < args.examples:
         for p in out.glob("progress-*.json"):
@@ -1130,7 +1156,8 @@ def supervise(args):
         if args.no_sklearn:
             cmd.append("--no-sklearn")
         with open(log, "w") as lf, open(log, errors="replace") as reader:
-            proc = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT, cwd=tempfile.gettempdir())
+            proc = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT,
+                                    cwd=tempfile.gettempdir())
             hung = False
             while proc.poll() is None:
                 time.sleep(1.0)
@@ -1189,7 +1216,8 @@ def supervise(args):
             break           # the worker used up the time or the examples
     minutes = (time.time() - t0) / 60
     findings = sorted(p.name for p in out.glob("*.json")
-                      if p.name not in ("known.json", "current.json") and not p.name.startswith("progress-"))
+                      if p.name not in ("known.json", "current.json")
+                      and not p.name.startswith("progress-"))
     print(f"\n{total} examples in {minutes:.1f} min ({crashes} crashes, {hangs} hangs); "
           f"{len(findings)} findings in {out}:", flush=True)
     for name in findings:

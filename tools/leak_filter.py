@@ -40,7 +40,8 @@ OURS = re.compile(
 
 LSAN_HEAD = re.compile(r"^(Direct|Indirect) leak of (\d+) byte\(s\) in (\d+) object\(s\)")
 VG_PREFIX = re.compile(r"^==\d+== ?")
-VG_LEAK = re.compile(r"^([\d,]+) (?:\(([\d,]+) direct, [\d,]+ indirect\) )?bytes in ([\d,]+) blocks are "
+VG_LEAK = re.compile(r"^([\d,]+) (?:\(([\d,]+) direct, [\d,]+ indirect\) )?"
+                     r"bytes in ([\d,]+) blocks are "
                      r"(definitely|indirectly|possibly) lost")
 VG_ERROR = re.compile(r"^(Invalid (read|write|free)|Conditional jump|Use of uninitialised|"
                       r"Syscall param|Mismatched free|Source and destination overlap|"

@@ -192,7 +192,8 @@ def run(rng, quick):
     expect_value_error("f32 division on f64", _bins.bin_cells, X, bin_size=1.0,
                        f32_division=True)
     expect_value_error("no seed converges", ms.mean_shift, X, bandwidth=0.5, seeds=[[1e6, 1e6]])
-    expect_value_error("no bin", ms.mean_shift, X, bandwidth=0.5, bin_seeding=True, min_bin_freq=10**6)
+    expect_value_error("no bin", ms.mean_shift, X, bandwidth=0.5, bin_seeding=True,
+                       min_bin_freq=10**6)
     expect_value_error("NaN", ms.mean_shift, np.full((4, 2), np.nan), bandwidth=1.0)
     expect_value_error("seeds features", ms.mean_shift, X, bandwidth=1.0, seeds=np.zeros((2, 3)))
     m = ms.MeanShift(bandwidth=2.0).fit(X)

@@ -192,7 +192,8 @@ def exact_mean_shift(X, bandwidth, seeds, max_iter=300, cluster_all=True, dtype=
             gap = max(abs(x - y) for x, y in zip(ranked[a][0], ranked[b][0]))
             if gap <= 4 * delta:
                 degenerate.append("two distinct means within rounding of each other")
-            elif ranked[a][1] == ranked[b][1] and abs(ranked[a][0][0] - ranked[b][0][0]) <= 4 * delta:
+            elif (ranked[a][1] == ranked[b][1]
+                  and abs(ranked[a][0][0] - ranked[b][0][0]) <= 4 * delta):
                 degenerate.append("equal counts, order decided within rounding")
     unique = np.ones(len(centers), dtype=bool)
     for i, ci in enumerate(centers):
