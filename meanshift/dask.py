@@ -415,11 +415,11 @@ def _reduce(parts):
     return parts
 
 
-def _bin_block(x, w, dtype, k, bin_size, f32_division, j=0):
+def _bin_block(x, w, dtype, k, bin_size, j=0, float16=False):
     x = _chunk(x, dtype, k)
     if x.shape[0] == 0:
         return np.zeros((0, x.shape[1])), np.zeros(0)
-    return _core.bin_cells(x, bin_size, f32_division, 1, _chunk_weights(w, j))
+    return _api._bin_cells(x, bin_size, 1, _chunk_weights(w, j), float16)
 
 
 def _merge_cells(a, b):
@@ -754,7 +754,7 @@ verbose, kernel, label_by
             if seeds is None and self.bin_seeding:
                 seeds = _bin_seeds(xs, ws, dtype, k, bandwidth, self.min_bin_freq,
                                    wsum if W is not None else sum(s[0] for s in stats),
-                                   wexp)
+                                   wexp, X.dtype == np.float16)
                 shown = float(_unscale(bandwidth, -k))
                 if seeds is not None and len(seeds) == 0:
                     what = ("points" if W is None else
@@ -1045,13 +1045,11 @@ def _take_weights(w, rows, j=0):
     return _chunk_weights(np.asarray(w, dtype=np.float64)[rows], j)
 
 
-def _bin_seeds(xs, ws, dtype, k, bin_size, min_bin_freq, n_points, j=0):
+def _bin_seeds(xs, ws, dtype, k, bin_size, min_bin_freq, n_points, j=0, float16=False):
     """get_bin_seeds over the chunks: None when binning failed (the points
     are then the seeds).  The weights are scaled by 2**j (n_points, the
     total weight, too): min_bin_freq is compared in the caller's units."""
-    f32_division = dtype == np.float32 and (
-        np.zeros(1, dtype=np.float32) / bin_size).dtype == np.float32
-    parts = [delayed(_bin_block)(x, w, dtype, k, float(bin_size), f32_division, j)
+    parts = [delayed(_bin_block)(x, w, dtype, k, bin_size, j, float16)
              for x, w in zip(xs, ws)]
     while len(parts) > 1:
         nxt = [delayed(_merge_cells)(parts[i], parts[i + 1])
@@ -1120,8 +1118,12 @@ def get_bin_seeds(X, bin_size, min_bin_freq=1):
     X, _, _ = _as_dask(X)
     if bin_size == 0:
         return X
+    try:
+        float(bin_size)
+    except OverflowError:
+        raise ValueError(f"bin_size={bin_size!r} is beyond the range of float64") from None
     dtype = _work_dtype(X)
     xs = X.to_delayed().ravel().tolist()
     seeds = _bin_seeds(xs, [None] * len(xs), dtype, 0, bin_size, min_bin_freq,
-                       X.shape[0])
+                       X.shape[0], float16=X.dtype == np.float16)
     return X if seeds is None else seeds
