@@ -563,16 +563,49 @@ def get_bin_seeds(X, bin_size, min_bin_freq=1):
     array([[1., 1.],
            [2., 1.]], dtype=float32)
     """
+    try:
+        float(bin_size)
+    except OverflowError:  # a Python int beyond float64 (scikit-learn: OverflowError)
+        raise ValueError(
+            f"bin_size={bin_size!r} is beyond the range of float64"
+        ) from None
     return _get_bin_seeds(X, bin_size, min_bin_freq, _effective_n_threads(None))
 
 
+def _bin_cells(X, bin_size, n_threads, weights=None, float16=False):
+    """The grid cells of the rows of X (a float array) and their counts
+    (or weights): round(x / bin_size) where x / bin_size is computed as
+    numpy computes it for X's dtype, so the cells are scikit-learn's to the
+    bit.  float32 data is divided by a Python float in float32, by a
+    float64 scalar in float64; with ``float16`` (X holds float16 values,
+    as float32 or float16) in float16 as numpy divides float16 data, by
+    numpy itself, and the quotients are binned."""
+    if float16:
+        with np.errstate(all="ignore"):  # overflow to inf: a cell as numpy's
+            X = X.astype(np.float16) / bin_size
+        X = X.astype(np.float32) if X.dtype == np.float16 else X
+        bin_size = 1.0  # rint(q / 1.0) is rint(q)
+    f32_division = (
+        X.dtype == np.float32
+        and (np.zeros(1, dtype=np.float32) / bin_size).dtype == np.float32
+    )
+    return _bins.bin_cells(
+        X,
+        bin_size=float(bin_size),
+        f32_division=f32_division,
+        n_threads=_threads_for(n_threads, 8 * X.shape[0] * X.shape[1]),
+        weights=weights,
+    )
+
+
 def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads, weights=None,
-                   weight_exponent=0):
+                   weight_exponent=0, float16=None):
     """get_bin_seeds; with ``weights`` a cell's weight is the sum of its
     points' weights, binning fails when there are as many cells as the
     weights add up to, and the points that are seeds then are those of
     positive weight.  The weights are scaled by 2**weight_exponent
-    (_weights.scale): these comparisons are made in the unscaled units."""
+    (_weights.scale): these comparisons are made in the unscaled units.
+    ``float16``: X holds float16 values (None: when its dtype says so)."""
     if bin_size == 0:
         return X if weights is None else X[weights > 0]
     Xa = check_array(
@@ -581,21 +614,11 @@ def _get_bin_seeds(X, bin_size, min_bin_freq, n_threads, weights=None,
         ensure_min_samples=0,
         ensure_min_features=0,
     )
+    if float16 is None:
+        float16 = Xa.dtype == np.float16
     Xa = _as_float(Xa)
-    # numpy divides float32 data by a Python float in float32, by a float64
-    # scalar in float64: follow its promotion rules exactly
-    f32_division = (
-        Xa.dtype == np.float32
-        and (np.zeros(1, dtype=np.float32) / bin_size).dtype == np.float32
-    )
     if Xa.shape[0] and Xa.shape[1]:
-        cells, counts = _bins.bin_cells(
-            Xa,
-            bin_size=float(bin_size),
-            f32_division=f32_division,
-            n_threads=_threads_for(n_threads, 8 * Xa.shape[0] * Xa.shape[1]),
-            weights=weights,
-        )
+        cells, counts = _bin_cells(Xa, bin_size, n_threads, weights, float16)
         cells = cells[counts >= _weights.ldexp_or_inf(float(min_bin_freq), weight_exponent)]
     elif Xa.shape[0]:  # no features: every point is in the one empty cell
         cells = np.zeros((1 if Xa.shape[0] >= min_bin_freq else 0, 0))
@@ -631,8 +654,9 @@ def _bin_seeds_from_cells(cells, bin_size, n_points):
         return None
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         seeds = bin_seeds * bin_size  # float32 for a Python float, as numpy does
+    finite = np.isfinite(bin_seeds)  # (cells of float16 data may be inf)
     if seeds.dtype == np.float32 and not (
-        np.isfinite(seeds).all() and not ((seeds == 0) & (bin_seeds != 0)).any()
+        np.isfinite(seeds[finite]).all() and not ((seeds == 0) & (bin_seeds != 0)).any()
     ):  # the float32 product overflowed or underflowed to 0: use float64
         seeds = bin_seeds.astype(np.float64) * float(bin_size)
     return seeds
@@ -992,7 +1016,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         if self.bin_seeding:
             seeds = _get_bin_seeds(
                 X, plan.bin_size, self.min_bin_freq, n_threads, weights,
-                weight_exponent=plan.wexp,
+                weight_exponent=plan.wexp, float16=plan.float16,
             )
             plan.check_bin_seeds(seeds, self.min_bin_freq, weights is not None)
             return seeds, None

@@ -56,7 +56,7 @@ import numpy as np
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _api, _bins, _core, _merge, _weights
+from . import _api, _core, _merge, _weights
 from ._api import (
     _as_f64,
     _as_float,
@@ -404,13 +404,12 @@ def _reduce(parts):
     return parts
 
 
-def _bin_block(x, w, plan, f32_division):
+def _bin_block(x, w, plan):
     x = _chunk(x, plan)
     if x.shape[0] == 0:
         return np.zeros((0, x.shape[1])), np.zeros(0)
-    return _bins.bin_cells(x, bin_size=float(plan.bin_size),
-                           f32_division=f32_division, n_threads=1,
-                           weights=_chunk_weights(w, plan.wexp))
+    return _api._bin_cells(x, plan.bin_size, 1, _chunk_weights(w, plan.wexp),
+                           plan.float16)
 
 
 def _merge_cells(a, b):
@@ -1009,9 +1008,7 @@ def _bin_seeds(xs, ws, plan, min_bin_freq, n_points):
     scaled by 2**plan.wexp (n_points, the total weight, too): min_bin_freq
     is compared in the caller's units."""
     bin_size, j = plan.bin_size, plan.wexp
-    f32_division = plan.dtype == np.float32 and (
-        np.zeros(1, dtype=np.float32) / bin_size).dtype == np.float32
-    parts = [delayed(_bin_block)(x, w, plan, f32_division) for x, w in zip(xs, ws)]
+    parts = [delayed(_bin_block)(x, w, plan) for x, w in zip(xs, ws)]
     while len(parts) > 1:
         nxt = [delayed(_merge_cells)(parts[i], parts[i + 1])
                for i in range(0, len(parts) - 1, 2)]
@@ -1081,9 +1078,13 @@ def get_bin_seeds(X, bin_size, min_bin_freq=1):
     X, _, _ = _as_dask(X)
     if bin_size == 0:
         return X
+    try:
+        float(bin_size)
+    except OverflowError:
+        raise ValueError(f"bin_size={bin_size!r} is beyond the range of float64") from None
     dtype = _work_dtype(X)
     xs = X.to_delayed().ravel().tolist()
-    plan = _FitPlan(dtype, dtype)
+    plan = _FitPlan(X.dtype, dtype)
     plan.bin_size = bin_size
     seeds = _bin_seeds(xs, [None] * len(xs), plan, min_bin_freq, X.shape[0])
     return X if seeds is None else seeds

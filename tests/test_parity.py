@@ -751,6 +751,44 @@ def test_get_bin_seeds_float32_division_matters():
     )
 
 
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("bin_size", [0.00390625, 0.0078125, 0.001, 0.1, np.float64(0.1), 1.3])
+def test_get_bin_seeds_float16_divides_in_float16(seed, bin_size):
+    # numpy divides float16 data by a Python float in float16: points that
+    # float32 division puts in different cells share one (the fuzzer's
+    # cases: other seeds, the binning fallback where there was none), and a
+    # quotient beyond float16 is an infinite cell
+    rng = np.random.default_rng(seed)
+    X = rng.normal(scale=3.0, size=(40, 3)).astype(np.float16)
+    X[::7] = X[1::7]  # some repeated rows
+    for mbf in (0, 1, 2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = get_bin_seeds(X, bin_size, mbf)
+            ref = skc.get_bin_seeds(X, bin_size, mbf)
+        if ref is X:
+            assert ours is X
+        else:
+            assert_same_bin_seeds(ours, ref)
+
+
+def test_fit_bin_seeding_float16_as_scikit_learn():
+    X = blobs_2d()[0].astype(np.float16)
+    ours = MeanShift(bandwidth=0.1, bin_seeding=True, n_jobs=1).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = skc.MeanShift(bandwidth=0.1, bin_seeding=True).fit(X)
+    assert ours.cluster_centers_.dtype == ref.cluster_centers_.dtype == np.float16
+    assert len(ours.cluster_centers_) == len(ref.cluster_centers_)
+
+
+def test_get_bin_seeds_bin_size_beyond_float64():
+    # scikit-learn: OverflowError (int too large to convert to float)
+    for X in (np.ones((1, 1)), np.ones((1, 0))):
+        with pytest.raises(ValueError, match="bin_size=1000.* beyond the range of float64"):
+            get_bin_seeds(X, 10**400)
+
+
 def test_get_bin_seeds_order_of_first_appearance():
     X = np.array([[5.0, 5.0], [0.0, 0.0], [5.1, 4.9], [9.0, 0.0], [0.1, 0.0]])
     ours = get_bin_seeds(X, 1.0)
