@@ -393,18 +393,8 @@ def estimate_bandwidth(
     """
     _check_estimate_args(quantile, n_samples, n_jobs, verbose)
     X = _as_float(check_array(X))
-    k = _range_exponent(X)
-    if k:
-        X = np.ldexp(X, k)
-    bandwidth = _estimate_bandwidth(
-        X,
-        quantile=quantile,
-        n_samples=n_samples,
-        random_state=random_state,
-        n_threads=_effective_n_threads(n_jobs),
-        report=reporter(verbose),
-    )
-    return np.float64(_unscale(bandwidth, -k))
+    return _scaled_estimate(X, None, quantile=quantile, n_samples=n_samples,
+                            random_state=random_state, n_jobs=n_jobs, verbose=verbose)
 
 
 def estimate_weighted_bandwidth(
@@ -423,13 +413,20 @@ def estimate_weighted_bandwidth(
         idx = check_random_state(random_state).permutation(X.shape[0])[:n_samples]
         X, weights = X[idx], weights[idx]
         _weights.check_some_positive(weights)
+    return _scaled_estimate(X, weights, quantile=quantile, n_samples=None,
+                            random_state=random_state, n_jobs=n_jobs, verbose=verbose)
+
+
+def _scaled_estimate(X, weights, *, quantile, n_samples, random_state, n_jobs, verbose):
+    """_estimate_bandwidth of a checked X, computed on X scaled exactly
+    into float64's range (_range_exponent), in the caller's units."""
     k = _range_exponent(X)
     if k:
         X = np.ldexp(X, k)
     bandwidth = _estimate_bandwidth(
         X,
         quantile=quantile,
-        n_samples=None,
+        n_samples=n_samples,
         random_state=random_state,
         n_threads=_effective_n_threads(n_jobs),
         report=reporter(verbose),
