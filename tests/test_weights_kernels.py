@@ -771,8 +771,10 @@ def test_weighted_bandwidth_estimate_subsamples_the_weights_too():
     X = rng.normal(size=(500, 2))
     w = rng.integers(1, 4, 500).astype(float)
     idx = np.random.RandomState(0).permutation(500)[:200]
-    sub = _estimate_bandwidth(X, 0.3, 200, 0, 1, weights=w)
-    direct = _estimate_bandwidth(X[idx], 0.3, None, 0, 1, weights=w[idx])
+    sub = _estimate_bandwidth(X, quantile=0.3, n_samples=200, random_state=0,
+                              n_threads=1, weights=w)
+    direct = _estimate_bandwidth(X[idx], quantile=0.3, n_samples=None, random_state=0,
+                                 n_threads=1, weights=w[idx])
     assert sub == direct
     # and that of the rows repeated by their weights
     rep = np.repeat(X[idx], w[idx].astype(int), axis=0)
