@@ -399,6 +399,7 @@ cdef void _node_moments(const floating* data, const double* w, intp d,
     O(d^2) without its points."""
     cdef intp nm = 2 * d + 1 + d * (d + 1) // 2, p, k, j, i
     cdef double wi, r2, yk, wyk, wr2
+    cdef double y[16]   # a row's y, where d <= 16 (the same values)
     cdef const floating* row
     cdef double* S1 = m
     cdef double* S2 = m + d
@@ -412,18 +413,25 @@ cdef void _node_moments(const floating* data, const double* w, intp d,
         r2 = 0.0
         for k in range(d):
             yk = row[k] - c[k]
+            if d <= 16:
+                y[k] = yk
             r2 += yk * yk
         S2[0] += wi * r2
         wr2 = wi * r2
         i = 0
         for k in range(d):
-            yk = row[k] - c[k]
+            yk = y[k] if d <= 16 else row[k] - c[k]
             wyk = wi * yk
             S1[k] += wyk
             T3[k] += wr2 * yk
-            for j in range(k, d):
-                M[i] += wyk * (row[j] - c[j])
-                i += 1
+            if d <= 16:
+                for j in range(k, d):
+                    M[i] += wyk * y[j]
+                    i += 1
+            else:
+                for j in range(k, d):
+                    M[i] += wyk * (row[j] - c[j])
+                    i += 1
 
 
 cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
