@@ -152,6 +152,15 @@ cdef inline intp _scratch_size(const Tree* t) noexcept nogil:
     return 2 * t.n_levels + 2 + (t.first_leaf + 1 if t.cols != NULL else 0)
 
 
+cdef inline double _add_weighted(double* acc, const floating* row, intp d,
+                                 double wi) noexcept nogil:
+    """acc += wi * row; returns wi."""
+    cdef intp k
+    for k in range(d):
+        acc[k] += wi * row[k]
+    return wi
+
+
 cdef double _ball_sum_d(const floating* data, const Tree* t,
                         const double* q, dim_t* dim, double bw, double bw2,
                         bint exact_only, kern_t* kernel, double* acc,
@@ -212,16 +221,24 @@ cdef double _ball_sum_d(const floating* data, const Tree* t,
                         for k in range(d):
                             acc[k] += row[k]
                 continue
-            for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
-                row = data + p * d
-                d2 = _sqdist_bounded(row, q, d, reach2)
-                if d2 <= reach2:
-                    wi = t.w[p] if t.w != NULL else 1.0
-                    if kern_t is not KernFlat:
-                        wi = wi * _kern_weight(kernel, d2, bw2, inv2)
-                    total += wi
-                    for k in range(d):
-                        acc[k] += wi * row[k]
+            # (two loops, with and without weights: fewer values live
+            # across the Gaussian's call of exp in each)
+            if t.w != NULL:
+                for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
+                    row = data + p * d
+                    d2 = _sqdist_bounded(row, q, d, reach2)
+                    if d2 <= reach2:
+                        wi = t.w[p]
+                        if kern_t is not KernFlat:
+                            wi = wi * _kern_weight(kernel, d2, bw2, inv2)
+                        total += _add_weighted(acc, row, d, wi)
+            else:
+                for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
+                    row = data + p * d
+                    d2 = _sqdist_bounded(row, q, d, reach2)
+                    if d2 <= reach2:
+                        total += _add_weighted(acc, row, d,
+                                               _kern_weight(kernel, d2, bw2, inv2))
         elif (kern_t is not KernFlat
               and _box_is_point(<const floating*>t.box + node * 2 * d, d)):
             # a node of equal rows (duplicates) under a smooth kernel: its
