@@ -222,8 +222,9 @@ cdef double _ball_sum_d(const floating* data, const Tree* t,
                             acc[k] += row[k]
                 continue
             # (two loops, with and without weights: fewer values live
-            # across the Gaussian's call of exp in each)
-            if t.w != NULL:
+            # across the Gaussian's call of exp in each; the flat kernel
+            # gets here with weights only)
+            if kern_t is KernFlat or t.w != NULL:
                 for p in range(_leaf_lo(t, node), _leaf_hi(t, node)):
                     row = data + p * d
                     d2 = _sqdist_bounded(row, q, d, reach2)
