@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _bandwidth, _bins, _core, _merge, _tree
 from . import _weights
+from ._stages import mark
 from ._choices import KERNELS, LABEL_BY
 from ._progress import in_batches, reporter
 
@@ -962,20 +963,25 @@ class MeanShift(ClusterMixin, BaseEstimator):
             X = plan.scaled(X)
             seeds = plan.scaled(seeds)
         report = reporter(self.verbose)
+        mark("validate")
         # the bandwidth estimate searches the tree; the climbs alone need less
         tree = _climb_tree(X, weights, self.kernel, n_threads,
                            full=self.bandwidth is None)
+        mark("tree")
         if self.bandwidth is None:
             plan.estimated(_estimate_bandwidth(
                 X, quantile=0.3, n_samples=None, random_state=0,
                 n_threads=n_threads, tree=tree, report=report, weights=weights,
                 weight_exponent=plan.wexp,
             ))
+            mark("bandwidth")
         else:
             plan.given(self.bandwidth)
         seeds, seed_rows = self._seeds(X, seeds, weights, plan, n_threads)
+        mark("seeds")
         climb = _Climber(tree, plan, n_threads, report)
         centers, totals, iters = climb(seeds)
+        mark("climb")
         converged = totals > 0
         if not converged.any():
             raise plan.no_point_error()
@@ -984,6 +990,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         cluster_centers, seed_cluster = _merge_centers(
             centers[converged], totals[converged], plan.bandwidth, n_threads
         )
+        mark("merge")
         self._attractor = None  # a refit drops the state of an earlier fit
         if self.label_by == "nearest":
             climb = tree = seeds = None  # the tree's copy of X is freed first
@@ -1003,6 +1010,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
             )
         self.cluster_centers_ = plan.centers_out(cluster_centers)
         self.labels_ = labels
+        mark("labels")
         return self
 
     def _seeds(self, X, seeds, weights, plan, n_threads):
@@ -1080,12 +1088,14 @@ class MeanShift(ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         X = _as_float(validate_data(self, X, reset=False))
         n_threads = _effective_n_threads(self.n_jobs)
+        mark("validate")
         if getattr(self, "_attractor", None) is not None and len(X):
             return self._predict_attractor(X, n_threads)
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=np.float64)
         # a row whose squared distances leave float64's range is judged on
         # its own, rescaled (_merge.assign): no row's label depends on another
         labels, _ = _assign(X, centers, np.inf, True, n_threads)
+        mark("labels")
         return labels
 
     def _predict_attractor(self, X, n_threads):

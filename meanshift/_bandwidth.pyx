@@ -20,7 +20,7 @@ cdef extern from "src/ms_simd.h" nogil:
     void ms_sqdist_hd_rows_f32(const float* rows, intp m, const double* q,
                                intp d, double* out) noexcept
 from ._openmp cimport ms_dispensed, ms_dispenser, ms_dispenser_init, ms_grab
-from ._tree cimport BallTree, check_out
+from ._tree cimport BallTree, check_out, region_begin, region_end
 
 
 cdef double _kth_smallest(double* a, intp n, intp kth) noexcept nogil:
@@ -255,6 +255,7 @@ def _kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
     ms_dispenser_init(work_p, start, n, seconds)
     if start == n:
         return out, n
+    cdef double t0 = region_begin()
     with nogil, parallel(num_threads=n_threads if n - start > step else 1):
         r_prev = -1.0
         q = <double*>malloc(d * sizeof(double))
@@ -280,6 +281,7 @@ def _kth_neighbor_dist(BallTree tree, const floating[:, ::1] data, intp k,
         free(q_prev)
         free(cand)
         free(stack)
+    region_end(t0)
     if failed:
         raise MemoryError("kth_neighbor_dist: out of memory")
     return out, ms_dispensed(work_p)

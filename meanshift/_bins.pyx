@@ -14,7 +14,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from ._common cimport intp
-from ._tree cimport aligned
+from ._tree cimport aligned, region_begin, region_end
 
 
 cdef struct CellMap:
@@ -208,12 +208,15 @@ def _bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
         raise MemoryError("bin_cells: out of memory")
     memset(maps, 0, n_chunks * sizeof(CellMap))
     memset(&total, 0, sizeof(CellMap))
+    cdef double t0
     with nogil:
+        t0 = region_begin()
         for c in prange(n_chunks, schedule='static', chunksize=1,
                         num_threads=n_threads):
             status[c] = _bin_chunk(X, w, (n * c) // n_chunks,
                                    (n * (c + 1)) // n_chunks,
                                    bin_size, f32_division, &maps[c])
+        region_end(t0)
         for c in range(n_chunks):
             if status[c] != 0:
                 failed = 1

@@ -40,7 +40,7 @@ from ._kernels cimport (KERNEL_EPANECHNIKOV, KERNEL_FLAT, KERNEL_GAUSSIAN,
                         _kern_weight, _kern_whole)
 from ._openmp cimport (MS_HAVE_OPENMP, ms_dispensed, ms_dispenser,
                        ms_dispenser_init, ms_grab, omp_get_max_threads)
-from ._tree cimport BallTree, aligned, check_out
+from ._tree cimport BallTree, aligned, check_out, region_begin, region_end
 
 cdef extern from "src/ms_leaves.h" nogil:
     double ms_leaves_flat_f64(intp d, const double* cols, const double* w,
@@ -351,6 +351,7 @@ def _ball_sums(BallTree tree, const floating[:, ::1] data,
     cdef int* failed_p = &failed
     if m == 0:
         return sums_arr, totals_arr
+    cdef double t0 = region_begin()
     with nogil, parallel(num_threads=n_threads):
         q = <double*>malloc(d * sizeof(double))
         stack = <intp*>malloc(stack_size * sizeof(intp))
@@ -365,6 +366,7 @@ def _ball_sums(BallTree tree, const floating[:, ::1] data,
                                   exact_only, kernel, &sums[i, 0], stack)
         free(q)
         free(stack)
+    region_end(t0)
     if failed:
         raise MemoryError("ball_sums: out of memory for thread scratch")
     return sums_arr, totals_arr
@@ -557,6 +559,7 @@ def _climb(BallTree tree, const floating[:, ::1] data,
     ms_dispenser_init(work_p, start, m, seconds)
     if start == m:
         return tuple(out) + (m,)
+    cdef double t0 = region_begin()
     with nogil, parallel(num_threads=n_threads):
         pos = <double*>malloc(d * sizeof(double))
         acc = <double*>malloc(d * sizeof(double))
@@ -590,6 +593,7 @@ def _climb(BallTree tree, const floating[:, ::1] data,
         free(lb)
         free(ub)
         free(inside)
+    region_end(t0)
     if failed:
         raise MemoryError("climb: out of memory for thread scratch")
     return tuple(out) + (ms_dispensed(work_p),)

@@ -15,7 +15,7 @@ import numpy as np
 from ._common cimport (NODE_SKIP, NODE_WHOLE, NodeTest, Tree, intp,
                        _leaf_hi, _leaf_lo, _node_hi, _node_lo, _node_test,
                        _node_test_init, _sqdist_bounded, _use_exact_only)
-from ._tree cimport BallTree, aligned
+from ._tree cimport BallTree, aligned, region_begin, region_end
 
 from ._tree import build_tree
 
@@ -426,6 +426,7 @@ cdef void _assign_by_tree(const floating[:, :] X, const double[:, ::1] centers,
     cdef intp bi1
     cdef double bd2, bwl = bandwidth
     cdef int e
+    cdef double t0 = region_begin()
     with nogil, parallel(num_threads=n_threads):
         q = <double*>malloc(d * sizeof(double))
         stack = <intp*>malloc(stack_size * sizeof(intp))
@@ -450,6 +451,7 @@ cdef void _assign_by_tree(const floating[:, :] X, const double[:, ::1] centers,
             labels[i] = bi1
         free(q)
         free(stack)
+    region_end(t0)
 
 
 cdef void _assign_by_blocks(const floating[:, :] X,
@@ -474,6 +476,7 @@ cdef void _assign_by_blocks(const floating[:, :] X,
     contiguous = (X.strides[1] == sizeof(floating)
                   and X.strides[0] == d * sizeof(floating))
     base = &X[0, 0]
+    cdef double t0 = region_begin()
     with nogil, parallel(num_threads=n_threads):
         xs = <double*>malloc(d * MS_BLOCK * sizeof(double))
         # (also a row's coordinates for _nearest_rescaled)
@@ -523,3 +526,4 @@ cdef void _assign_by_blocks(const floating[:, :] X,
         free(dist)
         free(best)
         free(bi)
+    region_end(t0)

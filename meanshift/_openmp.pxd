@@ -6,6 +6,7 @@ cdef extern from "src/ms_openmp.h" nogil:
     bint MS_HAVE_OPENMP
     int omp_get_max_threads() noexcept
     int omp_get_thread_num() noexcept
+    double ms_now() noexcept      # a monotonic clock, in seconds
 
     # an atomic counter handing out indices, with an optional deadline (see
     # the header): a kernel can stop after a time budget and resume

@@ -17,6 +17,7 @@ from libc.math cimport INFINITY, sqrt
 import numpy as np
 
 from ._common cimport BOX_MAX_D, Tree, intp, _node_hi, _node_lo
+from ._openmp cimport ms_now
 
 cdef extern from "src/ms_leaves.h" nogil:
     enum:
@@ -33,6 +34,39 @@ cdef double DBL_EPS = 2.220446049250313e-16
 # node is only ever taken whole or skipped whole when the exact per-point
 # test would agree on every one of its points.
 cdef double BASE_REL_TOL = 1e-10
+
+
+# ---------------------------------------------------------------------------
+# The clock of the parallel regions (tools/scaling.py)
+# ---------------------------------------------------------------------------
+
+# wall time spent in the parallel regions of every stage's kernels, as the
+# calling thread sees them: what is not in them is the serial work, whose
+# share decides how a stage scales (Amdahl).  Summed by the thread that
+# starts a region (two threads calling kernels at once both add theirs).
+cdef double _parallel_seconds = 0.0
+
+
+cdef double region_begin() noexcept nogil:
+    """The time a parallel region starts (call it before the region)."""
+    return ms_now()
+
+
+cdef void region_end(double t0) noexcept nogil:
+    """Count the region begun at t0 (call it after the region ends)."""
+    global _parallel_seconds
+    _parallel_seconds += ms_now() - t0
+
+
+def parallel_seconds():
+    """Seconds spent in the kernels' parallel regions since the last
+    reset_parallel_seconds() (or the import)."""
+    return _parallel_seconds
+
+
+def reset_parallel_seconds():
+    global _parallel_seconds
+    _parallel_seconds = 0.0
 
 
 # ---------------------------------------------------------------------------
@@ -437,9 +471,11 @@ cdef void _node_moments(const floating* data, const double* w, intp d,
 cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
                      int n_threads) noexcept nogil:
     cdef intp i, k
+    cdef double t0 = region_begin()
     for i in prange(n, schedule='static', num_threads=n_threads):
         for k in range(d):
             data[i * d + k] = X[i, k]
+    region_end(t0)
 
 
 cdef void _leaf_columns(const floating* data, const intp* bounds,
@@ -448,12 +484,14 @@ cdef void _leaf_columns(const floating* data, const intp* bounds,
     """Each leaf's rows again, stored by coordinate: coordinate k of its
     j-th row at cols[lo * d + k * m + j] (lo its first row, m its rows)."""
     cdef intp leaf, lo, m, j, k
+    cdef double t0 = region_begin()
     for leaf in prange(n_leaves, schedule='static', num_threads=n_threads):
         lo = bounds[leaf]
         m = bounds[leaf + 1] - lo
         for j in range(m):
             for k in range(d):
                 cols[lo * d + k * m + j] = data[(lo + j) * d + k]
+    region_end(t0)
 
 
 def build_tree(const floating[:, :] X, *, intp leaf_size, int n_threads=1,
@@ -563,6 +601,7 @@ cdef void _split_and_aggregate(const floating[:, :] X, BallTree tree,
     cdef intp n_levels = tree.n_levels
     cdef intp first_leaf = bounds.shape[0] - 2
     cdef intp level, node, top, s, e, mid
+    cdef double t0
     # rows of the nodes split before the parallel region (a few levels)
     cdef intp[::1] top_se = np.zeros(min(2 * (2 * first_leaf + 1), 1024),
                                      dtype=np.intp)
@@ -597,12 +636,14 @@ cdef void _split_and_aggregate(const floating[:, :] X, BallTree tree,
                 top_se[2 * (2 * node + 1) + 1] = mid
                 top_se[2 * (2 * node + 2)] = mid
                 top_se[2 * (2 * node + 2) + 1] = e
+        t0 = region_begin()
         for node in prange((<intp>1 << top) - 1, (<intp>1 << (top + 1)) - 1,
                            schedule='dynamic', num_threads=n_threads):
             _build_subtree(&data[0, 0], idx, w, d, &bounds[0],
                            centroid, radius, &sums[0, 0], &box[0, 0],
                            first_leaf, node, top_se[2 * node],
                            top_se[2 * node + 1])
+        region_end(t0)
         for level in range(top - 1, -1, -1):
             for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
                 _inner_stats(&data[0, 0], d, top_se[2 * node],
@@ -635,12 +676,15 @@ cdef void _weighted_aggregates(const double[::1] w, double[::1] wsum,
     cdef intp n_nodes = 2 * first_leaf + 1, d = data.shape[1], node, k
     if n_nodes * d < 8192:
         n_threads = 1
+    cdef double t0
     with nogil:
+        t0 = region_begin()
         for node in prange(first_leaf, n_nodes, schedule='static',
                            num_threads=n_threads):
             _weighted_leaf(&data[0, 0], &w[0], d, bounds[node - first_leaf],
                            bounds[node - first_leaf + 1],
                            &wsum[node], &sums[node, 0])
+        region_end(t0)
         for node in range(first_leaf - 1, -1, -1):
             wsum[node] = wsum[2 * node + 1] + wsum[2 * node + 2]
             for k in range(d):
@@ -658,9 +702,12 @@ cdef void _all_moments(w_obj, double[:, ::1] mom, const floating[:, ::1] data,
         w = &wv[0]
     if data.shape[0] * d < 16384:
         n_threads = 1
+    cdef double t0
     with nogil:
+        t0 = region_begin()
         for node in prange(n_nodes, schedule='dynamic', chunksize=16,
                            num_threads=n_threads):
             _node_moments(&data[0, 0], w, d, _node_lo(t, node),
                           _node_hi(t, node),
                           &centroid[node, 0], &mom[node, 0])
+        region_end(t0)

@@ -1,0 +1,186 @@
+"""How meanshift's stages scale with threads, measured, and projected.
+
+For a chosen case and size, runs the fit (or predict, or
+estimate_bandwidth) at 1, 2, 4, ... up to --threads threads and prints each
+stage's time and speed-up.  Then, at each target thread count (--project,
+default 16 and 64; run on this machine even where it has fewer cores), it
+measures each stage's serial time: its wall time minus the time spent in
+the compiled kernels' parallel regions (meanshift._tree.parallel_seconds),
+which is the work that count of threads really leaves to one thread (the
+tree's top levels, for instance, are split in one thread until there are a
+few subtrees per thread).  Amdahl's law then projects the stage's time at
+P threads as serial(P) + parallel(1) / P, parallel(1) being the time in
+parallel regions on one thread, and the speed-up as time(1) / time(P).
+
+    python tools/scaling.py --case bins-2d --n 4e6 --threads 2
+    python tools/scaling.py --case predict --n 1e7 --threads 2
+    python tools/scaling.py --case bins-2d --n 1e8 --threads 16 --project 16 64
+
+Run it from outside the source tree's folder meanshift/ (as any script that
+imports the installed package).  Times are the best of --repeat runs;
+results are checked identical at every thread count.
+"""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+import meanshift
+from meanshift import _stages
+
+
+def blobs(n, d, seed=1):
+    """compare.py's blobs: 8 unit Gaussians around centers drawn uniformly
+    in [-10, 10]^d, made in blocks (memory and time linear in n)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(-10.0, 10.0, size=(8, d))
+    X = np.empty((n, d))
+    block = 1 << 20
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        X[lo:hi] = centers[rng.integers(8, size=hi - lo)]
+        X[lo:hi] += rng.standard_normal((hi - lo, d))
+    return X
+
+
+def image():
+    from sklearn.datasets import load_sample_image
+
+    img = load_sample_image("china.jpg")
+    h, w, _ = img.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.column_stack([img.reshape(-1, 3) / 255.0, xx.ravel() / w, yy.ravel() / w])
+
+
+def digits():
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    return StandardScaler().fit_transform(load_digits().data)
+
+
+# case -> (what it runs, data maker, the model's parameters, its size's default)
+CASES = {
+    "bins-2d": ("fit", lambda n: blobs(n, 2), dict(bandwidth=1.5, bin_seeding=True), 4e6),
+    "bins-3d": ("fit", lambda n: blobs(n, 3), dict(bandwidth=1.5, bin_seeding=True), 1e6),
+    "image": ("fit", lambda n: image(), dict(bandwidth=0.1, bin_seeding=True), 0),
+    "all-seeds-2d": ("fit", lambda n: blobs(n, 2), dict(bandwidth=1.5), 2e4),
+    "digits": ("fit", lambda n: digits(), dict(), 0),
+    "predict": ("predict", lambda n: blobs(n, 2), dict(bandwidth=1.5, bin_seeding=True), 1e7),
+    "bandwidth": ("bandwidth", lambda n: blobs(n, 3), dict(), 2e4),
+}
+
+
+def run_once(kind, X, params, n_jobs, model):
+    """(stage -> (wall, parallel) seconds, the result) of one run."""
+    with _stages.Recorder() as rec:
+        start = time.perf_counter()
+        if kind == "fit":
+            m = meanshift.MeanShift(n_jobs=n_jobs, **params).fit(X)
+            result = (m.cluster_centers_, m.labels_)
+        elif kind == "predict":
+            model.set_params(n_jobs=n_jobs)
+            result = model.predict(X)
+        else:
+            result = meanshift.estimate_bandwidth(X, n_jobs=n_jobs)
+            _stages.mark("bandwidth")
+        total = time.perf_counter() - start
+    stages = dict(rec.stages)
+    stages["(total)"] = (total, sum(p for _, p in rec.stages.values()))
+    return stages, result
+
+
+def measure(kind, X, params, n_jobs, repeat, model):
+    """The best of ``repeat`` runs, stage by stage (each stage's best)."""
+    best, result = None, None
+    for _ in range(repeat):
+        stages, result = run_once(kind, X, params, n_jobs, model)
+        if best is None:
+            best = stages
+        else:
+            best = {s: min(best[s], stages[s]) for s in best}
+    return best, result
+
+
+def same(a, b):
+    if isinstance(a, tuple):
+        return all(same(x, y) for x, y in zip(a, b))
+    return np.array_equal(a, b)
+
+
+def table(rows, header):
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                     for i, (h, w) in enumerate(zip(header, widths)))
+    print(line)
+    for r in rows:
+        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                        for i, (c, w) in enumerate(zip(r, widths))))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--case", choices=list(CASES), default="bins-2d")
+    p.add_argument("--n", type=float, default=None,
+                   help="points (the case's default; fixed-size data ignore it)")
+    p.add_argument("--threads", type=int, default=2,
+                   help="measure at 1, 2, 4, ... up to this many threads")
+    p.add_argument("--project", type=int, nargs="*", default=[16, 64],
+                   help="thread counts to project to (serial work measured there)")
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args(argv)
+    kind, make, params, default_n = CASES[args.case]
+    n = int(args.n if args.n is not None else default_n)
+    X = make(n)
+    model = None
+    if kind == "predict":  # fitted on a tenth of the rows, as compare.py's predict
+        model = meanshift.MeanShift(**params).fit(X[::10])
+    print(f"case {args.case}: {kind} of {X.shape[0]:,} x {X.shape[1]} {params} "
+          f"(meanshift {meanshift.__version__})")
+    counts = [1]
+    while counts[-1] * 2 <= args.threads:
+        counts.append(counts[-1] * 2)
+    runs, ref = {}, None
+    for t in counts:
+        runs[t], result = measure(kind, X, params, t, args.repeat, model)
+        if ref is None:
+            ref = result
+        elif not same(ref, result):
+            print(f"!! results at {t} threads differ from 1 thread's")
+    stages = list(runs[1])
+    print("\nseconds (best of %d), speed-up against 1 thread:" % args.repeat)
+    rows = []
+    for s in stages:
+        row = [s] + [f"{runs[t][s][0]:.4f}" for t in counts]
+        row += [f"{runs[1][s][0] / runs[t][s][0]:.2f}x" for t in counts[1:]]
+        rows.append(row)
+    table(rows, ["stage"] + [f"{t}t" for t in counts] + [f"x{t}" for t in counts[1:]])
+
+    # serial work at each target count, then Amdahl's projection
+    serial = {}
+    for P in args.project:
+        serial[P], _ = measure(kind, X, params, P, args.repeat, model)
+    print("\nserial share (wall - parallel regions, measured at P threads, of the "
+          "1-thread time) and projected speed-up:")
+    rows = []
+    for s in stages:
+        t1, par1 = runs[1][s]
+        row = [s, f"{t1:.4f}", f"{100 * (t1 - par1) / t1:.1f}%" if t1 else "-"]
+        for P in args.project:
+            wall, par = serial[P][s]
+            ser = max(wall - par, 0.0)
+            projected = ser + par1 / P
+            row += [f"{100 * ser / t1:.1f}%" if t1 else "-",
+                    f"{t1 / projected:.1f}x" if projected else "-"]
+        rows.append(row)
+    header = ["stage", "1t s", "serial@1"]
+    for P in args.project:
+        header += [f"serial@{P}", f"proj x{P}"]
+    table(rows, header)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
