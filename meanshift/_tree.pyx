@@ -13,11 +13,19 @@ parallel.  The other stages (_core, _merge, _bandwidth) take a
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, sqrt
+from libc.stdlib cimport calloc, free, malloc
 
 import numpy as np
 
 from ._common cimport BOX_MAX_D, Tree, intp, _node_hi, _node_lo
 from ._openmp cimport ms_now
+
+cdef extern from "src/ms_tree.h" nogil:
+    ctypedef unsigned long long uint64_t
+    void ms_morton_order_f64(const double* rows, intp m, int d, uint64_t* a,
+                             uint64_t* b, intp* order)
+    void ms_morton_order_f32(const float* rows, intp m, int d, uint64_t* a,
+                             uint64_t* b, intp* order)
 
 cdef extern from "src/ms_leaves.h" nogil:
     enum:
@@ -322,15 +330,11 @@ cdef intp _split_node(floating* data, intp* idx, double* w, intp d,
     return mid
 
 
-cdef inline void _ball(const floating* data, intp d, intp s, intp e,
-                       const double* sm, double* c,
-                       double* radius) noexcept nogil:
-    """The centroid c of rows [s, e) from their coordinate sums sm, and
-    their radius: exactly the farthest of them from c."""
+cdef inline double _farthest2(const floating* data, intp d, intp s, intp e,
+                              const double* c) noexcept nogil:
+    """The largest squared distance from c to rows [s, e) (0 for none)."""
     cdef intp p, k
     cdef double diff, d2, rmax = 0.0
-    for k in range(d):
-        c[k] = sm[k] / (e - s) if e > s else 0.0
     for p in range(s, e):
         d2 = 0.0
         for k in range(d):
@@ -338,7 +342,18 @@ cdef inline void _ball(const floating* data, intp d, intp s, intp e,
             d2 += diff * diff
         if d2 > rmax:
             rmax = d2
-    radius[0] = sqrt(rmax)
+    return rmax
+
+
+cdef inline void _ball(const floating* data, intp d, intp s, intp e,
+                       const double* sm, double* c,
+                       double* radius) noexcept nogil:
+    """The centroid c of rows [s, e) from their coordinate sums sm, and
+    their radius: exactly the farthest of them from c."""
+    cdef intp k
+    for k in range(d):
+        c[k] = sm[k] / (e - s) if e > s else 0.0
+    radius[0] = sqrt(_farthest2(data, d, s, e, c))
 
 
 cdef void _leaf_stats(const floating* data, intp d, intp s, intp e,
@@ -390,21 +405,75 @@ cdef void _build_subtree(floating* data, intp* idx, double* w, intp d,
                          intp* bounds, double* centroid,
                          double* radius, double* sums, floating* box,
                          intp first_leaf, intp node, intp s,
-                         intp e) noexcept nogil:
+                         intp e, bint ordered=False) noexcept nogil:
     """Split the rows [s, e) of node recursively (idx and w, where not
     NULL, permuted with them) and fill the aggregates of every node below
-    it, children before parents, and the bounds of its leaves."""
+    it, children before parents, and the bounds of its leaves.  Rows
+    already ``ordered`` (_morton_subtree) are split at the middle as they
+    are."""
     cdef intp mid
     if node >= first_leaf:
         bounds[node - first_leaf] = s
         _leaf_stats(data, d, s, e, centroid, radius, sums, box, node)
         return
-    mid = _split_node(data, idx, w, d, s, e)
+    if ordered:
+        mid = s + (e - s) // 2
+    else:
+        mid = _split_node(data, idx, w, d, s, e)
     _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
-                   first_leaf, 2 * node + 1, s, mid)
+                   first_leaf, 2 * node + 1, s, mid, ordered)
     _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
-                   first_leaf, 2 * node + 2, mid, e)
+                   first_leaf, 2 * node + 2, mid, e, ordered)
     _inner_stats(data, d, s, e, centroid, radius, sums, box, node)
+
+
+cdef void _morton_subtree(floating* data, intp* idx, double* w, intp d,
+                          intp* bounds, double* centroid,
+                          double* radius, double* sums, floating* box,
+                          intp first_leaf, intp node, intp s,
+                          intp e) noexcept nogil:
+    """_build_subtree for rows of one or two columns: the rows put in
+    Morton order within their box (ms_morton_order: a radix sort, a few
+    passes over them) and split at the middle, instead of a selection per
+    level (the median build where scratch cannot be had)."""
+    cdef intp m = e - s, j, k, src
+    cdef uint64_t* keys = <uint64_t*>malloc(2 * m * sizeof(uint64_t))
+    cdef intp* order = <intp*>malloc(m * sizeof(intp))
+    cdef floating* rows = <floating*>malloc(m * d * sizeof(floating))
+    cdef intp* idx_tmp = <intp*>keys     # reused once the order is known
+    cdef double* w_tmp = <double*>(keys + m)
+    if keys == NULL or order == NULL or rows == NULL:
+        free(keys)
+        free(order)
+        free(rows)
+        _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
+                       first_leaf, node, s, e)
+        return
+    if floating is double:
+        ms_morton_order_f64(data + s * d, m, <int>d, keys, keys + m, order)
+    else:
+        ms_morton_order_f32(data + s * d, m, <int>d, keys, keys + m, order)
+    for j in range(m * d):
+        rows[j] = data[s * d + j]
+    if idx != NULL:
+        for j in range(m):
+            idx_tmp[j] = idx[s + j]
+    if w != NULL:
+        for j in range(m):
+            w_tmp[j] = w[s + j]
+    for j in range(m):
+        src = order[j]
+        for k in range(d):
+            data[(s + j) * d + k] = rows[src * d + k]
+        if idx != NULL:
+            idx[s + j] = idx_tmp[src]
+        if w != NULL:
+            w[s + j] = w_tmp[src]
+    free(keys)
+    free(order)
+    free(rows)
+    _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
+                   first_leaf, node, s, e, True)
 
 
 cdef void _weighted_leaf(const floating* data, const double* w, intp d,
@@ -468,6 +537,279 @@ cdef void _node_moments(const floating* data, const double* w, intp d,
                     i += 1
 
 
+# ---------------------------------------------------------------------------
+# The top levels of a big tree: planes from a sample, one counting sort
+# ---------------------------------------------------------------------------
+
+# A tree over many rows has its top levels split by planes drawn from a
+# sample of the rows (TOP_SAMPLE rows per subtree below them): the rows are
+# dealt into the 2^T subtrees by one parallel, stable counting sort straight
+# from the input (two passes over it, in place of T passes of selection
+# over all n rows, the serial top of the build), and the subtrees, of about
+# TOP_BUCKET rows each (they fit in a core's cache), are then built in
+# parallel by median splits as before.  A top split falls near the middle,
+# not at it: subtrees, and so leaves, differ in size by a few per cent,
+# which no kernel depends on (the bound tests are conservative whatever a
+# node holds; only the order in which sums are added changes).  Ties are
+# broken by row number, so duplicated values split evenly too; should a
+# sample still mislead (a subtree of more than 1.5 times its share, or too
+# few rows for its leaves), the median build runs instead.  Every step is
+# independent of the number of threads: the tree is the same for any count.
+cdef intp TOP_BUCKET = 8192
+cdef intp TOP_SAMPLE = 256
+
+
+def top_levels(intp n, intp n_levels, intp bucket=TOP_BUCKET):
+    """Number of top levels split by sample planes: as many as leave
+    subtrees of at least ``bucket`` rows, two levels or more each (0: the
+    whole tree by median splits)."""
+    cdef int top = 0
+    if bucket < 1:
+        bucket = 1
+    while top < 16 and top + 2 < n_levels and (n >> (top + 1)) >= bucket:
+        top += 1
+    return top
+
+
+cdef inline bint _key_less(double va, intp ra, double vb,
+                           intp rb) noexcept nogil:
+    """Order of (value, row number) keys: by value, ties by row."""
+    return va < vb or (va == vb and ra < rb)
+
+
+cdef void _select_keyed(floating* sv, intp* sr, intp d, intp dim, intp lo,
+                        intp hi, intp kth) noexcept nogil:
+    """_select on the keys (sv[., dim], sr[.]), which are distinct."""
+    cdef intp left = lo, right = hi - 1, i, j, m, pr
+    cdef double pv
+    while left < right:
+        m = left + (right - left) // 2
+        # sort left, m, right: the median of the three keys is the pivot
+        if _key_less(sv[m * d + dim], sr[m], sv[left * d + dim], sr[left]):
+            _swap_rows(sv, sr, NULL, d, m, left)
+        if _key_less(sv[right * d + dim], sr[right], sv[left * d + dim],
+                     sr[left]):
+            _swap_rows(sv, sr, NULL, d, right, left)
+        if _key_less(sv[right * d + dim], sr[right], sv[m * d + dim], sr[m]):
+            _swap_rows(sv, sr, NULL, d, right, m)
+        pv = sv[m * d + dim]
+        pr = sr[m]
+        i = left
+        j = right
+        while True:
+            while _key_less(sv[i * d + dim], sr[i], pv, pr):
+                i += 1
+            while _key_less(pv, pr, sv[j * d + dim], sr[j]):
+                j -= 1
+            if i <= j:
+                _swap_rows(sv, sr, NULL, d, i, j)
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < kth:
+            left = i
+        if kth < i:
+            right = j
+
+
+cdef inline unsigned long long _mix(unsigned long long x) noexcept nogil:
+    """splitmix64's finaliser: a fixed pseudo-random function of x."""
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL
+    return x ^ (x >> 31)
+
+
+cdef inline intp _sample_row(intp j, intp n, intp m) noexcept nogil:
+    """Row j of a sample of m of n rows: one from each of m equal runs of
+    rows, at a fixed pseudo-random place in it (no period of the data
+    aliases with the sample)."""
+    cdef intp lo = j * n // m
+    cdef intp run = (j + 1) * n // m - lo
+    return lo + <intp>(_mix(<unsigned long long>j) % <unsigned long long>run)
+
+
+def sample_rows(intp n, intp n_levels, intp bucket=TOP_BUCKET):
+    """The rows a tree over n rows draws its top planes from (empty where
+    top_levels is 0): for the tests."""
+    cdef int top = top_levels(n, n_levels, bucket)
+    cdef intp m = TOP_SAMPLE << top if top else 0, j
+    out = np.empty(m, dtype=np.intp)
+    cdef intp[::1] o = out
+    for j in range(m):
+        o[j] = _sample_row(j, n, m)
+    return out
+
+
+cdef void _sample_planes(const floating[:, :] X, int top, floating* sv,
+                         intp* sr, intp m, intp* pdim, floating* pval,
+                         intp* prow, intp* se) noexcept nogil:
+    """Draw m rows of X (_sample_row) and split them as the tree's top
+    levels will be: each node along the
+    coordinate of widest spread of its sample rows, at their median key.
+    Node i's plane is (pdim[i], pval[i], prow[i]): a row goes right when
+    its key (value, row number) is at least (pval[i], prow[i])."""
+    cdef intp n = X.shape[0], d = X.shape[1], j, r, k, p, node
+    cdef intp s, e, kth, dim
+    cdef double vmin, vmax, v, best
+    for j in range(m):
+        r = _sample_row(j, n, m)
+        sr[j] = r
+        for k in range(d):
+            sv[j * d + k] = X[r, k]
+    se[0] = 0
+    se[1] = m
+    for node in range((<intp>1 << top) - 1):
+        s = se[2 * node]
+        e = se[2 * node + 1]
+        dim = 0
+        best = -1.0
+        for k in range(d):
+            vmin = INFINITY
+            vmax = -INFINITY
+            for p in range(s, e):
+                v = sv[p * d + k]
+                if v < vmin:
+                    vmin = v
+                if v > vmax:
+                    vmax = v
+            if vmax - vmin > best:
+                best = vmax - vmin
+                dim = k
+        kth = s + (e - s) // 2
+        _select_keyed(sv, sr, d, dim, s, e, kth)
+        pdim[node] = dim
+        pval[node] = sv[kth * d + dim]
+        prow[node] = sr[kth]
+        se[2 * (2 * node + 1)] = s
+        se[2 * (2 * node + 1) + 1] = kth
+        se[2 * (2 * node + 2)] = kth
+        se[2 * (2 * node + 2) + 1] = e
+
+
+cdef void _buckets_of(const floating[:, :] X, intp lo, intp hi, int top,
+                      const intp* pdim, const floating* pval,
+                      const intp* prow, intp* out) noexcept nogil:
+    """The subtree (0 to 2^top - 1) of each row lo..hi-1 of X (at most 16
+    rows), down the sample planes; all of them abreast, so their chains of
+    comparisons overlap."""
+    cdef intp node[16]
+    cdef intp j, nd, nb = hi - lo
+    cdef int _level
+    cdef floating v, pv
+    for j in range(nb):
+        node[j] = 0
+    for _level in range(top):
+        for j in range(nb):
+            nd = node[j]
+            v = X[lo + j, pdim[nd]]
+            pv = pval[nd]
+            node[j] = 2 * nd + 1 + ((<intp>(pv < v))
+                                    | ((<intp>(pv == v))
+                                       & (<intp>(prow[nd] <= lo + j))))
+    for j in range(nb):
+        out[j] = node[j] - ((<intp>1 << top) - 1)
+
+
+cdef bint _deal_rows(const floating[:, :] X, const double* w_in, int top,
+                     const intp* pdim, const floating* pval,
+                     const intp* prow, intp min_rows, floating* data,
+                     intp* idx, double* w, intp* starts,
+                     int n_threads) noexcept nogil:
+    """Deal the rows of X (with their numbers into idx and their weights
+    w_in into w, where not NULL) into the 2^top subtrees, in row order
+    within each: a counting sort, chunk by chunk in parallel (the order
+    does not depend on the chunks).  starts: each subtree's first row,
+    then n.  Returns False, having dealt nothing, when a subtree would get
+    fewer than min_rows rows or more than 1.5 times its share."""
+    cdef intp n = X.shape[0], d = X.shape[1]
+    cdef intp nb = <intp>1 << top, c, b, i, i0, i1, j, k, p, run
+    cdef int n_chunks = n_threads
+    cdef intp* counts = <intp*>calloc(n_chunks * nb, sizeof(intp))
+    cdef intp* bucket
+    cdef bint ok = True
+    cdef double t0
+    if counts == NULL:
+        return False
+    t0 = region_begin()
+    for c in prange(n_chunks, schedule='static', num_threads=n_threads):
+        bucket = <intp*>malloc(16 * sizeof(intp))
+        i0 = c * n // n_chunks
+        i1 = (c + 1) * n // n_chunks
+        for i in range(i0, i1, 16):
+            j = min(16, i1 - i)
+            _buckets_of(X, i, i + j, top, pdim, pval, prow, bucket)
+            for k in range(j):
+                counts[c * nb + bucket[k]] += 1
+        free(bucket)
+    region_end(t0)
+    # offsets: subtree by subtree, chunk by chunk within each
+    run = 0
+    for b in range(nb):
+        starts[b] = run
+        for c in range(n_chunks):
+            p = counts[c * nb + b]
+            counts[c * nb + b] = run
+            run += p
+        if run - starts[b] < min_rows or 2 * (run - starts[b]) * nb > 3 * n:
+            ok = False
+    starts[nb] = n
+    if ok:
+        t0 = region_begin()
+        for c in prange(n_chunks, schedule='static', num_threads=n_threads):
+            bucket = <intp*>malloc(16 * sizeof(intp))
+            i0 = c * n // n_chunks
+            i1 = (c + 1) * n // n_chunks
+            for i in range(i0, i1, 16):
+                j = min(16, i1 - i)
+                _buckets_of(X, i, i + j, top, pdim, pval, prow, bucket)
+                for k in range(j):
+                    p = counts[c * nb + bucket[k]]
+                    counts[c * nb + bucket[k]] = p + 1
+                    for run in range(d):
+                        data[p * d + run] = X[i + k, run]
+                    if idx != NULL:
+                        idx[p] = i + k
+                    if w != NULL:
+                        w[p] = w_in[i + k]
+            free(bucket)
+        region_end(t0)
+    free(counts)
+    return ok
+
+
+cdef void _top_radii(const floating* data, intp d, int top,
+                     const intp* starts, const double* centroid,
+                     double* radius, int n_threads) noexcept nogil:
+    """The radius of each top node: exactly the farthest of its points from
+    its centroid, as _ball finds it, but each subtree's rows scanned in
+    parallel against the centroids of its top ancestors."""
+    cdef intp nb = <intp>1 << top, b, anc, node
+    cdef int level
+    cdef double* r2 = <double*>calloc(nb * top + nb, sizeof(double))
+    cdef double t0
+    if r2 == NULL:
+        return
+    t0 = region_begin()
+    for b in prange(nb, schedule='dynamic', num_threads=n_threads):
+        for level in range(top):
+            anc = ((nb + b) >> (top - level)) - 1
+            r2[b * top + level] = _farthest2(data, d, starts[b],
+                                             starts[b + 1], centroid + anc * d)
+    region_end(t0)
+    # a node's farthest point is the farthest of its subtrees'
+    for node in range(nb - 1):
+        r2[nb * top + node] = 0.0
+    for b in range(nb):
+        for level in range(top):
+            anc = ((nb + b) >> (top - level)) - 1
+            if r2[b * top + level] > r2[nb * top + anc]:
+                r2[nb * top + anc] = r2[b * top + level]
+    for node in range(nb - 1):
+        radius[node] = sqrt(r2[nb * top + node])
+    free(r2)
+
+
 cdef void _copy_rows(const floating[:, :] X, floating* data, intp n, intp d,
                      int n_threads) noexcept nogil:
     cdef intp i, k
@@ -496,7 +838,8 @@ cdef void _leaf_columns(const floating* data, const intp* bounds,
 
 def build_tree(const floating[:, :] X, *, intp leaf_size, int n_threads=1,
                weights=None, bint moments=False, bint index=True,
-               bint balls=True, bint leaf_columns=False):
+               bint balls=True, bint leaf_columns=False,
+               intp top_bucket=TOP_BUCKET):
     """Build a :class:`BallTree` over the rows of X (any strides).
 
     The tree keeps a permuted C-ordered copy of X in X's dtype (``data``:
@@ -518,6 +861,10 @@ def build_tree(const floating[:, :] X, *, intp leaf_size, int n_threads=1,
     LEAF_COLUMNS[1] columns (other trees keep none: ``cols`` is None);
     their sums add up the points in another order, so results agree with
     a tree without columns to rounding.
+
+    A tree of many rows has its top levels split by planes from a sample
+    (see top_levels; ``top_bucket``, rows per subtree below them, is
+    there for the tests to reach that build with few rows).
     """
     X = aligned(X)
     cdef intp n = X.shape[0], d = X.shape[1]
@@ -531,23 +878,24 @@ def build_tree(const floating[:, :] X, *, intp leaf_size, int n_threads=1,
     cdef intp n_nodes = (<intp>1 << tree.n_levels) - 1
     cdef intp first_leaf = (n_nodes - 1) // 2
     tree.data = np.empty((n, d), dtype=dtype)
-    tree.idx = np.arange(n, dtype=np.intp) if index else None
+    tree.idx = np.empty(n, dtype=np.intp) if index else None
     tree.bounds = np.zeros(first_leaf + 2, dtype=np.intp)
     tree.centroid = np.zeros((n_nodes, d), dtype=np.float64) if balls else None
     tree.radius = np.zeros(n_nodes, dtype=np.float64) if balls else None
     tree.sums = np.zeros((n_nodes, d), dtype=np.float64)
     tree.box = np.zeros((n_nodes, 2 * d), dtype=dtype)
     tree.w = tree.wsum = tree.mom = tree.cols = None
+    w_in = None
     if weights is not None:
-        w = np.array(weights, dtype=np.float64, order="C")  # a copy
-        if w.shape != (n,):
+        w_in = aligned(np.ascontiguousarray(weights, dtype=np.float64))
+        if w_in.shape != (n,):
             raise ValueError("weights must hold one value per row")
         # permuted with the rows; padded, a view of the first n: the column
         # scans read past the last leaf's weights (and mask them out)
-        tree.w = np.concatenate([w, np.zeros(4)])[:n]
+        tree.w = np.zeros(n + 4, dtype=np.float64)[:n]
     if n * d < 65536:
         n_threads = 1      # a parallel region costs more than the work
-    _split_and_aggregate(X, tree, n_threads)
+    _split_and_aggregate(X, w_in, tree, n_threads, top_bucket)
     cdef floating[:, ::1] data = tree.data
     if leaf_columns and MS_COLUMNS_MIN <= d <= MS_COLUMNS_MAX:
         tree.cols = _columns_of(tree.data, tree.bounds, n_threads)
@@ -575,40 +923,60 @@ def build_tree(const floating[:, :] X, *, intp leaf_size, int n_threads=1,
     return tree
 
 
-cdef void _split_and_aggregate(const floating[:, :] X, BallTree tree,
-                               int n_threads):
-    """Copy X into tree.data, permute it (with tree.idx and tree.w, where
-    there are) by splitting every node at its middle along its widest
-    coordinate, and fill the leaves' bounds and every node's aggregates.
+cdef void _split_and_aggregate(const floating[:, :] X, w_obj, BallTree tree,
+                               int n_threads, intp top_bucket):
+    """Copy X into tree.data (and w_obj, the weights, into tree.w, where
+    given; the row numbers into tree.idx, where there is one), permuted by
+    splitting every node, and fill the leaves' bounds and every node's
+    aggregates.
 
-    The top levels are split in this thread until there are a few subtrees
-    per thread; each subtree is then built whole by one thread, so the
-    build is one parallel region with no barrier per level (barriers stall
-    when another process holds a core)."""
+    A big tree has its top levels split by sample planes, its rows dealt
+    into the subtrees below them in parallel (see _deal_rows); a small one
+    (or one whose sample misleads) has its top levels split at the middle
+    along the widest coordinate, in this thread, until there are a few
+    subtrees per thread.  Each subtree is then built whole by one thread,
+    by median splits, so the build has no barrier per level (barriers
+    stall when another process holds a core)."""
     cdef floating[:, ::1] data = tree.data
     cdef floating[:, ::1] box = tree.box
     cdef double[:, ::1] sums = tree.sums
     cdef intp[::1] bounds = tree.bounds
     cdef intp[::1] idx_view
+    cdef const double[::1] w_in_view
     cdef double[::1] w_view
     cdef double[:, ::1] centroid_view
     cdef double[::1] radius_view
     cdef intp* idx = NULL
+    cdef const double* w_in = NULL
     cdef double* w = NULL
     cdef double* centroid = NULL
     cdef double* radius = NULL
-    cdef intp n = data.shape[0], d = data.shape[1]
+    cdef intp n = data.shape[0], d = data.shape[1], i, k
     cdef intp n_levels = tree.n_levels
     cdef intp first_leaf = bounds.shape[0] - 2
-    cdef intp level, node, top, s, e, mid
+    cdef intp level, node, top, s, e, mid, nb
     cdef double t0
-    # rows of the nodes split before the parallel region (a few levels)
-    cdef intp[::1] top_se = np.zeros(min(2 * (2 * first_leaf + 1), 1024),
-                                     dtype=np.intp)
+    cdef bint dealt = False
+    cdef int sampled = top_levels(n, n_levels, top_bucket)
+    cdef intp m = TOP_SAMPLE << sampled
+    # rows of the nodes split before the parallel region
+    cdef intp[::1] top_se = np.zeros(
+        max(min(2 * (2 * first_leaf + 1), 1024), 4 << sampled), dtype=np.intp)
+    # the sample and its planes
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[::1] sv = np.empty(m * d if sampled else 1, dtype=dtype)
+    cdef intp[::1] sr = np.empty(m if sampled else 1, dtype=np.intp)
+    cdef intp[::1] pdim = np.empty(1 << sampled, dtype=np.intp)
+    cdef floating[::1] pval = np.empty(1 << sampled, dtype=dtype)
+    cdef intp[::1] prow = np.empty(1 << sampled, dtype=np.intp)
+    cdef intp[::1] starts = np.empty((1 << sampled) + 1, dtype=np.intp)
+    cdef intp[::1] sse = np.empty(4 << sampled, dtype=np.intp)
     if tree.idx is not None:
         idx_view = tree.idx
         idx = &idx_view[0]
-    if tree.w is not None:
+    if w_obj is not None:
+        w_in_view = w_obj
+        w_in = &w_in_view[0]
         w_view = tree.w
         w = &w_view[0]
     if tree.centroid is not None:
@@ -617,38 +985,84 @@ cdef void _split_and_aggregate(const floating[:, :] X, BallTree tree,
         centroid = &centroid_view[0, 0]
         radius = &radius_view[0]
     with nogil:
-        _copy_rows(X, &data[0, 0], n, d, n_threads)
-        top_se[0] = 0
-        top_se[1] = n
         bounds[first_leaf + 1] = n
-        top = 0
-        while (top < n_levels - 1 and (<intp>1 << top) < 4 * n_threads
-               and (<intp>2 << top) <= 256):
-            top += 1
-        if n_threads == 1:
+        top = sampled
+        if sampled:
+            _sample_planes(X, sampled, &sv[0], &sr[0], m, &pdim[0], &pval[0],
+                           &prow[0], &sse[0])
+            dealt = _deal_rows(X, w_in, sampled, &pdim[0], &pval[0], &prow[0],
+                               <intp>1 << (n_levels - 1 - sampled), &data[0, 0],
+                               idx, w, &starts[0], n_threads)
+        if dealt:
+            nb = <intp>1 << sampled
+            for i in range(nb):
+                top_se[2 * (nb - 1 + i)] = starts[i]
+                top_se[2 * (nb - 1 + i) + 1] = starts[i + 1]
+            for node in range(nb - 2, -1, -1):
+                top_se[2 * node] = top_se[2 * (2 * node + 1)]
+                top_se[2 * node + 1] = top_se[2 * (2 * node + 2) + 1]
+        else:
+            _copy_rows(X, &data[0, 0], n, d, n_threads)
+            if idx != NULL:
+                for i in range(n):
+                    idx[i] = i
+            if w != NULL:
+                for i in range(n):
+                    w[i] = w_in[i]
+            top_se[0] = 0
+            top_se[1] = n
             top = 0
-        for level in range(top):
-            for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
-                s = top_se[2 * node]
-                e = top_se[2 * node + 1]
-                mid = _split_node(&data[0, 0], idx, w, d, s, e)
-                top_se[2 * (2 * node + 1)] = s
-                top_se[2 * (2 * node + 1) + 1] = mid
-                top_se[2 * (2 * node + 2)] = mid
-                top_se[2 * (2 * node + 2) + 1] = e
+            while (top < n_levels - 1 and (<intp>1 << top) < 4 * n_threads
+                   and (<intp>2 << top) <= 256):
+                top += 1
+            if n_threads == 1:
+                top = 0
+            for level in range(top):
+                for node in range((<intp>1 << level) - 1,
+                                  (<intp>1 << (level + 1)) - 1):
+                    s = top_se[2 * node]
+                    e = top_se[2 * node + 1]
+                    mid = _split_node(&data[0, 0], idx, w, d, s, e)
+                    top_se[2 * (2 * node + 1)] = s
+                    top_se[2 * (2 * node + 1) + 1] = mid
+                    top_se[2 * (2 * node + 2)] = mid
+                    top_se[2 * (2 * node + 2) + 1] = e
         t0 = region_begin()
         for node in prange((<intp>1 << top) - 1, (<intp>1 << (top + 1)) - 1,
                            schedule='dynamic', num_threads=n_threads):
-            _build_subtree(&data[0, 0], idx, w, d, &bounds[0],
-                           centroid, radius, &sums[0, 0], &box[0, 0],
-                           first_leaf, node, top_se[2 * node],
-                           top_se[2 * node + 1])
+            if dealt and d <= 2:
+                _morton_subtree(&data[0, 0], idx, w, d, &bounds[0],
+                                centroid, radius, &sums[0, 0], &box[0, 0],
+                                first_leaf, node, top_se[2 * node],
+                                top_se[2 * node + 1])
+            else:
+                _build_subtree(&data[0, 0], idx, w, d, &bounds[0],
+                               centroid, radius, &sums[0, 0], &box[0, 0],
+                               first_leaf, node, top_se[2 * node],
+                               top_se[2 * node + 1])
         region_end(t0)
-        for level in range(top - 1, -1, -1):
-            for node in range((<intp>1 << level) - 1, (<intp>1 << (level + 1)) - 1):
+        if dealt:
+            # sums, boxes and centroids from the children; the radii by a
+            # parallel scan
+            for node in range((<intp>1 << top) - 2, -1, -1):
                 _inner_stats(&data[0, 0], d, top_se[2 * node],
-                             top_se[2 * node + 1], centroid, radius,
+                             top_se[2 * node + 1], NULL, NULL,
                              &sums[0, 0], &box[0, 0], node)
+                if centroid != NULL:
+                    s = top_se[2 * node]
+                    e = top_se[2 * node + 1]
+                    for k in range(d):
+                        centroid[node * d + k] = sums[node, k] / (e - s)
+            if centroid != NULL:
+                _top_radii(&data[0, 0], d, top, &starts[0], centroid, radius,
+                           n_threads)
+        else:
+            for level in range(top - 1, -1, -1):
+                for node in range((<intp>1 << level) - 1,
+                                  (<intp>1 << (level + 1)) - 1):
+                    _inner_stats(&data[0, 0], d, top_se[2 * node],
+                                 top_se[2 * node + 1], centroid, radius,
+                                 &sums[0, 0], &box[0, 0], node)
 
 
 def _columns_of(const floating[:, ::1] data, const intp[::1] bounds,

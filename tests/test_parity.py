@@ -821,6 +821,18 @@ def test_get_bin_seeds_no_bin_frequent_enough():
     assert ours.shape == (0,)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_parity_many_points(dtype):
+    # enough points for the fit's tree to split its top levels by sample
+    # planes (_tree.top_levels): the same clustering all the same
+    from meanshift import _tree
+
+    X, _ = make_blobs(n_samples=60_000, centers=6, cluster_std=0.6, random_state=4)
+    X = X.astype(dtype)
+    assert _tree.top_levels(len(X), _tree.tree_levels(len(X), 16)) >= 1
+    check_parity(X, bandwidth=1.0, bin_seeding=True)
+
+
 def test_get_bin_seeds_integer_data():
     X = np.random.RandomState(0).randint(-20, 20, size=(200, 2))
     for bs in (3, 2.5, np.float64(2.5)):
