@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _bandwidth, _bins, _core, _merge, _tree
+from . import _bandwidth, _bins, _core, _merge, _tree, _values
 from . import _weights
 from ._stages import mark
 from ._choices import KERNELS, LABEL_BY
@@ -45,6 +45,30 @@ def _as_float(X, input_name="X"):
                 else "infinity or a value too large for dtype('float64')")
         raise ValueError(f"Input {input_name} contains {what}.")
     return out
+
+
+def _validated(estimator, X, n_threads, reset=True):
+    """validate_data(estimator, X) with its finite check made in parallel.
+
+    scikit-learn's check_array checks every value in one thread; here it
+    checks the rest, and one parallel pass over the kernels' float copy
+    (_values.finite_magnitude) checks the values and finds their largest
+    magnitude.  Where anything is wrong, scikit-learn's own validation runs
+    again in full and raises its own error, in its own order.  Returns
+    (the validated X's dtype, X as _as_float makes it, the largest
+    magnitude of a float64 X, else None: what _range_exponent needs)."""
+    try:
+        Xv = validate_data(estimator, X, reset=reset, ensure_all_finite=False)
+        Xf = _as_float(Xv)
+    except ValueError:
+        validate_data(estimator, X, reset=reset)
+        raise
+    finite, amax = _values.finite_magnitude(
+        Xf, n_threads=_threads_for(n_threads, Xf.size))
+    if not finite:
+        validate_data(estimator, X, reset=reset)
+        raise AssertionError("a value scikit-learn found finite is not")  # pragma: no cover
+    return Xv.dtype, Xf, (amax if Xf.dtype == np.float64 else None)
 
 
 try:  # scikit-learn's own class, so that code catching it catches ours
@@ -259,7 +283,7 @@ def _assign(X, centers, bandwidth, cluster_all, n_threads):
     )
 
 
-def _range_exponent(*arrays, bandwidth=None):
+def _range_exponent(*arrays, bandwidth=None, amax=None):
     """k such that the problem scaled by ``2**k`` (``np.ldexp``) keeps its
     squared distances and squared bandwidth within float64's range; 0 when
     it already does.
@@ -275,12 +299,14 @@ def _range_exponent(*arrays, bandwidth=None):
     arithmetic would take if it had the exponent range, and the centers
     scale back exactly.  Only float64 arrays count: float32 coordinates
     cannot get there, and with them an infinite squared bandwidth takes
-    every point, as it should.
+    every point, as it should.  ``amax``: the largest magnitude of the
+    float64 arrays, where the caller has it (_validated).
     """
-    amax = 0.0
-    for a in arrays:
-        if a is not None and a.dtype == np.float64 and a.size:
-            amax = max(amax, float(a.max()), -float(a.min()))  # no temporary
+    if amax is None:
+        amax = 0.0
+        for a in arrays:
+            if a is not None and a.dtype == np.float64 and a.size:
+                amax = max(amax, float(a.max()), -float(a.min()))  # no temporary
     if amax == 0.0:
         return 0
     if bandwidth is not None:
@@ -951,14 +977,12 @@ class MeanShift(ClusterMixin, BaseEstimator):
             Fitted instance.
         """
         self._check_params()
-        X = validate_data(self, X)
-        in_dtype = X.dtype
-        X = _as_float(X)
+        n_threads = _effective_n_threads(self.n_jobs)
+        in_dtype, X, amax = _validated(self, X, n_threads)
         plan = _FitPlan(in_dtype, X.dtype, self.kernel, self.max_iter)
         weights, plan.wexp = _weights.scale(_check_weights(sample_weight, X))
-        n_threads = _effective_n_threads(self.n_jobs)
         seeds = plan.checked_seeds(self.seeds, X.shape[1])
-        plan.scale_by(_range_exponent(X, bandwidth=self.bandwidth))
+        plan.scale_by(_range_exponent(X, bandwidth=self.bandwidth, amax=amax))
         if plan.k:  # huge or tiny magnitudes: work on an exactly scaled copy
             X = plan.scaled(X)
             seeds = plan.scaled(seeds)
@@ -1086,8 +1110,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
             Index of the cluster each sample belongs to.
         """
         check_is_fitted(self)
-        X = _as_float(validate_data(self, X, reset=False))
         n_threads = _effective_n_threads(self.n_jobs)
+        _, X, _ = _validated(self, X, n_threads, reset=False)
         mark("validate")
         if getattr(self, "_attractor", None) is not None and len(X):
             return self._predict_attractor(X, n_threads)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import meanshift
-from meanshift import _bandwidth, _bins, _core, _merge, _tree
+from meanshift import _bandwidth, _bins, _core, _merge, _tree, _values
 from sklearn.datasets import make_blobs
 
 
@@ -154,6 +154,18 @@ def test_merge_assign_kth_and_bins(global_dtype):
         for bad in KINDS.values():
             assert_same(ref, _bins.bin_cells(bad(X), bin_size=0.7, f32_division=False,
                                              n_threads=2, weights=bad_w))
+
+
+def test_finite_magnitude(global_dtype):
+    X = blobs(n=70_000, dtype=global_dtype)   # big enough for threads
+    X[123, 1] = -40.0
+    ref = _values.finite_magnitude(X, n_threads=2)
+    assert ref == (True, 40.0)
+    for bad in KINDS.values():
+        assert _values.finite_magnitude(bad(X), n_threads=2) == ref
+    X[60_000, 0] = np.nan
+    for bad in KINDS.values():
+        assert _values.finite_magnitude(bad(X), n_threads=2)[0] is False
 
 
 # ---------------------------------------------------------------------------

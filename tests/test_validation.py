@@ -100,6 +100,35 @@ def test_bad_X_estimate_bandwidth(case, impl):
         impl.estimate_bandwidth(data)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, object])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e300])
+@pytest.mark.parametrize("where", [0, 69_999])
+def test_non_finite_found_anywhere_with_sklearns_message(dtype, value, where):
+    # the finite check runs in parallel (_values.finite_magnitude) over
+    # chunks; a bad value in the first or the last chunk, in any input
+    # dtype (1e300 is infinite as float32 and float16), gets exactly
+    # scikit-learn's error, from fit and from predict
+    big = np.random.default_rng(0).normal(size=(70_000, 2)).astype(dtype)
+    with np.errstate(over="ignore"):
+        big[where, 1] = value
+    if np.isfinite(float(big[where, 1])):   # 1e300 in float64 or object
+        labels = _fitted(meanshift).predict(big)
+        assert labels.shape == (len(big),) and (labels >= 0).all()
+        return
+    with pytest.raises(ValueError) as ours:
+        meanshift.MeanShift(bandwidth=1.0, bin_seeding=True).fit(big)
+    with pytest.raises(ValueError) as theirs:
+        sklearn.cluster.MeanShift(bandwidth=1.0).fit(big)
+    assert str(ours.value) == str(theirs.value)
+    model = _fitted(meanshift)
+    with pytest.raises(ValueError) as ours:
+        model.predict(big)
+    ref = sklearn.cluster.MeanShift(bandwidth=1.0, bin_seeding=True).fit(X)
+    with pytest.raises(ValueError) as theirs:
+        ref.predict(big)
+    assert str(ours.value) == str(theirs.value)
+
+
 _FITTED = {}
 
 
