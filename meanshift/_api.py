@@ -247,9 +247,9 @@ def _leaf_columns(n_features, kernel):
     """Whether a climb's tree keeps a second copy of its rows, leaf by leaf
     stored by coordinate, for the flat kernel's vectorised leaf scans: 3 to
     8 columns (_tree.LEAF_COLUMNS), with or without weights (273k x 5 image segmentation: 2.3x
-    fewer instructions per climb).  1 and 2 columns keep none, so 2-D fits
-    hold one copy of the data (not measured against a copy there); past 8
-    the leaves are scanned row by row.  The same rule for a fit's tree and
+    fewer instructions per climb).  1 and 2 columns keep none: their scans
+    read the rows themselves, four at a time, so 2-D fits hold one copy of
+    the data; past 8 the leaves are scanned row by row.  The same rule for a fit's tree and
     for meanshift.dask's chunk trees."""
     low, high = _tree.LEAF_COLUMNS
     return kernel == "flat" and low <= n_features <= high
@@ -263,7 +263,7 @@ def _climb_tree(X, weights, kernel, n_threads, full=False):
     columns = _leaf_columns(X.shape[1], kernel)
     return _build_tree(
         X,
-        _leaf_size(*X.shape, columns),
+        _leaf_size(*X.shape, scanned=kernel == "flat" and (columns or X.shape[1] <= 2)),
         n_threads,
         weights,
         moments=kernel == "epanechnikov",
@@ -344,7 +344,7 @@ def _ldexp(x, k):
 _BIG_LEAF_N = 2**18
 
 
-def _leaf_size(n_samples, n_features, columns=False):
+def _leaf_size(n_samples, n_features, scanned=False):
     """Points per leaf of the tree.
 
     Up to 16 features: 16 (callgrind on 2-D to 8-D blobs: fewer instructions
@@ -354,15 +354,19 @@ def _leaf_size(n_samples, n_features, columns=False):
     against 0.18-0.19 s a fit; 273k x 5 climbs within 1%).  Above 16
     features, bounds hardly ever prune and one leaf holding every point, a
     vectorised brute-force scan, is faster (digits, 64-D: 0.36 s against
-    0.46 s with 32-point leaves).  Leaves scanned by coordinate
-    (``columns``) take four points per instruction and are best larger:
-    64 in 3-D, 128 above (callgrind, climbs of bin seeding on 100k to 300k
-    points, 3-D to 8-D, in instructions: 3-D 64 within 5% of 32 and 128;
-    5-D 128 1.34x fewer than 32; 8-D 128 1.26x fewer than 32).
+    0.46 s with 32-point leaves).  Leaves the flat kernel scans four
+    points at a time (``scanned``: by coordinate in 3 to 8 columns, over
+    the rows in 1 and 2) are best larger: 64 up to 3-D, 128 above
+    (callgrind, climbs of bin seeding on 100k to 300k points, 3-D to 8-D,
+    in instructions: 3-D 64 within 5% of 32 and 128; 5-D 128 1.34x fewer
+    than 32; 8-D 128 1.26x fewer than 32; every point a seed, 20k x 2
+    blobs, one thread: 0.96 s with 16, 0.70 with 32, 0.60 with 64, 0.61
+    with 128; 1-D 0.15 / 0.13 / 0.10 / 0.095 s; 1M x 2 bin seeding within
+    1% from 32 to 128).
     """
     if n_features > 16:
         return max(1, n_samples)
-    if columns:
+    if scanned:
         return 64 if n_features <= 3 else 128
     return 32 if n_samples >= _BIG_LEAF_N else 16
 

@@ -51,6 +51,14 @@ cdef extern from "src/ms_leaves.h" nogil:
                               const intp* bounds, const intp* leaves,
                               intp nl, const double* q, double bw2,
                               double* acc) noexcept
+    double ms_leaves_rows_f64(intp d, const double* data, const double* w,
+                              const intp* bounds, const intp* leaves,
+                              intp nl, const double* q, double bw2,
+                              double* acc) noexcept
+    double ms_leaves_rows_f32(intp d, const float* data, const double* w,
+                              const intp* bounds, const intp* leaves,
+                              intp nl, const double* q, double bw2,
+                              double* acc) noexcept
 
 ctypedef fused seed_t:
     float
@@ -146,10 +154,25 @@ cdef inline double _leaves_flat(const floating* cols, const Tree* t,
                                   bw2, acc)
 
 
+cdef inline double _leaves_rows(const floating* data, const Tree* t,
+                                const intp* leaves, intp nl, const double* q,
+                                double bw2, double* acc) noexcept nogil:
+    """The flat-kernel scan of the leaves ``leaves`` of a tree of one or
+    two columns, over its rows: ms_leaves_rows."""
+    if floating is double:
+        return ms_leaves_rows_f64(t.d, data, t.w, t.bounds, leaves, nl, q,
+                                  bw2, acc)
+    else:
+        return ms_leaves_rows_f32(t.d, data, t.w, t.bounds, leaves, nl, q,
+                                  bw2, acc)
+
+
 cdef inline intp _scratch_size(const Tree* t) noexcept nogil:
     """The intp scratch _ball_sum takes: the traversal's stack, then (a
-    tree with leaf columns) the list of leaves to scan."""
-    return 2 * t.n_levels + 2 + (t.first_leaf + 1 if t.cols != NULL else 0)
+    tree with leaf columns, or of one or two columns) the list of leaves
+    to scan."""
+    cdef bint scans = t.cols != NULL or t.d <= 2
+    return 2 * t.n_levels + 2 + (t.first_leaf + 1 if scans else 0)
 
 
 cdef inline double _add_weighted(double* acc, const floating* row, intp d,
@@ -176,8 +199,8 @@ cdef double _ball_sum_d(const floating* data, const Tree* t,
     the kernel takes whole nodes (_node_test: its margin makes these
     decisions agree with the per-point test on every point).  The other
     nodes are opened; a straddling leaf's points are tested one by one, or
-    (the flat kernel, a tree with leaf columns) collected and scanned four
-    at a time at the end.
+    (the flat kernel in one or two columns, or over a tree with leaf
+    columns) collected and scanned four at a time at the end.
     """
     cdef intp d = _dims(t, dim)
     cdef intp sp = 1, node, p, k, count = 0
@@ -187,9 +210,11 @@ cdef double _ball_sum_d(const floating* data, const Tree* t,
     cdef int verdict
     cdef NodeTest nt
     cdef bint plain = kern_t is KernFlat and t.w == NULL
-    # the flat kernel's leaf scans, vectorised over the leaves' columns
-    # (trees with other numbers of columns have none)
-    cdef bint by_columns = kern_t is KernFlat and t.cols != NULL
+    # the flat kernel's leaf scans, vectorised: over the leaves' columns
+    # (trees with other numbers of columns have none), or in one or two
+    # columns over the rows themselves
+    cdef bint by_rows = kern_t is KernFlat and (dim_t is Dim1 or dim_t is Dim2)
+    cdef bint by_columns = kern_t is KernFlat and t.cols != NULL and not by_rows
     cdef intp* leaves = stack + 2 * t.n_levels + 2
     cdef intp nl = 0
     cdef const double* c
@@ -209,7 +234,7 @@ cdef double _ball_sum_d(const floating* data, const Tree* t,
                 total += _kern_whole(kernel, t, node, q, d, bw2, acc)
                 continue
         if node >= t.first_leaf:
-            if by_columns:
+            if by_columns or by_rows:
                 leaves[nl] = node - t.first_leaf   # scanned at the end
                 nl += 1
                 continue
@@ -258,7 +283,9 @@ cdef double _ball_sum_d(const floating* data, const Tree* t,
             stack[sp] = 2 * node + 2
             stack[sp + 1] = 2 * node + 1
             sp += 2
-    if nl > 0:
+    if by_rows and nl > 0:
+        total += _leaves_rows(data, t, leaves, nl, q, bw2, acc)
+    elif by_columns and nl > 0:
         total += _leaves_flat(<const floating*>t.cols, t, leaves, nl, q, bw2,
                               acc)
     return total + <double>count

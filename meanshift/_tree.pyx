@@ -877,7 +877,11 @@ def build_tree(const floating[:, :] X, *, intp leaf_size, int n_threads=1,
     tree.n_levels = tree_levels(n, leaf_size)
     cdef intp n_nodes = (<intp>1 << tree.n_levels) - 1
     cdef intp first_leaf = (n_nodes - 1) // 2
-    tree.data = np.empty((n, d), dtype=dtype)
+    # padded, a view of the first n rows: the flat kernel's scans of one
+    # and two columns read past a leaf's last row (and mask it out)
+    buf = np.empty(n * d + 8, dtype=dtype)
+    buf[n * d:] = 0
+    tree.data = buf[:n * d].reshape(n, d)
     tree.idx = np.empty(n, dtype=np.intp) if index else None
     tree.bounds = np.zeros(first_leaf + 2, dtype=np.intp)
     tree.centroid = np.zeros((n_nodes, d), dtype=np.float64) if balls else None

@@ -293,6 +293,71 @@ def test_leaf_column_scans_where_node_bounds_are_off(scale):
     assert_allclose(sums, row_sums, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [1, 2])
+# leaves of 1 to 64 points: every remainder of the four-point groups; and
+# row counts whose last leaf ends a partial group at the end of the data
+@pytest.mark.parametrize("leaf_size", [1, 2, 3, 5, 7, 16, 64])
+@pytest.mark.parametrize("n", [613, 1001])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_row_scans_match_brute_force(dtype, n_features, leaf_size, n, weighted):
+    # the flat kernel in one and two columns scans its straddling leaves
+    # four rows at a time: the same points inside as the exact test (the
+    # squared distance summed in coordinate order), the same sums to
+    # rounding, with and without weights
+    rng = np.random.default_rng(10 * n_features + leaf_size + n)
+    X = rng.normal(size=(n, n_features)).astype(dtype)
+    X[:200] += 2.0
+    w = rng.integers(0, 4, size=len(X)).astype(np.float64) if weighted else None
+    bandwidth = 0.6 * np.sqrt(n_features)
+    positions = np.vstack([X[:40].astype(np.float64), rng.normal(size=(40, n_features))])
+    tree = _tree.build_tree(X, leaf_size=leaf_size, n_threads=2, weights=w, index=False,
+                            balls=False)
+    sums, counts = _core.ball_sums(tree, positions, bandwidth=bandwidth, n_threads=2)
+    X64 = X.astype(np.float64)
+    d2 = (positions[:, None, 0] - X64[None, :, 0]) ** 2
+    if n_features == 2:
+        d2 = d2 + (positions[:, None, 1] - X64[None, :, 1]) ** 2
+    inside = (d2 <= bandwidth**2).astype(np.float64)
+    weights = np.ones(len(X)) if w is None else w
+    assert_array_equal(counts, inside @ weights)   # integer weights: exact
+    assert counts.max() > 20
+    assert_allclose(sums, inside @ (weights[:, None] * X64), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("n_features", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_scans_points_exactly_on_the_boundary(n_features, dtype):
+    # integer lattice: many points at distance exactly 2 (in 2-D also
+    # sqrt(4) = |(2, 0)|, and not sqrt(5)) from lattice queries
+    side = 400 if n_features == 1 else 40
+    grid = np.indices((side,) * n_features).reshape(n_features, -1).T
+    X = np.ascontiguousarray(grid, dtype=dtype)
+    positions = X[::7].astype(np.float64)
+    tree = _tree.build_tree(X, leaf_size=6, n_threads=1)
+    sums, counts = _core.ball_sums(tree, positions, bandwidth=2.0, n_threads=1)
+    ref_sums, ref_counts = _brute_sums(X, positions, 2.0)
+    assert_array_equal(counts, ref_counts)
+    assert_array_equal(sums, ref_sums)        # small integers: exact
+
+
+@pytest.mark.parametrize("n_features", [1, 2])
+@pytest.mark.parametrize("scale", [1e-145, 1e145])
+def test_row_scans_where_node_bounds_are_off(n_features, scale):
+    # squared distances out of the normal range: every point is tested on
+    # its own, through the row scans too
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(400, n_features)) * scale
+    positions = X[:20].copy()
+    bandwidth = 0.4 * scale
+    tree = _tree.build_tree(X, leaf_size=8, n_threads=1)
+    sums, counts = _core.ball_sums(tree, positions, bandwidth=bandwidth, n_threads=1)
+    ref_sums, ref_counts = _brute_sums(X, positions, bandwidth)
+    assert counts.max() > 5
+    assert_array_equal(counts, ref_counts)
+    assert_allclose(sums, ref_sums, rtol=1e-12)
+
+
 def test_leaf_columns_only_where_they_are_scanned():
     rng = np.random.default_rng(3)
     for d in (1, 2, 9, 20):
