@@ -11,51 +11,54 @@ not finite, scikit-learn's own check then raises its own error."""
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport isfinite
 
 import numpy as np
 
 from ._common cimport intp
 from ._tree cimport aligned, region_begin, region_end
 
+cdef extern from "src/ms_values.h" nogil:
+    int ms_finite_max_f64(const double* p, intp n, double* amax) noexcept
+    int ms_finite_max_f32(const float* p, intp n, double* amax) noexcept
+
+cdef enum:
+    CHUNK_MIN = 65536   # values per chunk at least (fewer: one thread)
+
 
 def finite_magnitude(X, *, int n_threads=1):
-    """``(finite, amax)`` of a 2-D float32 or float64 array (any strides):
-    whether every value is finite, and the largest magnitude among its
-    values (0.0 for none; meaningful only where all are finite)."""
-    return _finite_magnitude(aligned(X), n_threads)
+    """``(finite, amax)`` of a float32 or float64 array (any shape and
+    strides): whether every value is finite, and the largest magnitude
+    among its values (0.0 for none; meaningful only where all are
+    finite)."""
+    X = aligned(X)
+    if not (X.flags.c_contiguous or X.flags.f_contiguous):
+        X = np.ascontiguousarray(X)   # (a strided view: rare)
+    return _finite_magnitude(X.reshape(-1, order="A"), n_threads)
 
 
-cdef void _chunk(const floating[:, :] X, intp lo, intp hi, intp* bad,
-                 double* amax) noexcept nogil:
-    cdef intp i, k, d = X.shape[1], nonfinite = 0
-    cdef floating v, top = 0
-    for i in range(lo, hi):
-        for k in range(d):
-            v = X[i, k]
-            # (NaN and infinities fail isfinite; the sum counts them
-            # without a branch the loop would wait on)
-            nonfinite += not isfinite(v)
-            if v < 0:
-                v = -v
-            top = v if v > top else top
-    bad[0] = nonfinite
-    amax[0] = top
+cdef inline int _scan(const floating* p, intp n, intp c, intp n_chunks,
+                      double* amax) noexcept nogil:
+    """Chunk c of n_chunks of the n values at p; chunks start at multiples
+    of 8 values (whole vector groups)."""
+    cdef intp lo = (c * n // n_chunks) // 8 * 8
+    cdef intp hi = n if c + 1 == n_chunks else ((c + 1) * n // n_chunks) // 8 * 8
+    if floating is double:
+        return ms_finite_max_f64(p + lo, hi - lo, amax)
+    else:
+        return ms_finite_max_f32(p + lo, hi - lo, amax)
 
 
-def _finite_magnitude(const floating[:, :] X, int n_threads):
-    cdef intp n = X.shape[0], c, n_chunks
-    n_chunks = n_threads if n * X.shape[1] >= 65536 * n_threads else 1
-    if n_chunks < 1:
-        n_chunks = 1
-    cdef intp[::1] bad = np.zeros(n_chunks, dtype=np.intp)
+def _finite_magnitude(const floating[::1] values, int n_threads):
+    cdef intp n = values.shape[0], c
+    if n == 0:
+        return True, 0.0
+    cdef intp n_chunks = max(1, min(n_threads, n // CHUNK_MIN))
+    cdef int[::1] ok = np.zeros(n_chunks, dtype=np.intc)
     cdef double[::1] amax = np.zeros(n_chunks, dtype=np.float64)
     cdef double t0
     with nogil:
         t0 = region_begin()
         for c in prange(n_chunks, schedule='static', num_threads=n_chunks):
-            _chunk(X, c * n // n_chunks, (c + 1) * n // n_chunks, &bad[c],
-                   &amax[c])
+            ok[c] = _scan(&values[0], n, c, n_chunks, &amax[c])
         region_end(t0)
-    return (not np.asarray(bad).any(),
-            float(np.asarray(amax).max()) if n_chunks else 0.0)
+    return bool(np.asarray(ok).all()), float(np.asarray(amax).max())
