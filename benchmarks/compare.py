@@ -410,7 +410,7 @@ def coverage(X, bandwidth, n_probe=200, seed=0):
 
 
 CASE_KEYS = ["all", "digits", "bin", "floor", "bin3", "image", "bandwidth",
-             "predict", "threads", "kernels", "scale", "memory", "dask"]
+             "predict", "threads", "kernels", "scale", "memory", "stages", "dask"]
 
 PREDICT_CENTERS = np.array([[8.0 * i, 8.0 * j] for i in range(4) for j in range(3)])
 
@@ -1187,6 +1187,37 @@ def memory_section(run, rows, reset_ok):
     return md
 
 
+def stages_section(run):
+    """Each stage's time and speed-up by thread count, its serial share and
+    Amdahl's projection at 16 and 64 threads (tools/scaling.py), for the
+    bin-seeded fit and predict."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import scaling
+
+    quick = run.args.quick
+    md = ["## Stage by stage, by thread count", ""]
+    md.append(
+        "tools/scaling.py: each stage of the fit (predict) at 1, 2, 4, ... threads "
+        f"up to this machine's {run.info['usable_cores']}; its serial share (wall time "
+        "outside the kernels' parallel regions, measured with 16 and 64 threads "
+        "asked for, of the one-thread time); and the speed-up Amdahl's law projects "
+        "from them at 16 and 64 threads. Results identical at every thread count."
+    )
+    md.append("")
+    for case, n in (("bins-2d", 1e6 if quick else 4e6), ("predict", 1e6 if quick else 1e7)):
+        log(f"[stages] {case}, n = {n:.0e}")
+        result = scaling.scaling(case, n, threads=run.info["usable_cores"],
+                                 project=(16, 64), repeat=2 if quick else 3)
+        run.raw.setdefault("stages", {})[case] = {
+            "projected": result["projected"], "identical": result["identical"]}
+        if not result["identical"]:
+            run.notes.append(f"stages: {case}'s results differ between thread counts")
+        md += ["**" + result["title"] + "**", ""]
+        md += scaling.report(result, markdown=True, title=False)
+        md.append("")
+    return md
+
+
 def dask_rows(run):
     """meanshift.dask on a LocalCluster (its own script, fresh processes):
     the Markdown table lines it prints, or None."""
@@ -1331,6 +1362,8 @@ def main(argv=None):
     run.bin_X = None
     if run.want("memory"):
         sections += memory_section(run, *memory_rows(run))
+    if run.want("stages"):
+        sections += stages_section(run)
     if run.want("dask"):
         table = dask_rows(run)
         if table:

@@ -110,14 +110,88 @@ def same(a, b):
     return np.array_equal(a, b)
 
 
-def table(rows, header):
+def table(rows, header, markdown=False):
+    """The rows as aligned text lines (or Markdown table lines)."""
+    if markdown:
+        return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w)
-                     for i, (h, w) in enumerate(zip(header, widths)))
-    print(line)
-    for r in rows:
-        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                        for i, (c, w) in enumerate(zip(r, widths))))
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return [line(header)] + [line(r) for r in rows]
+
+
+def scaling(case, n=None, threads=2, project=(16, 64), repeat=3):
+    """Measure a case: returns a dict with its title, the two tables
+    (``times``: seconds and speed-up by thread count; ``projection``: serial
+    shares and Amdahl's projection at each count of ``project``), each as
+    (rows, header), ``projected`` ({P: total speed-up}) and ``identical``
+    (results the same at every thread count)."""
+    kind, make, params, default_n = CASES[case]
+    n = int(n if n is not None else default_n)
+    X = make(n)
+    model = None
+    if kind == "predict":  # fitted on a tenth of the rows, as compare.py's predict
+        model = meanshift.MeanShift(**params).fit(X[::10])
+    title = (f"case {case}: {kind} of {X.shape[0]:,} x {X.shape[1]} {params} "
+             f"(meanshift {meanshift.__version__})")
+    run_once(kind, X, params, 1, model)   # warm-up: imports, first touches
+    counts = [1]
+    while counts[-1] * 2 <= threads:
+        counts.append(counts[-1] * 2)
+    runs, ref, identical = {}, None, True
+    for t in counts:
+        runs[t], result = measure(kind, X, params, t, repeat, model)
+        if ref is None:
+            ref = result
+        elif not same(ref, result):
+            identical = False
+    stages = list(runs[1])
+    rows = []
+    for s in stages:
+        row = [s] + [f"{runs[t][s][0]:.4f}" for t in counts]
+        row += [f"{runs[1][s][0] / runs[t][s][0]:.2f}x" for t in counts[1:]]
+        rows.append(row)
+    times = (rows, ["stage"] + [f"{t}t" for t in counts] + [f"x{t}" for t in counts[1:]])
+
+    # serial work at each target count, then Amdahl's projection
+    serial = {}
+    for P in project:
+        serial[P], _ = measure(kind, X, params, P, repeat, model)
+    rows, projected = [], {}
+    for s in stages:
+        t1, par1 = runs[1][s]
+        row = [s, f"{t1:.4f}", f"{100 * (t1 - par1) / t1:.1f}%" if t1 else "-"]
+        for P in project:
+            wall, par = serial[P][s]
+            ser = max(wall - par, 0.0)
+            estimate = ser + par1 / P
+            row += [f"{100 * ser / t1:.1f}%" if t1 else "-",
+                    f"{t1 / estimate:.1f}x" if estimate else "-"]
+            if s == "(total)" and estimate:
+                projected[P] = t1 / estimate
+        rows.append(row)
+    header = ["stage", "1t s", "serial@1"]
+    for P in project:
+        header += [f"serial@{P}", f"proj x{P}"]
+    return dict(title=title, repeat=repeat, times=times, projection=(rows, header),
+                projected=projected, identical=identical)
+
+
+def report(result, markdown=False, title=True):
+    """The text (lines) of a scaling() result."""
+    lines = [result["title"], ""] if title else []
+    if not result["identical"]:
+        lines += ["!! results differ between thread counts", ""]
+    lines.append(f"seconds (best of {result['repeat']}), speed-up against 1 thread:")
+    lines += table(*result["times"], markdown=markdown)
+    lines += ["", "serial share (wall - parallel regions, measured at P threads, of the "
+              "1-thread time) and projected speed-up:"]
+    lines += table(*result["projection"], markdown=markdown)
+    return lines
 
 
 def main(argv=None):
@@ -130,56 +204,11 @@ def main(argv=None):
     p.add_argument("--project", type=int, nargs="*", default=[16, 64],
                    help="thread counts to project to (serial work measured there)")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--markdown", action="store_true", help="tables in Markdown")
     args = p.parse_args(argv)
-    kind, make, params, default_n = CASES[args.case]
-    n = int(args.n if args.n is not None else default_n)
-    X = make(n)
-    model = None
-    if kind == "predict":  # fitted on a tenth of the rows, as compare.py's predict
-        model = meanshift.MeanShift(**params).fit(X[::10])
-    print(f"case {args.case}: {kind} of {X.shape[0]:,} x {X.shape[1]} {params} "
-          f"(meanshift {meanshift.__version__})")
-    counts = [1]
-    while counts[-1] * 2 <= args.threads:
-        counts.append(counts[-1] * 2)
-    runs, ref = {}, None
-    for t in counts:
-        runs[t], result = measure(kind, X, params, t, args.repeat, model)
-        if ref is None:
-            ref = result
-        elif not same(ref, result):
-            print(f"!! results at {t} threads differ from 1 thread's")
-    stages = list(runs[1])
-    print("\nseconds (best of %d), speed-up against 1 thread:" % args.repeat)
-    rows = []
-    for s in stages:
-        row = [s] + [f"{runs[t][s][0]:.4f}" for t in counts]
-        row += [f"{runs[1][s][0] / runs[t][s][0]:.2f}x" for t in counts[1:]]
-        rows.append(row)
-    table(rows, ["stage"] + [f"{t}t" for t in counts] + [f"x{t}" for t in counts[1:]])
-
-    # serial work at each target count, then Amdahl's projection
-    serial = {}
-    for P in args.project:
-        serial[P], _ = measure(kind, X, params, P, args.repeat, model)
-    print("\nserial share (wall - parallel regions, measured at P threads, of the "
-          "1-thread time) and projected speed-up:")
-    rows = []
-    for s in stages:
-        t1, par1 = runs[1][s]
-        row = [s, f"{t1:.4f}", f"{100 * (t1 - par1) / t1:.1f}%" if t1 else "-"]
-        for P in args.project:
-            wall, par = serial[P][s]
-            ser = max(wall - par, 0.0)
-            projected = ser + par1 / P
-            row += [f"{100 * ser / t1:.1f}%" if t1 else "-",
-                    f"{t1 / projected:.1f}x" if projected else "-"]
-        rows.append(row)
-    header = ["stage", "1t s", "serial@1"]
-    for P in args.project:
-        header += [f"serial@{P}", f"proj x{P}"]
-    table(rows, header)
-    return 0
+    result = scaling(args.case, args.n, args.threads, args.project, args.repeat)
+    print("\n".join(report(result, markdown=args.markdown)))
+    return 0 if result["identical"] else 1
 
 
 if __name__ == "__main__":

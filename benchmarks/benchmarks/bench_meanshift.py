@@ -215,6 +215,33 @@ class ThreadsBinSeeding(_Slow):
         mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True, n_jobs=n_jobs)
 
 
+class ScalingProjection(_Slow):
+    """tools/scaling.py's projection: the speed-up Amdahl's law gives at 16
+    and 64 threads from each stage's measured serial share (the bin-seeded
+    fit of 1M x 2 and predict on 1M rows), so that a change that adds
+    serial work shows in the history even on a machine with few cores."""
+
+    params = [["bins-2d", "predict"], [16, 64]]
+    param_names = ["case", "threads"]
+
+    def setup(self, case, threads):
+        import pathlib
+        import sys
+
+        tools = pathlib.Path(__file__).resolve().parents[2] / "tools"
+        if not (tools / "scaling.py").exists():
+            raise NotImplementedError("tools/scaling.py is not beside the benchmarks")
+        sys.path.insert(0, str(tools))
+        import scaling
+
+        self.result = scaling.scaling(case, 1e6, threads=1, project=(threads,), repeat=2)
+
+    def track_projected_speedup(self, case, threads):
+        return self.result["projected"][threads]
+
+    track_projected_speedup.unit = "x"
+
+
 class KernelsAndWeights(_Slow):
     """The flat kernel with sample weights, and the smooth kernels, against
     the flat kernel on the same data (all points as seeds, and bin
