@@ -22,10 +22,10 @@ from ._openmp cimport ms_now
 
 cdef extern from "src/ms_tree.h" nogil:
     ctypedef unsigned long long uint64_t
-    void ms_morton_order_f64(const double* rows, intp m, int d, uint64_t* a,
-                             uint64_t* b, intp* order)
-    void ms_morton_order_f32(const float* rows, intp m, int d, uint64_t* a,
-                             uint64_t* b, intp* order)
+    intp* ms_morton_order_f64(const double* rows, intp m, int d, uint64_t* a,
+                              uint64_t* b)
+    intp* ms_morton_order_f32(const float* rows, intp m, int d, uint64_t* a,
+                              uint64_t* b)
 
 cdef extern from "src/ms_leaves.h" nogil:
     enum:
@@ -435,43 +435,57 @@ cdef void _morton_subtree(floating* data, intp* idx, double* w, intp d,
     """_build_subtree for rows of one or two columns: the rows put in
     Morton order within their box (ms_morton_order: a radix sort, a few
     passes over them) and split at the middle, instead of a selection per
-    level (the median build where scratch cannot be had)."""
-    cdef intp m = e - s, j, k, src
+    level (the median build where scratch cannot be had).  The order is
+    applied in place, cycle by cycle: the only scratch is the sort's two
+    arrays of keys (16 bytes a row, one subtree per thread at a time)."""
+    cdef intp m = e - s, j, k, src, start
     cdef uint64_t* keys = <uint64_t*>malloc(2 * m * sizeof(uint64_t))
-    cdef intp* order = <intp*>malloc(m * sizeof(intp))
-    cdef floating* rows = <floating*>malloc(m * d * sizeof(floating))
-    cdef intp* idx_tmp = <intp*>keys     # reused once the order is known
-    cdef double* w_tmp = <double*>(keys + m)
-    if keys == NULL or order == NULL or rows == NULL:
-        free(keys)
-        free(order)
-        free(rows)
+    cdef intp* order
+    cdef floating held[2]
+    cdef intp held_idx = 0
+    cdef double held_w = 0.0
+    if keys == NULL:
         _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
                        first_leaf, node, s, e)
         return
     if floating is double:
-        ms_morton_order_f64(data + s * d, m, <int>d, keys, keys + m, order)
+        order = ms_morton_order_f64(data + s * d, m, <int>d, keys, keys + m)
     else:
-        ms_morton_order_f32(data + s * d, m, <int>d, keys, keys + m, order)
-    for j in range(m * d):
-        rows[j] = data[s * d + j]
-    if idx != NULL:
-        for j in range(m):
-            idx_tmp[j] = idx[s + j]
-    if w != NULL:
-        for j in range(m):
-            w_tmp[j] = w[s + j]
-    for j in range(m):
-        src = order[j]
+        order = ms_morton_order_f32(data + s * d, m, <int>d, keys, keys + m)
+    # row j takes row order[j]: follow each cycle once, marking its
+    # entries done (-1)
+    cdef floating* rows = data + s * d
+    cdef intp* ids = idx + s if idx != NULL else NULL
+    cdef double* ws = w + s if w != NULL else NULL
+    for start in range(m):
+        if order[start] < 0:
+            continue
         for k in range(d):
-            data[(s + j) * d + k] = rows[src * d + k]
-        if idx != NULL:
-            idx[s + j] = idx_tmp[src]
-        if w != NULL:
-            w[s + j] = w_tmp[src]
+            held[k] = rows[start * d + k]
+        if ids != NULL:
+            held_idx = ids[start]
+        if ws != NULL:
+            held_w = ws[start]
+        j = start
+        while True:
+            src = order[j]
+            order[j] = -1
+            if src == start:
+                break
+            for k in range(d):
+                rows[j * d + k] = rows[src * d + k]
+            if ids != NULL:
+                ids[j] = ids[src]
+            if ws != NULL:
+                ws[j] = ws[src]
+            j = src
+        for k in range(d):
+            rows[j * d + k] = held[k]
+        if ids != NULL:
+            ids[j] = held_idx
+        if ws != NULL:
+            ws[j] = held_w
     free(keys)
-    free(order)
-    free(rows)
     _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
                    first_leaf, node, s, e, True)
 
@@ -547,10 +561,13 @@ cdef void _node_moments(const floating* data, const double* w, intp d,
 # from the input (one pass finds each row's subtree and counts it, a second
 # moves the rows, in place of T passes of selection over all n rows, the
 # serial top of the build), and the subtrees, of TOP_BUCKET to twice as many
-# rows (about a core's L2 cache in 2-D float64), are then built in parallel
-# by median splits as before.  (4M x 2, one thread: 277 ms with subtrees
-# of 8k rows, 234 ms with 32k, 220 ms with 64k; 32k keeps a few subtrees
-# per thread for the schedule to balance on 16 threads.)  A top split falls near the middle,
+# rows (in a core's L2 cache), are then built in parallel by median
+# splits as before.  The sample's planes are found level by level, the
+# nodes of a level in parallel.  (4M x 2, one thread: 277 ms with subtrees
+# of 8k rows, 234 ms with 32k, 220 ms with 64k, before each row's subtree
+# was stored; 16k-32k rows now: 216 ms, with a peak no higher than the
+# median build's on 1M x 2 float64, where 32k-64k rows added 3.7 MiB of
+# scratch, the sort keys of a subtree per thread.)  A top split falls near the middle,
 # not at it: subtrees, and so leaves, differ in size by a few per cent,
 # which no kernel depends on (the bound tests are conservative whatever a
 # node holds; only the order in which sums are added changes).  Ties are
@@ -558,7 +575,7 @@ cdef void _node_moments(const floating* data, const double* w, intp d,
 # sample still mislead (a subtree of more than 1.5 times its share, or too
 # few rows for its leaves), the median build runs instead.  Every step is
 # independent of the number of threads: the tree is the same for any count.
-cdef intp TOP_BUCKET = 32768
+cdef intp TOP_BUCKET = 16384
 cdef intp TOP_SAMPLE = 256
 
 
@@ -646,48 +663,66 @@ def sample_rows(intp n, intp n_levels, intp bucket=TOP_BUCKET):
 
 cdef void _sample_planes(const floating[:, :] X, int top, floating* sv,
                          intp* sr, intp m, intp* pdim, floating* pval,
-                         intp* prow, intp* se) noexcept nogil:
+                         intp* prow, intp* se, int n_threads) noexcept nogil:
     """Draw m rows of X (_sample_row) and split them as the tree's top
     levels will be: each node along the
     coordinate of widest spread of its sample rows, at their median key.
     Node i's plane is (pdim[i], pval[i], prow[i]): a row goes right when
     its key (value, row number) is at least (pval[i], prow[i])."""
-    cdef intp n = X.shape[0], d = X.shape[1], j, r, k, p, node
-    cdef intp s, e, kth, dim
-    cdef double vmin, vmax, v, best
-    for j in range(m):
+    cdef intp n = X.shape[0], d = X.shape[1], j, r, k, node
+    cdef int level
+    cdef double t0 = region_begin()
+    # (the rows are read in parallel: a read each from all over X)
+    for j in prange(m, schedule='static', num_threads=n_threads):
         r = _sample_row(j, n, m)
         sr[j] = r
         for k in range(d):
             sv[j * d + k] = X[r, k]
+    region_end(t0)
     se[0] = 0
     se[1] = m
-    for node in range((<intp>1 << top) - 1):
-        s = se[2 * node]
-        e = se[2 * node + 1]
-        dim = 0
-        best = -1.0
-        for k in range(d):
-            vmin = INFINITY
-            vmax = -INFINITY
-            for p in range(s, e):
-                v = sv[p * d + k]
-                if v < vmin:
-                    vmin = v
-                if v > vmax:
-                    vmax = v
-            if vmax - vmin > best:
-                best = vmax - vmin
-                dim = k
-        kth = s + (e - s) // 2
-        _select_keyed(sv, sr, d, dim, s, e, kth)
-        pdim[node] = dim
-        pval[node] = sv[kth * d + dim]
-        prow[node] = sr[kth]
-        se[2 * (2 * node + 1)] = s
-        se[2 * (2 * node + 1) + 1] = kth
-        se[2 * (2 * node + 2)] = kth
-        se[2 * (2 * node + 2) + 1] = e
+    for level in range(top):
+        # the nodes of a level split disjoint parts of the sample
+        t0 = region_begin()
+        for node in prange((<intp>1 << level) - 1, (<intp>2 << level) - 1,
+                           schedule='static', num_threads=n_threads):
+            _split_sample(sv, sr, d, node, se, pdim, pval, prow)
+        region_end(t0)
+
+
+cdef void _split_sample(floating* sv, intp* sr, intp d, intp node, intp* se,
+                        intp* pdim, floating* pval,
+                        intp* prow) noexcept nogil:
+    """Node's plane from its part of the sample (se[2 node] to
+    se[2 node + 1]): along the coordinate of widest spread, at the median
+    key; its children's parts."""
+    cdef intp s, e, kth, dim, k, p
+    cdef double vmin, vmax, v, best
+    s = se[2 * node]
+    e = se[2 * node + 1]
+    dim = 0
+    best = -1.0
+    for k in range(d):
+        vmin = INFINITY
+        vmax = -INFINITY
+        for p in range(s, e):
+            v = sv[p * d + k]
+            if v < vmin:
+                vmin = v
+            if v > vmax:
+                vmax = v
+        if vmax - vmin > best:
+            best = vmax - vmin
+            dim = k
+    kth = s + (e - s) // 2
+    _select_keyed(sv, sr, d, dim, s, e, kth)
+    pdim[node] = dim
+    pval[node] = sv[kth * d + dim]
+    prow[node] = sr[kth]
+    se[2 * (2 * node + 1)] = s
+    se[2 * (2 * node + 1) + 1] = kth
+    se[2 * (2 * node + 2)] = kth
+    se[2 * (2 * node + 2) + 1] = e
 
 
 cdef void _buckets_of(const floating[:, :] X, intp lo, intp hi, int top,
@@ -729,9 +764,11 @@ cdef bint _deal_rows(const floating[:, :] X, const double* w_in, int top,
     cdef intp nb = <intp>1 << top, c, b, i, i0, i1, j, k, p, run
     cdef int n_chunks = n_threads
     cdef intp* counts = <intp*>calloc(n_chunks * nb, sizeof(intp))
-    # each row's subtree, found once (top <= 16: two bytes a row)
-    cdef unsigned short* where = <unsigned short*>malloc(
-        n * sizeof(unsigned short))
+    # each row's subtree, found once: one byte a row up to 256 subtrees
+    # (16M rows), two above (top <= 16)
+    cdef bint wide = top > 8
+    cdef unsigned char* where = <unsigned char*>malloc(n * (2 if wide else 1))
+    cdef unsigned short* where2 = <unsigned short*>where
     cdef intp* bucket
     cdef int short_of_memory = 0
     cdef int* som = &short_of_memory
@@ -753,7 +790,10 @@ cdef bint _deal_rows(const floating[:, :] X, const double* w_in, int top,
             j = min(16, i1 - i)
             _buckets_of(X, i, i + j, top, pdim, pval, prow, bucket)
             for k in range(j):
-                where[i + k] = <unsigned short>bucket[k]
+                if wide:
+                    where2[i + k] = <unsigned short>bucket[k]
+                else:
+                    where[i + k] = <unsigned char>bucket[k]
                 counts[c * nb + bucket[k]] += 1
         free(bucket)
     region_end(t0)
@@ -776,7 +816,7 @@ cdef bint _deal_rows(const floating[:, :] X, const double* w_in, int top,
             i0 = c * n // n_chunks
             i1 = (c + 1) * n // n_chunks
             for i in range(i0, i1):
-                b = where[i]
+                b = where2[i] if wide else where[i]
                 p = counts[c * nb + b]
                 counts[c * nb + b] = p + 1
                 for k in range(d):
@@ -1006,7 +1046,7 @@ cdef void _split_and_aggregate(const floating[:, :] X, w_obj, BallTree tree,
         top = sampled
         if sampled:
             _sample_planes(X, sampled, &sv[0], &sr[0], m, &pdim[0], &pval[0],
-                           &prow[0], &sse[0])
+                           &prow[0], &sse[0], n_threads)
             dealt = _deal_rows(X, w_in, sampled, &pdim[0], &pval[0], &prow[0],
                                <intp>1 << (n_levels - 1 - sampled), &data[0, 0],
                                idx, w, &starts[0], n_threads)

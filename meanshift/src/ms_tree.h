@@ -49,11 +49,12 @@ static inline uint64_t ms_quantize(double t, double top)
     return (uint64_t)t;
 }
 
-/* order[j]: the position (0 to m - 1) of the j-th of the m rows (d = 1 or
-   2 columns, row-major) in Morton order; a and b: scratch of m keys each */
+/* The Morton order of the m rows (d = 1 or 2 columns, row-major): returns
+   order, order[j] the row (0 to m - 1) that comes j-th, written over one
+   of a and b (scratch of m keys each, the only memory it takes). */
 #define MS_MORTON_ORDER(NAME, T)                                        \
-static void NAME(const T *rows, Py_ssize_t m, int d, uint64_t *a,       \
-                 uint64_t *b, Py_ssize_t *order)                        \
+static Py_ssize_t *NAME(const T *rows, Py_ssize_t m, int d, uint64_t *a, \
+                        uint64_t *b)                                    \
 {                                                                       \
     double lo[2] = {0.0, 0.0}, hi[2] = {0.0, 0.0}, scale[2];            \
     double top = d == 1 ? 4294967295.0 : 65535.0;                       \
@@ -95,8 +96,10 @@ static void NAME(const T *rows, Py_ssize_t m, int d, uint64_t *a,       \
             b[cnt[(a[i] >> shift) & 255]++] = a[i];                     \
         uint64_t *t = a; a = b; b = t;                                  \
     }                                                                   \
+    Py_ssize_t *order = (Py_ssize_t *)b;                                \
     for (Py_ssize_t i = 0; i < m; i++)                                  \
         order[i] = (Py_ssize_t)(a[i] & 0xFFFFFFFFu);                    \
+    return order;                                                       \
 }
 MS_MORTON_ORDER(ms_morton_order_f64, double)
 MS_MORTON_ORDER(ms_morton_order_f32, float)
