@@ -186,11 +186,12 @@ def report(result, markdown=False, title=True):
     lines = [result["title"], ""] if title else []
     if not result["identical"]:
         lines += ["!! results differ between thread counts", ""]
+    gap = [""] if markdown else []   # (a Markdown table after a blank line)
     lines.append(f"seconds (best of {result['repeat']}), speed-up against 1 thread:")
-    lines += table(*result["times"], markdown=markdown)
+    lines += gap + table(*result["times"], markdown=markdown)
     lines += ["", "serial share (wall - parallel regions, measured at P threads, of the "
               "1-thread time) and projected speed-up:"]
-    lines += table(*result["projection"], markdown=markdown)
+    lines += gap + table(*result["projection"], markdown=markdown)
     return lines
 
 
