@@ -140,6 +140,15 @@ cdef class BallTree:
     def __len__(self):
         return self.t.n
 
+    def __reduce__(self):
+        """A tree pickles as itself, its arrays, so that the unpickled tree
+        is the same tree bit for bit (a tree Dask moves or spills needs no
+        copy of its rows in their original order to be rebuilt from)."""
+        return (_tree_from_arrays,
+                (self.n_levels, self.rel, self.data, self.idx, self.bounds,
+                 self.centroid, self.radius, self.sums, self.box, self.w,
+                 self.wsum, self.mom, self.cols))
+
     @property
     def n_nodes(self):
         return self.t.n_nodes
@@ -233,6 +242,48 @@ cdef class BallTree:
             raise ValueError(f"{name} needs a tree built with index=True and "
                              "balls=True")
         return 0
+
+
+def _padded_rows(data):
+    """data (n x d) copied into a buffer with 8 more values, zero: the flat
+    kernel's scans of one and two columns read past a leaf's last row (and
+    mask it out).  The view of its first n rows."""
+    n, d = data.shape
+    buf = np.empty(n * d + 8, dtype=data.dtype)
+    buf[n * d:] = 0
+    out = buf[:n * d].reshape(n, d)
+    out[...] = data
+    return out
+
+
+def _padded_weights(w):
+    """w copied into a buffer with 4 more values, zero (the column scans
+    read past the last leaf's weights): the view of its first n."""
+    out = np.zeros(w.shape[0] + 4, dtype=np.float64)[:w.shape[0]]
+    out[...] = w
+    return out
+
+
+def _tree_from_arrays(n_levels, rel, data, idx, bounds, centroid, radius,
+                      sums, box, w, wsum, mom, cols):
+    """The tree BallTree.__reduce__ pickled, bound again (its rows and
+    weights padded again: a pickled view holds only its own values)."""
+    cdef BallTree tree = BallTree.__new__(BallTree)
+    tree.n_levels = n_levels
+    tree.rel = rel
+    tree.data = _padded_rows(np.ascontiguousarray(data))
+    tree.idx = idx
+    tree.bounds = bounds
+    tree.centroid = centroid
+    tree.radius = radius
+    tree.sums = sums
+    tree.box = box
+    tree.w = None if w is None else _padded_weights(w)
+    tree.wsum = wsum
+    tree.mom = mom
+    tree.cols = cols
+    tree._bind()
+    return tree
 
 
 def tree_levels(intp n, intp leaf_size):
@@ -930,8 +981,7 @@ def build_tree(const floating[:, :] X, *, intp leaf_size, int n_threads=1,
     tree.n_levels = tree_levels(n, leaf_size)
     cdef intp n_nodes = (<intp>1 << tree.n_levels) - 1
     cdef intp first_leaf = (n_nodes - 1) // 2
-    # padded, a view of the first n rows: the flat kernel's scans of one
-    # and two columns read past a leaf's last row (and mask it out)
+    # padded, a view of the first n rows (see _padded_rows)
     buf = np.empty(n * d + 8, dtype=dtype)
     buf[n * d:] = 0
     tree.data = buf[:n * d].reshape(n, d)

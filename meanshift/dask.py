@@ -232,13 +232,14 @@ def _chunk_weights(w, j=0):
 class _ChunkTree:
     """The tree over one chunk, a task result that stays on its worker.
 
-    It pickles (when Dask moves or spills it) as the chunk's rows in their
-    original order, and is rebuilt identically on arrival."""
+    The tree is the one a fit builds on one machine (no index of the rows'
+    original order: nothing on the cluster reads it), and it pickles (when
+    Dask moves or spills it) as itself, arrays and all (BallTree.__reduce__):
+    the same tree, bit for bit, on arrival."""
 
     def __init__(self, x, w, kernel):
         self.kernel = kernel
-        # (with its permutation: __reduce__ restores the rows' order)
-        self.tree = _climb_tree(x, w, kernel, 1, full=True)
+        self.tree = _climb_tree(x, w, kernel, 1)
         self.n = x.shape[0]
         self.amax = float(np.abs(x).max(initial=0.0)) if x.dtype == np.float64 else 0.0
         with np.errstate(over="ignore"):  # unscaled weights: rescaled if so
@@ -249,14 +250,7 @@ class _ChunkTree:
         self.wmin = float(positive.min(initial=np.inf))
 
     def __reduce__(self):
-        t = self.tree
-        x = np.empty_like(t.data)
-        x[t.idx] = t.data
-        w = None
-        if t.w is not None:
-            w = np.empty_like(t.w)
-            w[t.idx] = t.w
-        return (_ChunkTree, (x, w, self.kernel))
+        return (_chunk_tree_from, (self.kernel, self.tree, self.stats()))
 
     def stats(self):
         """(rows, largest |x|, weight sum, rows of positive weight, largest
@@ -268,6 +262,14 @@ class _ChunkTree:
                  "mom", "cols")
         arrays = [getattr(self.tree, name, None) for name in names]
         return 64 + sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+
+def _chunk_tree_from(kernel, tree, stats):
+    """The _ChunkTree that __reduce__ pickled."""
+    out = _ChunkTree.__new__(_ChunkTree)
+    out.kernel, out.tree = kernel, tree
+    out.n, out.amax, out.wsum, out.wpos, out.wmax, out.wmin = stats
+    return out
 
 
 def _build(x, w, plan):

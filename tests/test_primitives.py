@@ -358,6 +358,49 @@ def test_row_scans_where_node_bounds_are_off(n_features, scale):
     assert_allclose(sums, ref_sums, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "n_features, options",
+    [(1, {}), (2, {}), (2, dict(weights=True)), (2, dict(index=True, balls=True)),
+     (3, dict(leaf_columns=True)), (3, dict(moments=True, weights=True)), (20, {})],
+)
+def test_tree_pickles_as_itself(dtype, n_features, options):
+    # (meanshift.dask moves and spills chunk trees): the same arrays, its
+    # rows and weights padded again for the scans that read past a leaf,
+    # and the same sums and climbs bit for bit
+    import pickle
+
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(1001, n_features)).astype(dtype)
+    options = dict(options)
+    w = rng.uniform(0.5, 2.0, len(X)) if options.pop("weights", False) else None
+    tree = _tree.build_tree(X, leaf_size=7, n_threads=2, weights=w, **options)
+    copy = pickle.loads(pickle.dumps(tree))
+    for name in ("data", "idx", "bounds", "centroid", "radius", "sums", "box", "w",
+                 "wsum", "mom", "cols"):
+        a, b = getattr(tree, name), getattr(copy, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            assert_array_equal(a, b)
+            assert a.dtype == b.dtype
+    assert (copy.n_levels, copy.rel, len(copy)) == (tree.n_levels, tree.rel, len(tree))
+    assert np.asarray(copy.data.base).size >= copy.data.size + 8
+    if w is not None:
+        assert np.asarray(copy.w.base).size >= copy.w.size + 4
+    # positions at the last rows: the scans of the last leaf read its padding
+    positions = np.vstack([X[-5:].astype(np.float64), rng.normal(size=(20, n_features))])
+    kernels = [0] + ([_core.KERNELS["epanechnikov"]] if options.get("moments") else [])
+    for kernel in kernels:
+        a = _core.ball_sums(tree, positions, bandwidth=0.9, n_threads=2, kernel=kernel)
+        b = _core.ball_sums(copy, positions, bandwidth=0.9, n_threads=2, kernel=kernel)
+        assert_array_equal(a[0], b[0])
+        assert_array_equal(a[1], b[1])
+    a = _core.climb(tree, X[::50], bandwidth=0.9, max_iter=300, n_threads=2)
+    b = _core.climb(copy, X[::50], bandwidth=0.9, max_iter=300, n_threads=2)
+    for x, y in zip(a, b):
+        assert_array_equal(x, y)
+
+
 def test_leaf_columns_only_where_they_are_scanned():
     rng = np.random.default_rng(3)
     for d in (1, 2, 9, 20):
