@@ -1271,6 +1271,10 @@ class _Attractor:
         self.ends = ends
 
 
+# seeds from which a climb takes them in Morton order (_Climber)
+_COHERENT_MIN = 4096
+
+
 class _Climber:
     """Climbs of many positions on one tree with a plan's kernel,
     bandwidth and stopping rule, in batches (see :mod:`meanshift._progress`):
@@ -1289,6 +1293,13 @@ class _Climber:
         of iterations."""
         tree, plan = self.tree, self.plan
         out = None
+        order = None
+        if len(seeds) >= _COHERENT_MIN and seeds.shape[1] <= 2:
+            # climbed in Morton order (neighbours one after another: the
+            # same nodes and leaves stay in cache), results put back in
+            # the seeds' order: each climb is the same whatever the order
+            order = _tree.morton_order(seeds)
+            seeds = seeds[order]
 
         def run(start, seconds, threads):
             nonlocal out
@@ -1311,6 +1322,9 @@ class _Climber:
             dtype = tree.data.dtype
             d = tree.data.shape[1]
             return np.zeros((0, d), dtype), np.zeros(0), np.zeros(0, np.intp)
+        if order is not None:
+            for a in out:
+                a[order] = a.copy()
         return tuple(out)
 
 

@@ -244,6 +244,59 @@ cdef class BallTree:
         return 0
 
 
+def morton_order(X):
+    """The rows of X (one or two columns, float32 or float64) in Morton
+    order within their box: an intp array, the row that comes j-th at j
+    (ms_morton_order; ties keep their rows' order).  Climbs of seeds taken
+    in this order are neighbours from one to the next, and so touch the
+    same nodes and leaves (every point a seed, 200k x 2: 9.6 s in the
+    input's order, 7.5 s in this one)."""
+    X = np.ascontiguousarray(X)
+    if X.ndim != 2 or not 1 <= X.shape[1] <= 2 or X.shape[0] >= (1 << 32):
+        raise ValueError("morton_order takes 1 or 2 columns, fewer than 2**32 rows")
+    if X.dtype == np.float32:
+        return _morton_order_f32(X)
+    return _morton_order_f64(np.asarray(X, dtype=np.float64))
+
+
+def _morton_order_f64(const double[:, ::1] X):
+    cdef intp m = X.shape[0], j
+    out = np.empty(m, dtype=np.intp)
+    if m == 0:
+        return out
+    cdef intp[::1] o = out
+    cdef uint64_t* keys = <uint64_t*>malloc(2 * m * sizeof(uint64_t))
+    cdef intp* order
+    if keys == NULL:
+        raise MemoryError("morton_order: out of memory")
+    with nogil:
+        order = ms_morton_order_f64(&X[0, 0], m, <int>X.shape[1], keys,
+                                    keys + m)
+        for j in range(m):
+            o[j] = order[j]
+    free(keys)
+    return out
+
+
+def _morton_order_f32(const float[:, ::1] X):
+    cdef intp m = X.shape[0], j
+    out = np.empty(m, dtype=np.intp)
+    if m == 0:
+        return out
+    cdef intp[::1] o = out
+    cdef uint64_t* keys = <uint64_t*>malloc(2 * m * sizeof(uint64_t))
+    cdef intp* order
+    if keys == NULL:
+        raise MemoryError("morton_order: out of memory")
+    with nogil:
+        order = ms_morton_order_f32(&X[0, 0], m, <int>X.shape[1], keys,
+                                    keys + m)
+        for j in range(m):
+            o[j] = order[j]
+    free(keys)
+    return out
+
+
 def _padded_rows(data):
     """data (n x d) copied into a buffer with 8 more values, zero: the flat
     kernel's scans of one and two columns read past a leaf's last row (and

@@ -406,3 +406,40 @@ def test_leaf_columns_only_where_they_are_scanned():
     for d in (1, 2, 9, 20):
         X = rng.normal(size=(300, d))
         assert _tree.build_tree(X, leaf_size=16, n_threads=1, leaf_columns=True).cols is None
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [1, 2])
+def test_morton_order_is_a_permutation_keeping_ties_in_order(dtype, n_features):
+    rng = np.random.default_rng(n_features)
+    X = rng.integers(0, 40, size=(5000, n_features)).astype(dtype)   # many ties
+    order = _tree.morton_order(X)
+    assert_array_equal(np.sort(order), np.arange(len(X)))
+    Y = X[order]
+    for a in range(len(Y) - 1):   # equal rows: in their original order
+        if (Y[a] == Y[a + 1]).all():
+            assert order[a] < order[a + 1]
+    # neighbours one after another: consecutive rows close, against random
+    step = np.abs(np.diff(Y.astype(np.float64), axis=0)).sum(axis=1).mean()
+    assert step < 0.2 * np.abs(np.diff(X.astype(np.float64), axis=0)).sum(axis=1).mean()
+    with pytest.raises(ValueError, match="1 or 2 columns"):
+        _tree.morton_order(np.zeros((4, 3), dtype=dtype))
+
+
+def test_climbs_in_morton_order_give_each_seed_its_own_climb():
+    # _Climber takes many seeds in Morton order and puts the results back:
+    # the same, bit for bit, as climbing them in the order given
+    from meanshift import _api
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(9000, 2)) * 3
+    seeds = X[rng.permutation(len(X))[:6000]]
+    assert len(seeds) >= _api._COHERENT_MIN
+    tree = _tree.build_tree(X, leaf_size=64, n_threads=2, index=False, balls=False)
+    plan = _api._FitPlan(X.dtype, X.dtype, "flat")
+    plan.given(1.0)
+    ours = _api._Climber(tree, plan, 2, None)(seeds)
+    ref = _core.climb(tree, seeds, bandwidth=1.0, max_iter=plan.max_iter, n_threads=2,
+                      stop_thresh=plan.stop_thresh)
+    for a, b in zip(ours, ref[:3]):
+        assert_array_equal(a, b)
