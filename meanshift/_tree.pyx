@@ -254,12 +254,22 @@ def morton_order(X):
     X = np.ascontiguousarray(X)
     if X.ndim != 2 or not 1 <= X.shape[1] <= 2 or X.shape[0] >= (1 << 32):
         raise ValueError("morton_order takes 1 or 2 columns, fewer than 2**32 rows")
-    if X.dtype == np.float32:
-        return _morton_order_f32(X)
-    return _morton_order_f64(np.asarray(X, dtype=np.float64))
+    if X.dtype != np.float32:
+        X = np.asarray(X, dtype=np.float64)
+    return _morton_order(X)
 
 
-def _morton_order_f64(const double[:, ::1] X):
+cdef inline intp* _morton(const floating* rows, intp m, intp d,
+                          uint64_t* keys) noexcept nogil:
+    """ms_morton_order of m rows over keys (2 m of scratch): the order,
+    written over the scratch."""
+    if floating is double:
+        return ms_morton_order_f64(rows, m, <int>d, keys, keys + m)
+    else:
+        return ms_morton_order_f32(rows, m, <int>d, keys, keys + m)
+
+
+def _morton_order(const floating[:, ::1] X):
     cdef intp m = X.shape[0], j
     out = np.empty(m, dtype=np.intp)
     if m == 0:
@@ -270,41 +280,25 @@ def _morton_order_f64(const double[:, ::1] X):
     if keys == NULL:
         raise MemoryError("morton_order: out of memory")
     with nogil:
-        order = ms_morton_order_f64(&X[0, 0], m, <int>X.shape[1], keys,
-                                    keys + m)
+        order = _morton(&X[0, 0], m, X.shape[1], keys)
         for j in range(m):
             o[j] = order[j]
     free(keys)
     return out
 
 
-def _morton_order_f32(const float[:, ::1] X):
-    cdef intp m = X.shape[0], j
-    out = np.empty(m, dtype=np.intp)
-    if m == 0:
-        return out
-    cdef intp[::1] o = out
-    cdef uint64_t* keys = <uint64_t*>malloc(2 * m * sizeof(uint64_t))
-    cdef intp* order
-    if keys == NULL:
-        raise MemoryError("morton_order: out of memory")
-    with nogil:
-        order = ms_morton_order_f32(&X[0, 0], m, <int>X.shape[1], keys,
-                                    keys + m)
-        for j in range(m):
-            o[j] = order[j]
-    free(keys)
-    return out
+def _padded_empty(intp n, intp d, dtype):
+    """An n x d array, the view of the first n rows of a buffer with 8
+    more values, zero: the flat kernel's scans of one and two columns read
+    past a leaf's last row (and mask it out)."""
+    buf = np.empty(n * d + 8, dtype=dtype)
+    buf[n * d:] = 0
+    return buf[:n * d].reshape(n, d)
 
 
 def _padded_rows(data):
-    """data (n x d) copied into a buffer with 8 more values, zero: the flat
-    kernel's scans of one and two columns read past a leaf's last row (and
-    mask it out).  The view of its first n rows."""
-    n, d = data.shape
-    buf = np.empty(n * d + 8, dtype=data.dtype)
-    buf[n * d:] = 0
-    out = buf[:n * d].reshape(n, d)
+    """data (n x d) copied into a padded buffer (_padded_empty)."""
+    out = _padded_empty(data.shape[0], data.shape[1], data.dtype)
     out[...] = data
     return out
 
@@ -552,10 +546,7 @@ cdef void _morton_subtree(floating* data, intp* idx, double* w, intp d,
         _build_subtree(data, idx, w, d, bounds, centroid, radius, sums, box,
                        first_leaf, node, s, e)
         return
-    if floating is double:
-        order = ms_morton_order_f64(data + s * d, m, <int>d, keys, keys + m)
-    else:
-        order = ms_morton_order_f32(data + s * d, m, <int>d, keys, keys + m)
+    order = _morton(data + s * d, m, d, keys)
     # row j takes row order[j]: follow each cycle once, marking its
     # entries done (-1)
     cdef floating* rows = data + s * d
@@ -1034,10 +1025,7 @@ def build_tree(const floating[:, :] X, *, intp leaf_size, int n_threads=1,
     tree.n_levels = tree_levels(n, leaf_size)
     cdef intp n_nodes = (<intp>1 << tree.n_levels) - 1
     cdef intp first_leaf = (n_nodes - 1) // 2
-    # padded, a view of the first n rows (see _padded_rows)
-    buf = np.empty(n * d + 8, dtype=dtype)
-    buf[n * d:] = 0
-    tree.data = buf[:n * d].reshape(n, d)
+    tree.data = _padded_empty(n, d, dtype)
     tree.idx = np.empty(n, dtype=np.intp) if index else None
     tree.bounds = np.zeros(first_leaf + 2, dtype=np.intp)
     tree.centroid = np.zeros((n_nodes, d), dtype=np.float64) if balls else None
