@@ -1,12 +1,13 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 # cython: cdivision=True, initializedcheck=False, nonecheck=False
-"""The grid cells of bin seeding (``bin_cells``): a hash map keyed by the
-cell, one per thread over a contiguous chunk of the rows, merged in chunk
-order."""
+"""Grid cells: those of bin seeding (``bin_cells``) and those of the
+approximate grid mode (``grid_cells``).  A hash map keyed by the cell, one
+per thread over a contiguous chunk of the rows, merged in chunk order, so
+the cells come in order of first appearance whatever the threads."""
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport rint, rintf
+from libc.math cimport floor, rint, rintf
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memset
@@ -92,9 +93,9 @@ cdef int _map_grow(CellMap* m) noexcept nogil:
     return 0
 
 
-cdef int _map_add(CellMap* m, const double* key, uint64_t h,
-                  double count) noexcept nogil:
-    """Add count to the cell of key, creating it (last in order) if new."""
+cdef intp _map_slot(CellMap* m, const double* key, uint64_t h) noexcept nogil:
+    """The index of the cell of key, created (last in order, count 0) if
+    new; -1 when out of memory."""
     cdef intp d = m.d, s, c, k, new_cc
     cdef intp mask
     cdef bint same
@@ -113,8 +114,7 @@ cdef int _map_add(CellMap* m, const double* key, uint64_t h,
                     same = False
                     break
             if same:
-                m.counts[c] += count
-                return 0
+                return c
         s = (s + 1) & mask
     if m.n_cells == m.cell_cap:
         new_cc = 2 * m.cell_cap
@@ -134,10 +134,20 @@ cdef int _map_add(CellMap* m, const double* key, uint64_t h,
     c = m.n_cells
     for k in range(d):
         m.keys[c * d + k] = key[k]
-    m.counts[c] = count
+    m.counts[c] = 0.0
     m.hashes[c] = h
     m.slots[s] = c + 1
     m.n_cells += 1
+    return c
+
+
+cdef int _map_add(CellMap* m, const double* key, uint64_t h,
+                  double count) noexcept nogil:
+    """Add count to the cell of key, creating it (last in order) if new."""
+    cdef intp c = _map_slot(m, key, h)
+    if c < 0:
+        return -1
+    m.counts[c] += count
     return 0
 
 
@@ -248,3 +258,221 @@ def _bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
             cells[i, k] = total.keys[i * d + k]
     _map_free(&total)
     return cells_arr, counts_arr
+
+
+# ---------------------------------------------------------------------------
+# The cells of the grid mode: every row's cell, each cell's sums
+# ---------------------------------------------------------------------------
+
+
+cdef int _grid_chunk(const floating[:, :] X, intp lo, intp hi, double cell,
+                     CellMap* m, intp* local) noexcept nogil:
+    """The cells of rows lo..hi in m (their counts), each row's cell in m
+    in local[i]."""
+    cdef intp d = X.shape[1], i, k, c
+    cdef double* key = <double*>malloc(d * sizeof(double))
+    if key == NULL:
+        return -1
+    if _map_init(m, d) != 0:
+        free(key)
+        return -1
+    for i in range(lo, hi):
+        for k in range(d):
+            key[k] = floor(<double>X[i, k] / cell) + 0.0
+        c = _map_slot(m, key, _hash_key(key, d))
+        if c < 0:
+            free(key)
+            return -1
+        m.counts[c] += 1.0
+        local[i] = c
+    free(key)
+    return 0
+
+
+cdef void _grid_scatter(intp lo, intp hi, intp* local, const intp* to_global,
+                        intp* cursor, intp* perm) noexcept nogil:
+    """Rows lo..hi into their cells' runs of perm, in row order; local[i]
+    becomes the row's global cell."""
+    cdef intp i, j
+    for i in range(lo, hi):
+        j = local[i]
+        perm[cursor[j]] = i
+        cursor[j] += 1
+        local[i] = to_global[j]
+
+
+cdef void _grid_sums(const floating[:, :] X, const double* w, const intp* perm,
+                     intp lo, intp hi, double* wsum, double* sums,
+                     double* plain) noexcept nogil:
+    """One cell's weight and (weighted, and with weights plain) coordinate
+    sums over its rows perm[lo:hi], added in row order."""
+    cdef intp d = X.shape[1], p, i, k
+    cdef double wi, total = 0.0
+    for k in range(d):
+        sums[k] = 0.0
+        if plain != NULL:
+            plain[k] = 0.0
+    for p in range(lo, hi):
+        i = perm[p]
+        if w == NULL:
+            total += 1.0
+            for k in range(d):
+                sums[k] += <double>X[i, k]
+        else:
+            wi = w[i]
+            total += wi
+            for k in range(d):
+                sums[k] += wi * <double>X[i, k]
+                plain[k] += <double>X[i, k]
+    wsum[0] = total
+
+
+def grid_cells(X, *, double cell_size, int n_threads=1, weights=None):
+    """The occupied cells of a grid of side ``cell_size``: a row x is in
+    the cell ``floor(x / cell_size)`` (per coordinate, in float64), the
+    cells in order of first appearance.
+
+    Returns ``(keys, counts, wsum, sums, plain, cell_of)``: the cells
+    (float64, integer values), their numbers of rows, their weights (the
+    sums of their rows' weights; the counts without weights), the sums of
+    their rows' coordinates times their weights, the plain sums of their
+    rows' coordinates (None without weights: the same as ``sums``), all
+    added in row order (float64), and the cell of each row.  The results
+    are the same for any number of threads.
+    """
+    return _grid_cells(aligned(X), cell_size, n_threads, aligned(weights))
+
+
+def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights):
+    cdef intp n = X.shape[0], d = X.shape[1], c, g, j, k, m, n_chunks
+    cdef const double[::1] wv
+    cdef const double* w = NULL
+    if weights is not None:
+        wv = np.ascontiguousarray(weights, dtype=np.float64)
+        if wv.shape[0] != n:
+            raise ValueError("weights must hold one value per row")
+        if n:
+            w = &wv[0]
+    if not cell_size > 0:
+        raise ValueError("cell_size must be positive")
+    n_chunks = n_threads if n >= 4096 * n_threads else 1
+    if n_chunks < 1:
+        n_chunks = 1
+    cell_of_arr = np.empty(n, dtype=np.intp)
+    perm_arr = np.empty(n, dtype=np.intp)
+    cdef intp[::1] cell_of = cell_of_arr
+    cdef intp[::1] perm = perm_arr
+    cdef intp* local = &cell_of[0] if n else NULL
+    cdef intp* pp = &perm[0] if n else NULL
+    cdef CellMap* maps = <CellMap*>malloc(n_chunks * sizeof(CellMap))
+    cdef int* status = <int*>malloc(n_chunks * sizeof(int))
+    # per chunk: each of its cells' global index, and where its rows go
+    cdef intp** to_global = <intp**>malloc(n_chunks * sizeof(intp*))
+    cdef intp** cursor = <intp**>malloc(n_chunks * sizeof(intp*))
+    cdef intp* start = NULL
+    cdef CellMap total
+    cdef int failed = 0
+    if maps == NULL or status == NULL or to_global == NULL or cursor == NULL:
+        free(maps)
+        free(status)
+        free(to_global)
+        free(cursor)
+        raise MemoryError("grid_cells: out of memory")
+    memset(maps, 0, n_chunks * sizeof(CellMap))
+    memset(to_global, 0, n_chunks * sizeof(intp*))
+    memset(cursor, 0, n_chunks * sizeof(intp*))
+    memset(&total, 0, sizeof(CellMap))
+    cdef double t0
+    with nogil:
+        t0 = region_begin()
+        for c in prange(n_chunks, schedule='static', chunksize=1,
+                        num_threads=n_threads):
+            status[c] = _grid_chunk(X, (n * c) // n_chunks,
+                                    (n * (c + 1)) // n_chunks,
+                                    cell_size, &maps[c], local)
+        region_end(t0)
+        for c in range(n_chunks):
+            if status[c] != 0:
+                failed = 1
+        if not failed and _map_init(&total, d) != 0:
+            failed = 1
+        # the chunks' cells into one map, in chunk order (so in order of
+        # first appearance); a chunk's rows of a cell follow those of the
+        # chunks before it
+        if not failed:
+            for c in range(n_chunks):
+                to_global[c] = <intp*>malloc((maps[c].n_cells + 1) * sizeof(intp))
+                cursor[c] = <intp*>malloc((maps[c].n_cells + 1) * sizeof(intp))
+                if to_global[c] == NULL or cursor[c] == NULL:
+                    failed = 1
+                    break
+                for j in range(maps[c].n_cells):
+                    g = _map_slot(&total, maps[c].keys + j * d, maps[c].hashes[j])
+                    if g < 0:
+                        failed = 1
+                        break
+                    to_global[c][j] = g
+                    cursor[c][j] = <intp>total.counts[g]
+                    total.counts[g] += maps[c].counts[j]
+                if failed:
+                    break
+        if not failed:
+            start = <intp*>malloc((total.n_cells + 1) * sizeof(intp))
+            if start == NULL:
+                failed = 1
+        if not failed:
+            start[0] = 0
+            for g in range(total.n_cells):
+                start[g + 1] = start[g] + <intp>total.counts[g]
+            t0 = region_begin()
+            for c in prange(n_chunks, schedule='static', chunksize=1,
+                            num_threads=n_threads):
+                for j in range(maps[c].n_cells):
+                    cursor[c][j] += start[to_global[c][j]]
+                _grid_scatter((n * c) // n_chunks, (n * (c + 1)) // n_chunks,
+                              local, to_global[c], cursor[c], pp)
+            region_end(t0)
+        for c in range(n_chunks):
+            _map_free(&maps[c])
+            free(to_global[c])
+            free(cursor[c])
+    free(maps)
+    free(status)
+    free(to_global)
+    free(cursor)
+    if failed:
+        free(start)
+        _map_free(&total)
+        raise MemoryError("grid_cells: out of memory")
+    m = total.n_cells
+    keys_arr = np.empty((m, d), dtype=np.float64)
+    counts_arr = np.empty(m, dtype=np.intp)
+    wsum_arr = np.empty(m, dtype=np.float64)
+    sums_arr = np.empty((m, d), dtype=np.float64)
+    plain_arr = np.empty((m, d), dtype=np.float64) if w != NULL else None
+    cdef double[:, ::1] keys = keys_arr
+    cdef intp[::1] counts = counts_arr
+    cdef double[::1] wsum = wsum_arr
+    cdef double[:, ::1] sums = sums_arr
+    cdef double[:, ::1] plain
+    cdef double* plain_p = NULL
+    if w != NULL and m:
+        plain = plain_arr
+        plain_p = &plain[0, 0]
+    cdef double* sums_p = &sums[0, 0] if m and d else NULL
+    cdef double* keys_p = &keys[0, 0] if m and d else NULL
+    cdef double* wsum_p = &wsum[0] if m else NULL
+    with nogil:
+        t0 = region_begin()
+        for g in prange(m, schedule='dynamic', chunksize=64,
+                        num_threads=n_threads if m >= 1024 else 1):
+            counts[g] = start[g + 1] - start[g]
+            for k in range(d):
+                keys_p[g * d + k] = total.keys[g * d + k]
+            _grid_sums(X, w, pp, start[g], start[g + 1], wsum_p + g,
+                       sums_p + g * d,
+                       plain_p + g * d if plain_p != NULL else NULL)
+        region_end(t0)
+    free(start)
+    _map_free(&total)
+    return keys_arr, counts_arr, wsum_arr, sums_arr, plain_arr, cell_of_arr
