@@ -28,6 +28,7 @@ __version__: str
 
 Kernel: TypeAlias = Literal["flat", "epanechnikov", "gaussian"]
 LabelBy: TypeAlias = Literal["nearest", "attractor"]
+Algorithm: TypeAlias = Literal["exact", "grid"]
 # True or a positive int: a status line on stderr; a callable receives
 # (stage, done, total, elapsed)
 Verbose: TypeAlias = bool | int | Callable[[str, int, int, float], object]
@@ -52,6 +53,8 @@ def mean_shift(
     sample_weight: ArrayLike | None = None,
     kernel: Kernel = "flat",
     label_by: LabelBy = "nearest",
+    algorithm: Algorithm = "exact",
+    grid_resolution: float = 3.0,
 ) -> tuple[Centers, Labels]: ...
 
 def estimate_bandwidth(
@@ -91,6 +94,8 @@ class MeanShift:
     verbose: Verbose
     kernel: Kernel
     label_by: LabelBy
+    algorithm: Algorithm
+    grid_resolution: float
 
     # set by fit
     cluster_centers_: Centers
@@ -113,6 +118,8 @@ class MeanShift:
         verbose: Verbose = False,
         kernel: Kernel = "flat",
         label_by: LabelBy = "nearest",
+        algorithm: Algorithm = "exact",
+        grid_resolution: float = 3.0,
     ) -> None: ...
     def fit(
         self: _Self, X: ArrayLike, y: object = None, sample_weight: ArrayLike | None = None

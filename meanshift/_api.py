@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _bandwidth, _bins, _core, _merge, _tree, _values
 from . import _weights
 from ._stages import mark
-from ._choices import KERNELS, LABEL_BY
+from ._choices import ALGORITHMS, KERNELS, LABEL_BY
 from ._progress import in_batches, reporter
 
 __all__ = ["MeanShift", "estimate_bandwidth", "get_bin_seeds", "mean_shift"]
@@ -149,6 +149,16 @@ def _check_bandwidth(owner, bandwidth):
         )
 
 
+def _check_resolution(owner, value):
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError, OverflowError):  # e.g. 10**400
+        as_float = np.nan
+    if not _is_real(value) or not 0 < as_float < np.inf:  # and NaN
+        raise InvalidParameterError(
+            f"The 'grid_resolution' parameter of {owner} must be a float in "
+            f"the range (0.0, inf). Got {value!r} instead."
+        )
 
 
 def _check_choice(owner, name, value, choices):
@@ -704,6 +714,8 @@ def mean_shift(
     sample_weight=None,
     kernel="flat",
     label_by="nearest",
+    algorithm="exact",
+    grid_resolution=3.0,
 ):
     """Perform mean shift clustering of data.
 
@@ -712,8 +724,8 @@ def mean_shift(
     :func:`sklearn.cluster.mean_shift`, computed by the compiled kernel.
     The one deliberate difference is ``n_jobs``: it is a number of threads,
     and ``None`` means all usable cores (scikit-learn's None means one
-    process).  ``sample_weight``, ``kernel`` and ``label_by`` are additions
-    (see :class:`MeanShift`).
+    process).  ``sample_weight``, ``kernel``, ``label_by``, ``algorithm``
+    and ``grid_resolution`` are additions (see :class:`MeanShift`).
 
     Parameters
     ----------
@@ -756,6 +768,13 @@ def mean_shift(
     label_by : {"nearest", "attractor"}, default="nearest"
         How points are labelled (see :class:`MeanShift`). Not a
         scikit-learn parameter.
+    algorithm : {"exact", "grid"}, default="exact"
+        ``"grid"`` is an approximation: every point a seed at about the
+        cost of bin seeding (see :class:`MeanShift`). Not a scikit-learn
+        parameter.
+    grid_resolution : float, default=3.0
+        Cells per bandwidth of ``algorithm="grid"`` (see
+        :class:`MeanShift`). Not a scikit-learn parameter.
 
     Returns
     -------
@@ -789,6 +808,8 @@ def mean_shift(
         verbose=verbose,
         kernel=kernel,
         label_by=label_by,
+        algorithm=algorithm,
+        grid_resolution=grid_resolution,
     ).fit(X, sample_weight=sample_weight)
     return model.cluster_centers_, model.labels_
 
@@ -876,6 +897,27 @@ class MeanShift(ClusterMixin, BaseEstimator):
         extra; otherwise it costs a climb of every point.  ``predict`` then
         climbs each new point on the training data, which the model keeps
         (a copy of X and the weights).  Not a scikit-learn parameter.
+    algorithm : {"exact", "grid"}, default="exact"
+        ``"exact"``: mean shift as defined above.  ``"grid"``: **an
+        approximation** of every point a seed with attractor basins, at
+        about the cost of bin seeding.  The points are binned on a grid of
+        cells of side ``bandwidth / grid_resolution`` (x is in the cell
+        ``floor(x / side)``); each occupied cell's seed, the (weighted)
+        mean of its points, climbs exactly as above on all the data; the
+        centers are merged as above; each point takes the cluster its
+        cell's seed climbed to (``label_by="attractor"``) or its nearest
+        center (``"nearest"``).  The modes are the exact density's; only
+        the basin boundaries are drawn at the grid's resolution.  Every
+        kernel and ``sample_weight`` work as in the exact mode; ``seeds``
+        and ``bin_seeding`` do not apply.  It pays where cells hold many
+        points (low dimensions, dense data); a warning says when most
+        points have a cell of their own.  The README measures its
+        agreement with the exact mode.  Not a scikit-learn parameter.
+    grid_resolution : float, default=3.0
+        Cells per bandwidth with ``algorithm="grid"``: cells of side
+        ``bandwidth / grid_resolution``.  Finer cells (larger values) are
+        closer to the exact mode and slower.  Ignored by
+        ``algorithm="exact"``.  Not a scikit-learn parameter.
 
     Notes
     -----
@@ -935,6 +977,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
         verbose=False,
         kernel="flat",
         label_by="nearest",
+        algorithm="exact",
+        grid_resolution=3.0,
     ):
         self.bandwidth = bandwidth
         self.seeds = seeds
@@ -946,6 +990,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
         self.verbose = verbose
         self.kernel = kernel
         self.label_by = label_by
+        self.algorithm = algorithm
+        self.grid_resolution = grid_resolution
 
     def _check_params(self):
         owner = type(self).__name__
@@ -958,6 +1004,18 @@ class MeanShift(ClusterMixin, BaseEstimator):
         _check_verbose(owner, self.verbose)
         _check_choice(owner, "kernel", self.kernel, KERNELS)
         _check_choice(owner, "label_by", self.label_by, LABEL_BY)
+        _check_choice(owner, "algorithm", self.algorithm, ALGORITHMS)
+        _check_resolution(owner, self.grid_resolution)
+        if self.algorithm == "grid":
+            for name, unset in (("seeds", self.seeds is None),
+                                ("bin_seeding", self.bin_seeding is False)):
+                if not unset:
+                    given = "seeds" if name == "seeds" else f"{name}={self.bin_seeding!r}"
+                    raise ValueError(
+                        f"{given} does not apply to "
+                        "algorithm='grid', which seeds from every occupied "
+                        f"cell: leave {name} unset, or use algorithm='exact'."
+                    )
 
     def fit(self, X, y=None, sample_weight=None):
         """Perform clustering.
@@ -1005,6 +1063,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
             mark("bandwidth")
         else:
             plan.given(self.bandwidth)
+        if self.algorithm == "grid":
+            return self._finish_grid(X, tree, weights, plan, n_threads, report)
         seeds, seed_rows = self._seeds(X, seeds, weights, plan, n_threads)
         mark("seeds")
         climb = _Climber(tree, plan, n_threads, report)
@@ -1037,6 +1097,32 @@ class MeanShift(ClusterMixin, BaseEstimator):
                 plan, X if plan.k else X.copy(), weights, ends_table
             )
         self.cluster_centers_ = plan.centers_out(cluster_centers)
+        self.labels_ = labels
+        mark("labels")
+        return self
+
+    def _finish_grid(self, X, tree, weights, plan, n_threads, report):
+        """The rest of fit with algorithm="grid" (see meanshift._grid),
+        once the bandwidth is known: the cells' seeds climb on the tree."""
+        from . import _grid
+
+        cell_size = _grid_cell_size(plan, self.grid_resolution, self.bandwidth)
+        cells, cell_of = _grid.cells_of(X, cell_size, n_threads, weights)
+        _grid.warn_if_unpaid(len(cells), X.shape[0], self.grid_resolution)
+        mark("seeds")
+        attractor = self.label_by == "attractor"
+        fit = _grid.Fit(cells, plan,
+                        lambda plan: _Climber(tree, plan, n_threads, report),
+                        n_threads, attractor)
+        mark("climb")
+        tree = None  # its copy of X is freed before the labels
+        self.n_iter_ = fit.n_iter
+        self.bandwidth_ = plan.shown_bandwidth
+        labels = _grid.labels_of(X, cell_of, fit, _as_f64(fit.centers),
+                                 plan.bandwidth, self.label_by, self.cluster_all,
+                                 n_threads)
+        self._attractor = _grid.Attractor(plan, cell_size, cells, fit) if attractor else None
+        self.cluster_centers_ = plan.centers_out(fit.centers)
         self.labels_ = labels
         mark("labels")
         return self
@@ -1131,11 +1217,28 @@ class MeanShift(ClusterMixin, BaseEstimator):
         plan = state.plan
         X = plan.scaled(X)
         centers = plan.scaled(self.cluster_centers_)
+        if not hasattr(state, "X"):  # algorithm="grid" (meanshift._grid)
+            return state.predict(X, _as_f64(centers), n_threads)
         if X.dtype != state.X.dtype:
             X = X.astype(state.X.dtype)
         tree = _climb_tree(state.X, state.weights, plan.kernel, n_threads)
         climb = _Climber(tree, plan, n_threads, reporter(self.verbose))
         return _follow(climb, X, np.arange(len(X)), centers, state.ends, n_threads)
+
+
+def _grid_cell_size(plan, resolution, bandwidth):
+    """The side of the cells of algorithm="grid": the (scaled) bandwidth
+    divided by grid_resolution, in float64 (``bandwidth``: as the caller
+    gave it, or None)."""
+    cell_size = plan.bandwidth / float(resolution)
+    if not cell_size > 0:
+        shown = plan.shown_bandwidth if bandwidth is None else bandwidth
+        raise ValueError(
+            f"grid_resolution={resolution!r} makes the cells of "
+            f"bandwidth={shown!r} smaller than float64 holds at the scale of "
+            "X: lower grid_resolution."
+        )
+    return cell_size
 
 
 def _as_f64(a):

@@ -8,3 +8,4 @@ _kernels.pxd).
 
 KERNELS = ("flat", "epanechnikov", "gaussian")
 LABEL_BY = ("nearest", "attractor")
+ALGORITHMS = ("exact", "grid")

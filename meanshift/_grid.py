@@ -1,0 +1,305 @@
+"""The approximate grid mode (``algorithm="grid"``), shared by
+:class:`meanshift.MeanShift` and :class:`meanshift.dask.MeanShift`.
+
+The rule.  With ``s = bandwidth / grid_resolution`` (float64), a point x
+lies in the cell ``floor(x / s)`` (per coordinate, float64).  Each
+occupied cell of positive weight has one seed: the mean of its points
+(weighted by their sample weights).
+
+1. Every seed takes one step of the exact mean shift, on all the data.
+2. A seed whose step lands in another cell that has a seed hands over to
+   that cell: it will take the cluster that cell takes.  Hand-overs that
+   go round in a circle are cut at the cell of lowest index in it.
+3. Every other seed (its step stays in its own cell, or lands where no
+   seed is) climbs on: its exact climb from the seed, as in the exact
+   mode.  The centers of these climbs are ranked and suppressed as in the
+   exact mode.
+4. A cell takes the cluster of the climb its hand-overs lead to; each
+   point takes its cell's cluster (``label_by="attractor"``), or its
+   nearest center (``"nearest"``).  A cell whose points all weigh 0 (or
+   whose climb finds no weight) climbs from the plain mean of its points
+   and is labelled as the exact mode labels a point that is not a seed.
+   ``cluster_all=False`` makes orphans of the points farther than the
+   bandwidth from every center, as in the exact mode.
+
+So the modes are those of the exact density, reached by exact climbs; the
+approximation is that the points of one cell share one climb, and that a
+climb entering another cell shares that cell's after its first step: the
+basins of attraction are drawn at the grid's resolution.  Most seeds hand
+over after one step, so a fit costs about one step per occupied cell and
+one full climb per mode region: the cost of bin seeding.
+
+Every step is computed as in the exact mode and the cells' sums are added
+in row order (float64), so the fit is the same for any number of threads.
+On one machine the cells come from one pass of the compiled kernel
+(:func:`meanshift._bins.grid_cells`); on a Dask cluster each chunk's cells
+are summed where the chunk lives and the partial cells merged
+(:func:`merge`), chunk by chunk.
+"""
+
+import copy
+import warnings
+
+import numpy as np
+
+from . import _bins
+from ._api import (
+    _assign,
+    _end_table,
+    _follow,
+    _merge_centers,
+    _rows_as_keys,
+    _threads_for,
+)
+
+# the grid pays little once the occupied cells number more than this share
+# of the points (and there are at least _WARN_MIN_POINTS points)
+_WARN_SHARE = 0.5
+_WARN_MIN_POINTS = 10_000
+
+
+class Cells:
+    """The occupied cells of a grid and their sums (see the module
+    docstring): ``keys`` (float64 cell indices, one row per cell, in order
+    of first appearance), ``counts`` (points), ``wsum`` (their weights;
+    the counts without weights), ``sums`` (of their coordinates times
+    their weights) and ``plain`` (of their coordinates; None without
+    weights, where it is ``sums``)."""
+
+    def __init__(self, keys, counts, wsum, sums, plain=None, cell_size=None):
+        self.cell_size = cell_size
+        self.keys = keys
+        self.counts = counts
+        self.wsum = wsum
+        self.sums = sums
+        self.plain = plain
+
+    def __len__(self):
+        return len(self.keys)
+
+    def means(self):
+        """Each cell's point: the weighted mean of its points, or their
+        plain mean where they all weigh 0 (float64)."""
+        positive = self.wsum > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = self.sums / np.where(positive, self.wsum, 1.0)[:, None]
+            if self.plain is not None and not positive.all():
+                plain = self.plain / np.maximum(self.counts, 1)[:, None]
+                means[~positive] = plain[~positive]
+        return np.ascontiguousarray(means)
+
+
+def cells_of(X, cell_size, n_threads, weights=None):
+    """The grid cells of the rows of X (a float array) and each row's cell
+    (its index in the cells)."""
+    keys, counts, wsum, sums, plain, cell_of = _bins.grid_cells(
+        X,
+        cell_size=cell_size,
+        n_threads=_threads_for(n_threads, 20 * X.shape[0] * X.shape[1]),
+        weights=weights,
+    )
+    return Cells(keys, counts, wsum, sums, plain, cell_size), cell_of
+
+
+def partial_cells(X, cell_size, weights=None):
+    """A chunk's cells, without its rows' cells (meanshift.dask)."""
+    return cells_of(X, cell_size, 1, weights)[0]
+
+
+def merge(parts):
+    """The cells of consecutive row ranges (in row order), as one range's:
+    in order of first appearance, their sums added range by range."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    keys = np.concatenate([p.keys for p in parts])
+    _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    order = np.argsort(first, kind="stable")
+    group = np.empty_like(order)
+    group[order] = np.arange(len(order))
+    group = group[inv]
+    m, d = len(order), keys.shape[1]
+
+    def add(name, shape):
+        out = np.zeros(shape)
+        np.add.at(out, group, np.concatenate([getattr(p, name) for p in parts]))
+        return out  # np.add.at adds in index order: range by range
+
+    def plain(p):  # a part without weights: its plain sums are its sums
+        return p.sums if p.plain is None else p.plain
+
+    weighted = any(p.plain is not None for p in parts)
+    if weighted:
+        parts = [Cells(p.keys, p.counts, p.wsum, p.sums, plain(p), p.cell_size)
+                 for p in parts]
+    return Cells(
+        keys[first[order]],
+        add("counts", m).astype(np.intp),
+        add("wsum", m),
+        add("sums", (m, d)),
+        add("plain", (m, d)) if weighted else None,
+        parts[0].cell_size,
+    )
+
+
+def warn_if_unpaid(n_cells, n_points, resolution):
+    """The grid saves little when nearly every point has a cell of its
+    own (high dimensions, sparse data, a fine grid): say so, and name the
+    exact mode."""
+    if n_points >= _WARN_MIN_POINTS and n_cells > _WARN_SHARE * n_points:
+        warnings.warn(
+            f"algorithm='grid' found {n_cells} occupied cells for {n_points} "
+            f"points (grid_resolution={resolution!r}): with most points in a "
+            "cell of their own the grid approximates without saving time. "
+            "Use algorithm='exact', or a smaller grid_resolution (coarser "
+            "cells, a rougher approximation).",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+class Fit:
+    """The grid's climbs (steps 1-4 of the rule) and the clusters:
+    ``centers`` (kept, strongest first, in the dtype of the climbs, scaled
+    as the plan's X), ``n_iter``, and with ``attractor`` the cluster of
+    every cell (``cell_cluster``).  ``climber(plan)`` gives a function
+    that climbs positions on all the data with that plan:
+    ``climb(positions, stage=...) -> (ends, intensities, iterations)``."""
+
+    def __init__(self, cells, plan, climber, n_threads, attractor):
+        means = cells.means()
+        seeded = np.flatnonzero(cells.wsum > 0)
+        seeds = np.ascontiguousarray(means[seeded])
+        climb = climber(plan)
+        # 1. one step of every seed (max_iter=0: exactly one)
+        one_step = copy.copy(plan)
+        one_step.max_iter = 0
+        steps, step_totals, _ = climber(one_step)(seeds)
+        # 2. where each lands: the index of another seeded cell, or -1
+        lands = _lookup(_rows_as_keys(cells.keys[seeded]), _rows_as_keys(
+            np.floor(steps.astype(np.float64) / cells.cell_size) + 0.0))
+        lands[(lands == np.arange(len(seeds))) | ~(step_totals > 0)] = -1
+        climbs_on = _ends_of_handovers(lands)
+        # 3. the climbs on, whole
+        ends, totals, iters = climb(np.ascontiguousarray(seeds[climbs_on]))
+        converged = totals > 0
+        if not converged.any():
+            raise plan.no_point_error()
+        self.n_iter = int(iters[converged].max(initial=0))
+        self.centers, climb_cluster = _merge_centers(
+            ends[converged], totals[converged], plan.bandwidth, n_threads
+        )
+        self.n_climbs = len(climbs_on)
+        self.cell_cluster = None
+        if attractor:  # 4. the clusters of the cells
+            cluster_of_climb = np.full(len(climbs_on), -1, dtype=np.intp)
+            cluster_of_climb[converged] = climb_cluster
+            cluster = np.full(len(cells), -1, dtype=np.intp)
+            cluster[seeded] = cluster_of_climb[
+                np.searchsorted(climbs_on, _roots(lands))]
+            rest = np.flatnonzero(cluster < 0)  # zero weight, or no weight in reach
+            if len(rest):
+                table = _end_table(ends[converged], climb_cluster)
+                cluster[rest] = _follow(climb, means, rest, self.centers, table,
+                                        n_threads)
+            self.cell_cluster = cluster
+
+
+def _lookup(keys, found):
+    """For each of ``found``, its index in ``keys`` (-1 if absent); both
+    opaque row keys (_rows_as_keys)."""
+    out = np.full(len(found), -1, dtype=np.intp)
+    if len(keys) and len(found):
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        at = np.minimum(np.searchsorted(sorted_keys, found), len(keys) - 1)
+        hit = sorted_keys[at] == found
+        out[hit] = order[at[hit]]
+    return out
+
+
+def _jump(lands, rounds):
+    """Where following ``lands`` (-1: stop) for 2**rounds hand-overs
+    leads each seed, by pointer doubling."""
+    to = np.where(lands < 0, np.arange(len(lands)), lands)
+    for _ in range(rounds):
+        to = to[to]
+    return to
+
+
+def _ends_of_handovers(lands):
+    """The seeds that climb on (sorted): those that land nowhere else, and
+    in each circle of hand-overs its seed of lowest index (whose ``lands``
+    becomes -1)."""
+    rounds = max(1, int(len(lands)).bit_length())
+    while True:
+        to = _jump(lands, rounds)
+        circling = lands[to] >= 0  # 2**rounds > n hand-overs: only circles go on
+        if not circling.any():
+            return np.flatnonzero(lands < 0)
+        for start in np.unique(to[circling]):  # each on a circle
+            node, lowest = start, start
+            while lands[node] >= 0:  # round the circle (unless cut already)
+                node = lands[node]
+                if node == start:
+                    lands[lowest] = -1
+                    break
+                lowest = min(lowest, node)
+
+
+def _roots(lands):
+    """The seed each seed's hand-overs lead to (one that climbs on)."""
+    return _jump(lands, max(1, int(len(lands)).bit_length()))
+
+
+class Attractor:
+    """What predict of a grid model with ``label_by="attractor"`` keeps: a
+    point in a cell of the training grid takes that cell's cluster; a
+    point in a cell the training data left empty takes its nearest
+    center.  (Small: one key and one label per occupied cell.)"""
+
+    def __init__(self, plan, cell_size, cells, fit):
+        self.plan = plan
+        self.cell_size = cell_size
+        keys = _rows_as_keys(cells.keys)
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order].copy()
+        self.clusters = fit.cell_cluster[order]
+
+    def cluster_of_cells(self, X):
+        """The training cluster of the cell of each row of X (scaled as
+        the training data), -1 for a cell the training data left empty."""
+        keys = np.floor(X.astype(np.float64, copy=False) / self.cell_size) + 0.0
+        found = _rows_as_keys(keys)
+        out = np.full(len(X), -1, dtype=np.intp)
+        if len(self.keys) and len(found):
+            at = np.minimum(np.searchsorted(self.keys, found), len(self.keys) - 1)
+            hit = self.keys[at] == found
+            out[hit] = self.clusters[at[hit]]
+        return out
+
+    def predict(self, X, centers, n_threads):
+        """Labels of the rows of X (scaled as the training data), given the
+        kept centers (scaled, float64)."""
+        labels = self.cluster_of_cells(X)
+        rest = np.flatnonzero(labels < 0)
+        if len(rest):
+            labels[rest], _ = _assign(X[rest], centers, np.inf, True, n_threads)
+        return labels
+
+
+def labels_of(X, cell_of, fit, centers64, bandwidth, label_by, cluster_all,
+              n_threads):
+    """The labels of the rows of X (scaled, as fitted): through their
+    cells (attractor) or by their nearest center; orphans by distance."""
+    if label_by == "nearest":
+        labels, _ = _assign(X, centers64, bandwidth, cluster_all, n_threads)
+        return labels
+    labels = fit.cell_cluster[cell_of]
+    if not cluster_all:
+        orphans, _ = _assign(X, centers64, bandwidth, False, n_threads)
+        labels[orphans < 0] = -1
+    return labels
