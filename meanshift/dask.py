@@ -25,6 +25,12 @@ How the work is spread (the data never moves to one place):
   merges them as one machine does.
 * Labels are a ``map_blocks`` of the compiled assignment: lazy, with X's
   row chunks.
+* ``algorithm="grid"`` (an approximation, see :mod:`meanshift._grid`):
+  each chunk sums its grid cells where it lives; the partial cells (a few
+  numbers per occupied cell, not per point) are merged in row order; the
+  cells' seeds climb on the chunk trees as above; labels are a
+  ``map_blocks`` through each point's cell.  The model keeps nothing on
+  the cluster.
 
 Results: the labels of :class:`meanshift.MeanShift` on the same data, and
 centers equal to it up to rounding (the partial sums add in another order;
@@ -56,7 +62,7 @@ import numpy as np
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _api, _core, _merge, _weights
+from . import _api, _core, _grid, _merge, _weights
 from ._api import (
     _as_f64,
     _as_float,
@@ -67,6 +73,7 @@ from ._api import (
     _estimate_bandwidth,
     _FitPlan,
     _end_table,
+    _grid_cell_size,
     _merge_centers,
     _range_exponent,
     _unscale,
@@ -464,6 +471,66 @@ def _attractor_labels(x, plan, centers, cluster_all, n_threads, known, follow,
     return labels
 
 
+def _grid_block(x, w, plan, cell_size):
+    """A chunk's grid cells and their sums (algorithm="grid")."""
+    return _grid.partial_cells(_chunk(x, plan), cell_size,
+                               _chunk_weights(w, plan.wexp))
+
+
+def _grid_merge(a, b):
+    return _grid.merge([a, b])
+
+
+def _grid_cells(xs, ws, plan, cell_size):
+    """The grid cells of all chunks, merged pairwise in row order: the
+    cells' sums are added chunk by chunk (deterministic for a chunking)."""
+    parts = [delayed(_grid_block)(x, w, plan, cell_size) for x, w in zip(xs, ws)]
+    while len(parts) > 1:
+        nxt = [delayed(_grid_merge)(parts[i], parts[i + 1])
+               for i in range(0, len(parts) - 1, 2)]
+        if len(parts) % 2:
+            nxt.append(parts[-1])
+        parts = nxt
+    return dask.compute(parts[0])[0]
+
+
+def _grid_labels(x, table, centers, plan, label_by, cluster_all, n_threads):
+    """A chunk's labels with algorithm="grid": through each point's cell
+    (attractor, ``table`` a _grid.Attractor) or by its nearest center."""
+    if label_by == "nearest":
+        return _nearest_labels(x, centers, plan, cluster_all, n_threads)
+    x = _chunk(x, plan)
+    labels = table.cluster_of_cells(x)  # every training point's cell is known
+    if not cluster_all:
+        orphans, _ = _api._assign(x, centers, plan.bandwidth, False, n_threads)
+        labels[orphans < 0] = -1
+    return labels
+
+
+class _ClimbOnChunks:
+    """Positions climbed on the chunk trees (_climb), as _grid.Fit climbs
+    them: ``(ends, intensities, iterations)`` back on the client."""
+
+    def __init__(self, trees, plan, d, report, traffic):
+        self.trees, self.plan, self.d = trees, plan, d
+        self.report, self.traffic = report, traffic
+
+    def __call__(self, positions, stage="climb"):
+        plan = self.plan
+        blocks = [delayed(_Seeds)(positions[i:i + _SEED_BLOCK])
+                  for i in range(0, len(positions), _SEED_BLOCK)]
+        if not blocks:
+            return (np.zeros((0, self.d), plan.dtype), np.zeros(0),
+                    np.zeros(0, np.intp))
+        blocks, _ = _climb(self.trees, blocks, plan, self.d, self.report, stage,
+                           self.traffic if stage == "climb" else None)
+        try:
+            parts = dask.compute(*[delayed(_ends)(b, plan.dtype) for b in blocks])
+        finally:
+            _release(blocks)
+        return tuple(np.concatenate(a) for a in zip(*parts))
+
+
 # ---------------------------------------------------------------------------
 # The driver
 # ---------------------------------------------------------------------------
@@ -607,7 +674,7 @@ class MeanShift(_api.MeanShift):
     Parameters
     ----------
     bandwidth, seeds, bin_seeding, min_bin_freq, cluster_all, max_iter, \
-verbose, kernel, label_by
+verbose, kernel, label_by, algorithm, grid_resolution
         As :class:`meanshift.MeanShift`.  ``verbose`` reports the seeds
         still moving after each iteration.
     n_jobs : int, default=None
@@ -697,6 +764,9 @@ verbose, kernel, label_by
                 ))
             else:
                 plan.given(self.bandwidth)
+            if self.algorithm == "grid":
+                return self._finish_grid(X, xs, ws, trees, plan, n_threads, report,
+                                         was_numpy)
             blocks, points_are_seeds = self._seed_blocks(xs, ws, seeds, plan, stats,
                                                          W is not None)
             traffic = _Traffic()
@@ -733,6 +803,34 @@ verbose, kernel, label_by
             raise
         self._attractor = None
         self.cluster_centers_ = plan.centers_out(centers)
+        self.labels_ = labels.compute() if was_numpy else labels
+        return self
+
+    def _finish_grid(self, X, xs, ws, trees, plan, n_threads, report, was_numpy):
+        """The rest of fit with algorithm="grid" (see meanshift._grid): the
+        chunks' cells merged, their seeds climbed on the chunk trees,
+        labels through the cells; the trees are released at the end."""
+        cell_size = _grid_cell_size(plan, self.grid_resolution, self.bandwidth)
+        cells = _grid_cells(xs, ws, plan, cell_size)
+        _grid.warn_if_unpaid(len(cells), X.shape[0], self.grid_resolution)
+        traffic = _Traffic()
+        attractor = self.label_by == "attractor"
+        fit = _grid.Fit(
+            cells, plan,
+            lambda plan: _ClimbOnChunks(trees, plan, X.shape[1], report, traffic),
+            _effective_n_threads(self.n_jobs), attractor,
+        )
+        _release(trees)
+        self.n_iter_ = fit.n_iter
+        self.bandwidth_ = plan.shown_bandwidth
+        self.bytes_per_iteration_ = traffic.per_iteration
+        table = _grid.Attractor(plan, cell_size, cells, fit) if attractor else None
+        labels = X.map_blocks(
+            _grid_labels, table, _as_f64(fit.centers), plan, self.label_by,
+            self.cluster_all, n_threads, dtype=np.intp, drop_axis=1,
+        )
+        self._attractor = table
+        self.cluster_centers_ = plan.centers_out(fit.centers)
         self.labels_ = labels.compute() if was_numpy else labels
         return self
 
@@ -955,6 +1053,8 @@ verbose, kernel, label_by
             shell = _api.MeanShift(n_jobs=n_threads)
             shell.cluster_centers_ = self.cluster_centers_
             shell.n_features_in_ = self.n_features_in_
+            # algorithm="grid" with attractor labels: the cells' clusters
+            shell._attractor = getattr(self, "_attractor", None)
             labels = X.map_blocks(_predict_block, shell, dtype=np.intp, drop_axis=1)
         return labels.compute() if was_numpy else labels
 
@@ -1029,7 +1129,8 @@ def _bin_seeds(xs, ws, plan, min_bin_freq, n_points):
 
 def mean_shift(X, *, bandwidth=None, seeds=None, bin_seeding=False, min_bin_freq=1,
                cluster_all=True, max_iter=300, n_jobs=None, verbose=False,
-               sample_weight=None, kernel="flat", label_by="nearest"):
+               sample_weight=None, kernel="flat", label_by="nearest",
+               algorithm="exact", grid_resolution=3.0):
     """:func:`meanshift.mean_shift` on a Dask array: ``(cluster_centers,
     labels)``, the centers a NumPy array, the labels lazy (see
     :class:`MeanShift`)."""
@@ -1037,6 +1138,7 @@ def mean_shift(X, *, bandwidth=None, seeds=None, bin_seeding=False, min_bin_freq
         bandwidth=bandwidth, seeds=seeds, bin_seeding=bin_seeding,
         min_bin_freq=min_bin_freq, cluster_all=cluster_all, n_jobs=n_jobs,
         max_iter=max_iter, verbose=verbose, kernel=kernel, label_by=label_by,
+        algorithm=algorithm, grid_resolution=grid_resolution,
     ).fit(X, sample_weight=sample_weight)
     return model.cluster_centers_, model.labels_
 

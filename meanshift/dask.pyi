@@ -15,7 +15,7 @@ import dask.dataframe as dd
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from meanshift import Centers, Kernel, LabelBy, Labels, Verbose
+from meanshift import Algorithm, Centers, Kernel, LabelBy, Labels, Verbose
 from meanshift import MeanShift as _MeanShift
 
 __all__ = [
@@ -51,6 +51,8 @@ def mean_shift(
     sample_weight: _Weights | None = None,
     kernel: Kernel = "flat",
     label_by: LabelBy = "nearest",
+    algorithm: Algorithm = "exact",
+    grid_resolution: float = 3.0,
 ) -> tuple[Centers, da.Array]: ...
 @overload
 def mean_shift(
@@ -67,6 +69,8 @@ def mean_shift(
     sample_weight: _Weights | None = None,
     kernel: Kernel = "flat",
     label_by: LabelBy = "nearest",
+    algorithm: Algorithm = "exact",
+    grid_resolution: float = 3.0,
 ) -> tuple[Centers, Labels]: ...
 
 def estimate_bandwidth(
