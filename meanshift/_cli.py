@@ -5,6 +5,7 @@
                       [--kernel {flat,epanechnikov,gaussian}]
                       [--label-by {nearest,attractor}]
                       [--bin-seeding] [--min-bin-freq N] [--no-cluster-all]
+                      [--algorithm {exact,grid}] [--grid-resolution K]
                       [--max-iter N] [--n-jobs N] [--columns C [C ...]]
                       [--keep C [C ...]] [--header | --no-header]
                       [--delimiter CHAR]
@@ -51,7 +52,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import __version__
-from ._choices import KERNELS, LABEL_BY
+from ._choices import ALGORITHMS, KERNELS, LABEL_BY
 from ._input import InputError, column_label, drop_missing_rows, load_input, split_suffix
 
 # scikit-learn (through ._api) is imported only to cluster: --help, --version
@@ -69,6 +70,21 @@ _LABEL_BY = {
     "attractor": "attractor (each point takes the cluster its own climb ends in)",
 }
 assert tuple(_LABEL_BY) == LABEL_BY
+
+
+def _algorithm_line(s):
+    """How the summary says which algorithm ran (the grid mode is named an
+    approximation)."""
+    if s.get("algorithm") != "grid":
+        return "exact"
+    k = s["grid_resolution"]
+    return f"approximate (grid): one seed per occupied cell of side bandwidth / {k:g}"
+
+
+def _label_by_line(s):
+    if s.get("algorithm") == "grid" and s["label_by"] == "attractor":
+        return "attractor (each point takes the cluster its cell's climb ends in)"
+    return _LABEL_BY[s["label_by"]]
 
 
 class CLIError(InputError):
@@ -397,8 +413,9 @@ def summary_table(s):
     lines += [
         f"bandwidth   {_fmt(s['bandwidth'])} ({s['bandwidth_from']}"
         + (", in scaled units)" if s.get("scale") not in (None, "none") else ")"),
+        f"algorithm   {_algorithm_line(s)}",
         f"kernel      {s['kernel']}",
-        f"label_by    {_LABEL_BY[s['label_by']]}",
+        f"label_by    {_label_by_line(s)}",
         f"seeds       {s['n_seeds']:,} ({s['seeding']})",
         f"clusters    {s['n_clusters']}"
         + (f", {s['n_unclustered']:,} points unclustered" if s["n_unclustered"] else ""),
@@ -607,6 +624,8 @@ def _fit(X, weights, bandwidth, args, verbose):
         verbose=_count_seeds(seeds, verbose),
         kernel=args.kernel,
         label_by=args.label_by,
+        algorithm=args.algorithm,
+        grid_resolution=args.grid_resolution,
     )
     model.fit(X, sample_weight=weights)
     return model, seeds[0] if seeds else 0
@@ -614,6 +633,8 @@ def _fit(X, weights, bandwidth, args, verbose):
 
 def _seeding(args, weighted):
     """How the summary says what the seeds were."""
+    if args.algorithm == "grid":
+        return "one per occupied grid cell" + (" of positive weight" if weighted else "")
     if not args.bin_seeding:
         return "every point of positive weight" if weighted else "every point"
     if weighted:
@@ -672,6 +693,8 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
         "bandwidth_from": bandwidth_from,
         "kernel": args.kernel,
         "label_by": args.label_by,
+        "algorithm": args.algorithm,
+        "grid_resolution": args.grid_resolution if args.algorithm == "grid" else None,
         "n_seeds": n_seeds,
         "seeding": _seeding(args, weights is not None),
         "n_clusters": int(len(centers)),
@@ -795,6 +818,7 @@ def cmd_cluster(args):
         None if args.input == "-" else args.input,
         [("--labels", args.labels), ("--centers", args.centers), ("--plot", args.plot)],
     )
+    _check_algorithm(args)
     if args.keep:
         if not args.labels:
             raise CLIError("--keep: the kept columns go into the labels file: give --labels")
@@ -851,6 +875,12 @@ def demo_data(n_samples=20_000, random_state=0):
 _DEMO_PLOT = "meanshift-demo.png"
 
 
+def _check_algorithm(args):
+    if args.algorithm == "grid" and args.bin_seeding:
+        raise CLIError("--bin-seeding: does not apply to --algorithm grid, which seeds "
+                       "from every occupied cell")
+
+
 def cmd_demo(args):
     # the picture is drawn when it can be: without matplotlib (the plain
     # install) the demo still clusters, and says how to get the picture
@@ -858,6 +888,7 @@ def cmd_demo(args):
     if args.plot is None and not no_picture:
         args.plot = _DEMO_PLOT
     _check_plot(args.plot)
+    _check_algorithm(args)
     X = demo_data(args.points)
     model, summary, X_fit, centers = run_clustering(
         X, args, "the built-in demo data (5 groups)", None
@@ -1001,6 +1032,23 @@ def _add_fit_options(p, demo=False):
            f"{_ESTIMATE_SAMPLE:,}: the estimate is quadratic in it)"),
     )
     p.add_argument("--bin-seeding", action="store_true", help="seed from a grid of cells")
+    p.add_argument(
+        "--algorithm",
+        choices=list(ALGORITHMS),
+        default="exact",
+        help="exact: mean shift as scikit-learn defines it; grid: an APPROXIMATION, "
+        "every point a seed at about the cost of --bin-seeding: one seed per "
+        "occupied cell of side bandwidth / --grid-resolution, and each row takes "
+        "its cell's cluster (default: exact)",
+    )
+    p.add_argument(
+        "--grid-resolution",
+        type=_positive_float,
+        default=3.0,
+        metavar="K",
+        help="with --algorithm grid: cells per bandwidth; larger is closer to exact "
+        "and slower (default: %(default)s)",
+    )
     p.add_argument(
         "--min-bin-freq",
         type=_int_at_least(1),
