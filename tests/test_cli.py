@@ -1737,3 +1737,43 @@ def test_scale_warning_never_says_inf(tmp_path):
     assert_allclose(float(m.group(5)) * 10.0 ** -int(m.group(6)), std[1], rtol=1e-4)
     ratio = math.log10(std[0]) - math.log10(std[1])
     assert abs(math.log10(float(m.group(1))) + int(m.group(2)) - ratio) < 0.01
+
+
+# ---------------------------------------------------------------------------
+# --algorithm grid
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label_by", ["nearest", "attractor"])
+def test_algorithm_grid_is_named_an_approximation(tmp_path, label_by):
+    """--algorithm grid --grid-resolution K is MeanShift(algorithm="grid",
+    grid_resolution=K); the summary says it is approximate."""
+    (tmp_path / "data.csv").write_bytes(text(X, ",", NAMES))
+    args = ["cluster", "data.csv", "--bandwidth", 1.5, "--labels", "l.csv",
+            "--centers", "c.npy", "--algorithm", "grid", "--grid-resolution", 2.5,
+            "--label-by", label_by]
+    model = MeanShift(bandwidth=1.5, algorithm="grid", grid_resolution=2.5,
+                      label_by=label_by).fit(X)
+    rc, out, err = run_cli(args, tmp_path)
+    assert rc == 0, err
+    assert "algorithm   approximate (grid): one seed per occupied cell of side " \
+           "bandwidth / 2.5" in out
+    check_labels_file(tmp_path / "l.csv", model.labels_)
+    check_centers_file(tmp_path / "c.npy", model.cluster_centers_, None)
+    rc, out, err = run_cli(args + ["--json"], tmp_path)
+    summary = json.loads(out)
+    assert (summary["algorithm"], summary["grid_resolution"]) == ("grid", 2.5)
+    assert summary["n_seeds"] == len(np.unique(np.floor(X / 0.6), axis=0))
+    rc, out, err = run_cli(["cluster", "data.csv", "--bandwidth", 1.5], tmp_path)
+    assert "algorithm   exact" in out
+
+
+def test_algorithm_grid_refuses_bin_seeding(tmp_path):
+    (tmp_path / "data.csv").write_bytes(text(X, ",", NAMES))
+    for cmd in (["cluster", "data.csv"], ["demo"]):
+        rc, out, err = run_cli([*cmd, "--algorithm", "grid", "--bin-seeding"], tmp_path)
+        assert rc == 1
+        assert err == ("meanshift: error: --bin-seeding: does not apply to --algorithm "
+                       "grid, which seeds from every occupied cell\n")
+    rc, out, err = run_cli(["cluster", "data.csv", "--grid-resolution", "0"], tmp_path)
+    assert rc == 2 and "--grid-resolution" in err

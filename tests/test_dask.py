@@ -106,9 +106,12 @@ def dask_input(X, how):
         dict(bandwidth=1.5, label_by="attractor"),
         dict(bandwidth=1.5, bin_seeding=True, label_by="attractor", cluster_all=False),
         dict(bandwidth=1.0, max_iter=3, bin_seeding=True),
+        dict(bandwidth=1.5, algorithm="grid"),
+        dict(bandwidth=1.5, algorithm="grid", grid_resolution=2.0,
+             label_by="attractor", cluster_all=False),
     ],
     ids=["bin", "all-points", "min-freq-orphans", "attractor", "attractor-bin",
-         "max-iter"],
+         "max-iter", "grid", "grid-attractor-orphans"],
 )
 def test_same_as_one_machine_exact_sums(sync, how, params, global_dtype):
     X = dyadic_blobs(600, dtype=global_dtype)
@@ -606,8 +609,9 @@ def assert_no_errors(records):
         dict(bandwidth=1.5, bin_seeding=True),
         dict(bandwidth=1.5),
         dict(bandwidth=1.5, label_by="attractor", kernel="epanechnikov"),
+        dict(bandwidth=1.5, label_by="attractor", algorithm="grid"),
     ],
-    ids=["bin", "all-points", "attractor-epanechnikov"],
+    ids=["bin", "all-points", "attractor-epanechnikov", "grid-attractor"],
 )
 @pytest.mark.slow
 def test_cluster_same_as_one_machine(client, params):
@@ -689,6 +693,35 @@ def test_no_task_receives_all_of_x(client):
     # the tree of one chunk is about its data and its nodes: far from X
     assert max(largest.values()) < X.nbytes / 2, largest
     assert largest["partial"] > X.nbytes / 16  # a tree was an input
+
+
+@pytest.mark.slow
+def test_grid_no_task_receives_all_of_x_and_nothing_stays(client):
+    """algorithm="grid": the chunks' cells, not their points, meet; the
+    model keeps nothing on the cluster (it pickles and predicts without
+    it); weights sum into the cells as on one machine."""
+    X = dyadic_blobs(40_000, seed=5)
+    w = np.random.default_rng(5).integers(0, 4, len(X)).astype(np.float64)
+    Xd = chunked(X, 5_000)  # 8 chunks
+    client.run_on_scheduler(_install_plugin)
+    try:
+        model = md.MeanShift(bandwidth=1.5, algorithm="grid", label_by="attractor").fit(
+            Xd, sample_weight=da.from_array(w, chunks=5_000))
+        model.labels_.sum(keepdims=True).compute()  # labels, not gathered
+    finally:
+        largest = client.run_on_scheduler(_read_plugin)
+    labels = model.labels_.compute()
+    ref = meanshift.MeanShift(bandwidth=1.5, algorithm="grid",
+                              label_by="attractor").fit(X, sample_weight=w)
+    np.testing.assert_array_equal(labels, ref.labels_)
+    np.testing.assert_array_equal(model.cluster_centers_, ref.cluster_centers_)
+    assert "grid_block" in largest and "grid_merge" in largest
+    assert max(largest.values()) < X.nbytes / 2, largest
+    assert largest["grid_merge"] < X.nbytes / 16  # cells, not points
+    assert wait_for_no_tasks(client), "the fit left tasks on the cluster"
+    again = pickle.loads(pickle.dumps(model))
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_array_equal(again.predict(X), ref.predict(X))
 
 
 @pytest.mark.slow

@@ -69,12 +69,14 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 
 def test_get_params_match_sklearn():
-    # every scikit-learn parameter with its default, plus our ``verbose``
+    # every scikit-learn parameter with its default, plus our additions
     ours = MeanShift().get_params()
     ref = skc.MeanShift().get_params()
     assert ours.pop("verbose") is False
     assert ours.pop("kernel") == "flat"
     assert ours.pop("label_by") == "nearest"
+    assert ours.pop("algorithm") == "exact"
+    assert ours.pop("grid_resolution") == 3.0
     assert ours == ref
     assert ours == {
         "bandwidth": None,
