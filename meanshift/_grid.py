@@ -64,7 +64,7 @@ class Cells:
     of first appearance), ``counts`` (points), ``wsum`` (their weights;
     the counts without weights), ``sums`` (of their coordinates times
     their weights) and ``plain`` (of their coordinates; None without
-    weights, where it is ``sums``)."""
+    weights, where it is ``sums``); ``cell_size``, the side of the cells."""
 
     def __init__(self, keys, counts, wsum, sums, plain=None, cell_size=None):
         self.cell_size = cell_size
@@ -108,8 +108,9 @@ def partial_cells(X, cell_size, weights=None):
 
 def merge(parts):
     """The cells of consecutive row ranges (in row order), as one range's:
-    in order of first appearance, their sums added range by range."""
-    parts = [p for p in parts if len(p)]
+    in order of first appearance, their sums added range by range (None
+    for none: the parts of empty ranges may be None too)."""
+    parts = [p for p in parts if p is not None and len(p)]
     if not parts:
         return None
     if len(parts) == 1:
