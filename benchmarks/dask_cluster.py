@@ -1,6 +1,7 @@
 """meanshift.dask on a LocalCluster against meanshift on one machine.
 
-Bin-seeded fits of n x 2 blobs (compare.py's bin-seeding data), the data
+Bin-seeded fits (or, with ``--algorithm grid``, grid-mode fits with
+attractor labels) of n x 2 blobs (compare.py's bin-seeding data), the data
 already on the workers (persisted, as when loaded from Zarr or Parquet),
 labels computed and kept on the cluster.  For each size and chunking:
 wall time of the fit against single-machine meanshift on the same data in
@@ -9,6 +10,7 @@ the per-chunk costs a projection to a larger cluster rests on.
 
     python benchmarks/dask_cluster.py                 # 1M and 10M points
     python benchmarks/dask_cluster.py --n 1e6 --chunks 2 8 32 --workers 2
+    python benchmarks/dask_cluster.py --algorithm grid --n 1e8 --chunks 32
 
 Prints a markdown table; ``--json FILE`` writes the figures.
 """
@@ -41,6 +43,8 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--bandwidth", type=float, default=1.5)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--algorithm", choices=["exact", "grid"], default="exact",
+                        help="exact: bin seeding; grid: algorithm='grid', attractor labels")
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--plot", metavar="PNG",
                         help="draw the times against the number of chunks")
@@ -65,6 +69,8 @@ def main(argv=None):
     client = Client(cluster)
     rows = []
     bw = args.bandwidth
+    params = (dict(bandwidth=bw, bin_seeding=True) if args.algorithm == "exact"
+              else dict(bandwidth=bw, algorithm="grid", label_by="attractor"))
     # the workers import meanshift (and scikit-learn) once, outside the timings
     md.MeanShift(bandwidth=1.0).fit(da.from_array(np.eye(4), chunks=(2, 4)))
     try:
@@ -72,7 +78,7 @@ def main(argv=None):
             X = bin_data(n, 2)
             # single machine: all cores of this machine, in this process
             t_one, ref = best_of(
-                lambda X=X: meanshift.MeanShift(bandwidth=bw, bin_seeding=True).fit(X),
+                lambda X=X: meanshift.MeanShift(**params).fit(X),
                 args.repeat)
             for n_chunks in args.chunks:
                 size = -(-n // n_chunks)
@@ -80,7 +86,7 @@ def main(argv=None):
                 wait(Xd)
 
                 def run(Xd=Xd):
-                    model = md.MeanShift(bandwidth=bw, bin_seeding=True).fit(Xd)
+                    model = md.MeanShift(**params).fit(Xd)
                     labels = model.labels_.persist()
                     wait(labels)
                     return model, labels
@@ -99,7 +105,7 @@ def main(argv=None):
                     lambda tree=tree: _core.ball_sums(tree, seeds, bandwidth=bw, n_threads=1,
                                                       kernel=0), 2)
                 row = dict(
-                    n=n, chunks=n_chunks, workers=args.workers,
+                    n=n, chunks=n_chunks, workers=args.workers, algorithm=args.algorithm,
                     one_machine_s=t_one, dask_s=t_dask, ratio=t_dask / t_one,
                     iterations=len(traffic), seeds=len(seeds),
                     bytes_first_iteration=traffic[0], bytes_total=int(sum(traffic)),

@@ -302,14 +302,7 @@ class ImageSegmentation(_Slow):
     param_names = ["pixel_step"]
 
     def setup(self, pixel_step):
-        from sklearn.datasets import load_sample_image
-
-        img = load_sample_image("china.jpg")[::pixel_step, ::pixel_step]
-        h, w, _ = img.shape
-        yy, xx = np.mgrid[0:h, 0:w]
-        self.X = np.column_stack(
-            [img.reshape(-1, 3) / 255.0, xx.ravel() / w, yy.ravel() / w]
-        )
+        self.X = _image(pixel_step)
 
     def time_mean_shift(self, pixel_step):
         mean_shift(self.X, bandwidth=0.2, bin_seeding=True)
@@ -318,6 +311,51 @@ class ImageSegmentation(_Slow):
         return len(mean_shift(self.X, bandwidth=0.2, bin_seeding=True)[0])
 
     track_n_clusters.unit = "clusters"
+
+
+class GridMode(_Slow):
+    """algorithm="grid" (an approximation of every point a seed, attractor
+    labels): blobs 1M x 2 and the 5-D image of ImageSegmentation (bandwidth
+    0.25).  ``track_agreement`` is the adjusted Rand index against the
+    exact fit on the image at every second pixel (68k points), where the
+    exact fit takes seconds."""
+
+    params = (["blobs 1M x 2", "china.jpg 5-d"], [2.0, 3.0, 4.0])
+    param_names = ["case", "grid_resolution"]
+
+    def setup(self, case, grid_resolution):
+        if case == "blobs 1M x 2":
+            self.X, self.bandwidth = blobs(1_000_000, 2, random_state=1), BIN_BANDWIDTH
+        else:
+            self.X, self.bandwidth = _image(1), 0.25
+
+    def _fit(self, X, **params):
+        return MeanShift(bandwidth=self.bandwidth, label_by="attractor", **params).fit(X)
+
+    def time_mean_shift(self, case, grid_resolution):
+        self._fit(self.X, algorithm="grid", grid_resolution=grid_resolution)
+
+    def track_agreement(self, case, grid_resolution):
+        from sklearn.metrics import adjusted_rand_score
+
+        if case != "china.jpg 5-d":
+            raise NotImplementedError  # the exact fit of 1M points: minutes
+        X = _image(2)
+        exact = self._fit(X)
+        grid = self._fit(X, algorithm="grid", grid_resolution=grid_resolution)
+        return adjusted_rand_score(exact.labels_, grid.labels_)
+
+    track_agreement.unit = "ARI"
+
+
+def _image(pixel_step):
+    """Colour and position of china.jpg's pixels (ImageSegmentation's)."""
+    from sklearn.datasets import load_sample_image
+
+    img = load_sample_image("china.jpg")[::pixel_step, ::pixel_step]
+    h, w, _ = img.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.column_stack([img.reshape(-1, 3) / 255.0, xx.ravel() / w, yy.ravel() / w])
 
 
 # DaskLocalCluster's data: the 8 centers of compare.py's blobs (those
