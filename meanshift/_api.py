@@ -902,17 +902,21 @@ class MeanShift(ClusterMixin, BaseEstimator):
         approximation** of every point a seed with attractor basins, at
         about the cost of bin seeding.  The points are binned on a grid of
         cells of side ``bandwidth / grid_resolution`` (x is in the cell
-        ``floor(x / side)``); each occupied cell's seed, the (weighted)
-        mean of its points, climbs exactly as above on all the data; the
+        ``floor(x / side)``), and each occupied cell has one seed, the
+        (weighted) mean of its points.  Every seed takes one exact step on
+        all the data; a seed whose step lands in another cell with a seed
+        hands over to that cell (circles of hand-overs are cut at their
+        lowest cell), the others climb on exactly as above.  The climbs'
         centers are merged as above; each point takes the cluster its
-        cell's seed climbed to (``label_by="attractor"``) or its nearest
-        center (``"nearest"``).  The modes are the exact density's; only
-        the basin boundaries are drawn at the grid's resolution.  Every
-        kernel and ``sample_weight`` work as in the exact mode; ``seeds``
-        and ``bin_seeding`` do not apply.  It pays where cells hold many
-        points (low dimensions, dense data); a warning says when most
-        points have a cell of their own.  The README measures its
-        agreement with the exact mode.  Not a scikit-learn parameter.
+        cell's hand-overs lead to (``label_by="attractor"``) or its
+        nearest center (``"nearest"``).  The modes are the exact
+        density's; only the basin boundaries are drawn at the grid's
+        resolution.  Every kernel and ``sample_weight`` work as in the
+        exact mode; ``seeds`` and ``bin_seeding`` do not apply.  It pays
+        where cells hold many points (low dimensions, dense data); a
+        warning says when most points have a cell of their own.  The
+        README measures its agreement with the exact mode.  Not a
+        scikit-learn parameter.
     grid_resolution : float, default=3.0
         Cells per bandwidth with ``algorithm="grid"``: cells of side
         ``bandwidth / grid_resolution``.  Finer cells (larger values) are
@@ -1051,9 +1055,13 @@ class MeanShift(ClusterMixin, BaseEstimator):
         report = reporter(self.verbose)
         mark("validate")
         # the bandwidth estimate searches the tree; the climbs alone need less
-        tree = _climb_tree(X, weights, self.kernel, n_threads,
-                           full=self.bandwidth is None)
-        mark("tree")
+        # (the grid mode, given its bandwidth, builds it after its cells:
+        # the rows' cells and the tree are not held at once)
+        tree = None
+        if self.algorithm == "exact" or self.bandwidth is None:
+            tree = _climb_tree(X, weights, self.kernel, n_threads,
+                               full=self.bandwidth is None)
+            mark("tree")
         if self.bandwidth is None:
             plan.estimated(_estimate_bandwidth(
                 X, quantile=0.3, n_samples=None, random_state=0,
@@ -1063,8 +1071,9 @@ class MeanShift(ClusterMixin, BaseEstimator):
             mark("bandwidth")
         else:
             plan.given(self.bandwidth)
-        if self.algorithm == "grid":
-            return self._finish_grid(X, tree, weights, plan, n_threads, report)
+        if self.algorithm == "grid":  # the tree is handed over, to be freed there
+            trees, tree = [tree], None
+            return self._finish_grid(X, trees, weights, plan, n_threads, report)
         seeds, seed_rows = self._seeds(X, seeds, weights, plan, n_threads)
         mark("seeds")
         climb = _Climber(tree, plan, n_threads, report)
@@ -1101,15 +1110,21 @@ class MeanShift(ClusterMixin, BaseEstimator):
         mark("labels")
         return self
 
-    def _finish_grid(self, X, tree, weights, plan, n_threads, report):
+    def _finish_grid(self, X, trees, weights, plan, n_threads, report):
         """The rest of fit with algorithm="grid" (see meanshift._grid),
-        once the bandwidth is known: the cells' seeds climb on the tree."""
+        once the bandwidth is known: the cells' seeds climb on the tree
+        (``trees``: a list of it, emptied here, so that its copy of X is
+        freed before the labels)."""
         from . import _grid
 
+        tree = trees.pop()
         cell_size = _grid_cell_size(plan, self.grid_resolution, self.bandwidth)
         cells, cell_of = _grid.cells_of(X, cell_size, n_threads, weights)
         _grid.warn_if_unpaid(len(cells), X.shape[0], self.grid_resolution)
         mark("seeds")
+        if tree is None:
+            tree = _climb_tree(X, weights, self.kernel, n_threads)
+            mark("tree")
         attractor = self.label_by == "attractor"
         fit = _grid.Fit(cells, plan,
                         lambda plan: _Climber(tree, plan, n_threads, report),
