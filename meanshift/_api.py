@@ -135,30 +135,24 @@ def _check_verbose(owner, verbose):
         )
 
 
-def _check_bandwidth(owner, bandwidth):
-    if bandwidth is None:
+def _check_positive(owner, name, value, allow_none=False):
+    """value a real number in (0, inf) (or None where allowed)."""
+    if value is None and allow_none:
         return
-    try:
-        as_float = float(bandwidth)
-    except (TypeError, ValueError, OverflowError):  # e.g. 10**400
-        as_float = np.nan
-    if not _is_real(bandwidth) or not 0 < as_float < np.inf:  # and NaN
-        raise InvalidParameterError(
-            f"The 'bandwidth' parameter of {owner} must be a float in the range "
-            f"(0.0, inf) or None. Got {bandwidth!r} instead."
-        )
-
-
-def _check_resolution(owner, value):
     try:
         as_float = float(value)
     except (TypeError, ValueError, OverflowError):  # e.g. 10**400
         as_float = np.nan
     if not _is_real(value) or not 0 < as_float < np.inf:  # and NaN
+        extra = " or None" if allow_none else ""
         raise InvalidParameterError(
-            f"The 'grid_resolution' parameter of {owner} must be a float in "
-            f"the range (0.0, inf). Got {value!r} instead."
+            f"The {name!r} parameter of {owner} must be a float in the range "
+            f"(0.0, inf){extra}. Got {value!r} instead."
         )
+
+
+def _check_bandwidth(owner, bandwidth):
+    _check_positive(owner, "bandwidth", bandwidth, allow_none=True)
 
 
 def _check_choice(owner, name, value, choices):
@@ -1009,7 +1003,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         _check_choice(owner, "kernel", self.kernel, KERNELS)
         _check_choice(owner, "label_by", self.label_by, LABEL_BY)
         _check_choice(owner, "algorithm", self.algorithm, ALGORITHMS)
-        _check_resolution(owner, self.grid_resolution)
+        _check_positive(owner, "grid_resolution", self.grid_resolution)
         if self.algorithm == "grid":
             for name, unset in (("seeds", self.seeds is None),
                                 ("bin_seeding", self.bin_seeding is False)):

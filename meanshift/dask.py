@@ -471,6 +471,18 @@ def _attractor_labels(x, plan, centers, cluster_all, n_threads, known, follow,
     return labels
 
 
+def _pairwise(parts, merge):
+    """The parts (of consecutive row ranges, in row order) merged two by
+    two, in row order, to one: ``merge(a, b)`` tasks in a binary tree."""
+    while len(parts) > 1:
+        nxt = [delayed(merge)(parts[i], parts[i + 1])
+               for i in range(0, len(parts) - 1, 2)]
+        if len(parts) % 2:
+            nxt.append(parts[-1])
+        parts = nxt
+    return parts[0]
+
+
 def _grid_block(x, w, plan, cell_size):
     """A chunk's grid cells and their sums (algorithm="grid")."""
     return _grid.partial_cells(_chunk(x, plan), cell_size,
@@ -485,13 +497,7 @@ def _grid_cells(xs, ws, plan, cell_size):
     """The grid cells of all chunks, merged pairwise in row order: the
     cells' sums are added chunk by chunk (deterministic for a chunking)."""
     parts = [delayed(_grid_block)(x, w, plan, cell_size) for x, w in zip(xs, ws)]
-    while len(parts) > 1:
-        nxt = [delayed(_grid_merge)(parts[i], parts[i + 1])
-               for i in range(0, len(parts) - 1, 2)]
-        if len(parts) % 2:
-            nxt.append(parts[-1])
-        parts = nxt
-    return dask.compute(parts[0])[0]
+    return dask.compute(_pairwise(parts, _grid_merge))[0]
 
 
 def _grid_labels(x, table, centers, plan, label_by, cluster_all, n_threads):
@@ -1111,13 +1117,7 @@ def _bin_seeds(xs, ws, plan, min_bin_freq, n_points):
     is compared in the caller's units."""
     bin_size, j = plan.bin_size, plan.wexp
     parts = [delayed(_bin_block)(x, w, plan) for x, w in zip(xs, ws)]
-    while len(parts) > 1:
-        nxt = [delayed(_merge_cells)(parts[i], parts[i + 1])
-               for i in range(0, len(parts) - 1, 2)]
-        if len(parts) % 2:
-            nxt.append(parts[-1])
-        parts = nxt
-    cells, counts = dask.compute(parts[0])[0]
+    cells, counts = dask.compute(_pairwise(parts, _merge_cells))[0]
     cells = cells[counts >= _weights.ldexp_or_inf(float(min_bin_freq), j)]
     return _bin_seeds_from_cells(cells, bin_size, _weights.ldexp_or_inf(n_points, -j))
 
