@@ -753,7 +753,8 @@ def mean_shift(
         elapsed time, rate).  A callable is called after each batch as
         ``verbose(stage, done, total, elapsed)`` with stage ``"bandwidth"``,
         ``"climb"`` or ``"labels"`` (points followed for
-        ``label_by="attractor"``).  Not a scikit-learn parameter.
+        ``label_by="attractor"``), and ``"steps"`` (the first steps of the
+        seeds of ``algorithm="grid"``).  Not a scikit-learn parameter.
     sample_weight : array-like of shape (n_samples,), default=None
         Weight of each point (see :class:`MeanShift`). Not a scikit-learn
         parameter.
@@ -867,8 +868,9 @@ class MeanShift(ClusterMixin, BaseEstimator):
         climbs). True or a positive int: a status line on stderr (seeds
         done, total, elapsed time, rate).  A callable is called after each
         batch as ``verbose(stage, done, total, elapsed)`` with stage
-        ``"bandwidth"``, ``"climb"`` or ``"labels"``.  Not a scikit-learn
-        parameter.
+        ``"bandwidth"``, ``"climb"``, ``"labels"`` or, with
+        ``algorithm="grid"``, ``"steps"`` (the seeds' first steps).  Not a
+        scikit-learn parameter.
     kernel : {"flat", "epanechnikov", "gaussian"}, default="flat"
         The weight k(r) of a point at distance r from the moving position:
         ``"flat"`` (scikit-learn's): 1 for r <= bandwidth;

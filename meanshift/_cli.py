@@ -717,7 +717,8 @@ def _count_seeds(store, verbose):
     inner = reporter(verbose)
 
     def report(stage, done, total, elapsed):
-        if stage == "climb" and not store:
+        # the grid's seeds first take one step each, then some climb on
+        if stage in ("steps", "climb") and not store:
             store.append(int(total))
         if inner is not None:
             inner(stage, done, total, elapsed)

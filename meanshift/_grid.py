@@ -178,7 +178,7 @@ class Fit:
         # 1. one step of every seed (max_iter=0: exactly one)
         one_step = copy.copy(plan)
         one_step.max_iter = 0
-        steps, step_totals, _ = climber(one_step)(seeds)
+        steps, step_totals, _ = climber(one_step)(seeds, stage="steps")
         # 2. where each lands: the index of another seeded cell, or -1
         lands = _lookup(_rows_as_keys(cells.keys[seeded]), _rows_as_keys(
             np.floor(steps.astype(np.float64) / cells.cell_size) + 0.0))

@@ -48,9 +48,10 @@ def in_batches(total, run, n_threads, report=None, stage=""):
             report(stage, done, total, time.perf_counter() - t_start)
 
 
-_UNITS = {"bandwidth": "points", "climb": "seeds", "labels": "points"}
+_UNITS = {"bandwidth": "points", "steps": "seeds", "climb": "seeds", "labels": "points"}
 _NAMES = {
     "bandwidth": "estimating bandwidth",
+    "steps": "first steps of the grid's seeds",
     "climb": "climbing",
     "labels": "following points to their modes",
 }

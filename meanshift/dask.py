@@ -529,7 +529,7 @@ class _ClimbOnChunks:
             return (np.zeros((0, self.d), plan.dtype), np.zeros(0),
                     np.zeros(0, np.intp))
         blocks, _ = _climb(self.trees, blocks, plan, self.d, self.report, stage,
-                           self.traffic if stage == "climb" else None)
+                           self.traffic if stage in ("steps", "climb") else None)
         try:
             parts = dask.compute(*[delayed(_ends)(b, plan.dtype) for b in blocks])
         finally:

@@ -398,3 +398,15 @@ def test_circles_of_hand_overs_are_cut_at_their_lowest_seed():
     assert_array_equal(climbs_on, [0, 3, 6])
     assert_array_equal(lands, [-1, 2, 0, -1, 3, 4, -1, 6, 2])
     assert_array_equal(_grid._roots(lands), [0, 0, 0, 3, 3, 3, 6, 6, 0])
+
+
+def test_progress_reports_the_steps_then_the_climbs():
+    X = blobs(400, 2, seed=3)
+    seen = []
+    model = MeanShift(bandwidth=1.3, algorithm="grid",
+                      verbose=lambda stage, done, total, t: seen.append((stage, done, total)))
+    model.fit(X)
+    stages = [s for s, _, _ in seen]
+    assert stages[0] == "steps" and stages[-1] == "climb"
+    n_cells = len(np.unique(np.floor(X / (1.3 / 3.0)), axis=0))
+    assert seen[0][2] == n_cells and seen[-1][1] == seen[-1][2] < n_cells
