@@ -31,6 +31,8 @@ What it covers (the kernel each reaches in meanshift._core):
   batches (meanshift._progress.BATCH_SECONDS made tiny), compared with
   one run;
 * ball_sums, the one-step primitive;
+* the grid mode (grid_cells: one chunk and several, with and without
+  weights; its one-step and whole climbs; attractor labels and predict);
 * error paths that raise in or right after the kernel-calling code (empty
   tree, mismatched shapes, no seed converging, no bin holding enough points,
   k out of range), each checked to raise ValueError.
@@ -169,6 +171,20 @@ def run(rng, quick):
         assert np.array_equal(one.labels_, two.labels_)
         assert np.array_equal(one.cluster_centers_, two.cluster_centers_)
 
+    section("grid mode: grid_cells, its steps and climbs, attractor labels")
+    for n, d, dtype in ((300, 2, np.float64), (9000 if quick else 20000, 3, np.float32)):
+        X = blobs(rng, n, d, dtype)
+        w = rng.integers(0, 3, n).astype(np.float64)
+        for weights in (None, w):
+            m = ms.MeanShift(bandwidth=2.0, algorithm="grid", label_by="attractor",
+                             n_jobs=2).fit(X, sample_weight=weights)
+            check_fit(m, X)
+            assert (m.predict(X[:50]) == m.labels_[:50]).all()
+    keys, counts, wsum, sums, plain, cell_of = _bins.grid_cells(
+        X, cell_size=0.5, n_threads=2, weights=w)
+    assert counts.sum() == len(X) and cell_of.max() == len(keys) - 1
+    assert np.isclose(wsum.sum(), w.sum()) and plain.shape == sums.shape
+
     section("primitives: build_tree, ball_sums")
     X = blobs(rng, 100, 3, np.float64)
     tree = _tree.build_tree(X, leaf_size=16, n_threads=2)
@@ -191,6 +207,9 @@ def run(rng, quick):
                        cluster_all=True)
     expect_value_error("f32 division on f64", _bins.bin_cells, X, bin_size=1.0,
                        f32_division=True)
+    expect_value_error("grid cell size 0", _bins.grid_cells, X, cell_size=0.0)
+    expect_value_error("grid weights length", _bins.grid_cells, X, cell_size=1.0,
+                       weights=np.ones(3))
     expect_value_error("no seed converges", ms.mean_shift, X, bandwidth=0.5, seeds=[[1e6, 1e6]])
     expect_value_error("no bin", ms.mean_shift, X, bandwidth=0.5, bin_seeding=True,
                        min_bin_freq=10**6)
