@@ -174,18 +174,23 @@ class Fit:
         means = cells.means()
         seeded = np.flatnonzero(cells.wsum > 0)
         seeds = np.ascontiguousarray(means[seeded])
-        climb = climber(plan)
+        # seeds are climbed in the order of their cells' indices, so that
+        # neighbours follow one another (the same nodes stay in cache); a
+        # climb does not depend on the order
+        rank = np.empty(len(seeded), dtype=np.intp)
+        rank[np.lexsort(cells.keys[seeded].T[::-1])] = np.arange(len(seeded))
+        climb = _in_order(climber(plan), rank)
         # 1. one step of every seed (max_iter=0: exactly one)
         one_step = copy.copy(plan)
         one_step.max_iter = 0
-        steps, step_totals, _ = climber(one_step)(seeds, stage="steps")
+        steps, step_totals, _ = _in_order(climber(one_step), rank)(seeds, stage="steps")
         # 2. where each lands: the index of another seeded cell, or -1
         lands = _lookup(_rows_as_keys(cells.keys[seeded]), _rows_as_keys(
             np.floor(steps.astype(np.float64) / cells.cell_size) + 0.0))
         lands[(lands == np.arange(len(seeds))) | ~(step_totals > 0)] = -1
         climbs_on = _ends_of_handovers(lands)
         # 3. the climbs on, whole
-        ends, totals, iters = climb(np.ascontiguousarray(seeds[climbs_on]))
+        ends, totals, iters = climb(seeds[climbs_on], climbs_on)
         converged = totals > 0
         if not converged.any():
             raise plan.no_point_error()
@@ -204,9 +209,24 @@ class Fit:
             rest = np.flatnonzero(cluster < 0)  # zero weight, or no weight in reach
             if len(rest):
                 table = _end_table(ends[converged], climb_cluster)
-                cluster[rest] = _follow(climb, means, rest, self.centers, table,
-                                        n_threads)
+                cluster[rest] = _follow(climber(plan), means, rest, self.centers,
+                                        table, n_threads)
             self.cell_cluster = cluster
+
+
+def _in_order(climb, rank):
+    """climb(positions, which=None, stage=...), positions those of the
+    seeds ``which`` (all by default), climbed in the order of their
+    ``rank``; the results in the order given."""
+
+    def run(positions, which=None, stage="climb"):
+        order = np.argsort(rank if which is None else rank[which], kind="stable")
+        out = climb(np.ascontiguousarray(positions[order]), stage=stage)
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return tuple(a[back] for a in out)
+
+    return run
 
 
 def _lookup(keys, found):
