@@ -159,6 +159,15 @@ _CHILD = textwrap.dedent(
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * 4096
 
+    def trim_heap():
+        # glibc keeps freed memory in its arenas (the kernel threads' too,
+        # some MB): handed back, the resident size counts what is still held
+        import ctypes, ctypes.util
+        try:
+            ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+        except (OSError, AttributeError, TypeError):  # not glibc
+            pass
+
     X = np.random.default_rng(0).normal(size=(400_000, 6))
     progress = []
 
@@ -169,6 +178,7 @@ _CHILD = textwrap.dedent(
 
     meanshift.MeanShift  # the public names import scikit-learn on first use
     gc.collect()
+    trim_heap()
     before = rss()
     try:
         meanshift.MeanShift(
@@ -183,6 +193,7 @@ _CHILD = textwrap.dedent(
     # out of the handler, the traceback and the fit's frames are gone
     stage, done, total = progress[-1]
     gc.collect()
+    trim_heap()
     grown = rss() - before
     print(f"interrupted {stage} {done} {total} {grown}", flush=True)
     # the process is still usable
