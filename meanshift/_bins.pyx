@@ -476,3 +476,24 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
     free(start)
     _map_free(&total)
     return keys_arr, counts_arr, wsum_arr, sums_arr, plain_arr, cell_of_arr
+
+
+def cell_labels(const intp[::1] cell_of, const intp[::1] cell_label, int n_threads=1):
+    """The label of each row, ``cell_label[cell_of]``, in parallel (the
+    output first touched by the threads that write it)."""
+    cdef intp n = cell_of.shape[0], m = cell_label.shape[0], i
+    out_arr = np.empty(n, dtype=np.intp)
+    cdef intp[::1] out = out_arr
+    cdef intp bad = 0
+    cdef double t0
+    with nogil:
+        t0 = region_begin()
+        for i in prange(n, schedule='static', num_threads=n_threads):
+            if 0 <= cell_of[i] < m:
+                out[i] = cell_label[cell_of[i]]
+            else:
+                bad += 1  # a reduction
+        region_end(t0)
+    if bad:
+        raise ValueError("cell_of holds an index outside cell_label")
+    return out_arr

@@ -319,7 +319,8 @@ def labels_of(X, cell_of, fit, centers64, bandwidth, label_by, cluster_all,
     if label_by == "nearest":
         labels, _ = _assign(X, centers64, bandwidth, cluster_all, n_threads)
         return labels
-    labels = fit.cell_cluster[cell_of]
+    labels = _bins.cell_labels(cell_of, fit.cell_cluster,
+                               _threads_for(n_threads, 2 * len(cell_of)))
     if not cluster_all:
         orphans, _ = _assign(X, centers64, bandwidth, False, n_threads)
         labels[orphans < 0] = -1

@@ -410,3 +410,14 @@ def test_progress_reports_the_steps_then_the_climbs():
     assert stages[0] == "steps" and stages[-1] == "climb"
     n_cells = len(np.unique(np.floor(X / (1.3 / 3.0)), axis=0))
     assert seen[0][2] == n_cells and seen[-1][1] == seen[-1][2] < n_cells
+
+
+def test_cell_labels_primitive():
+    from meanshift import _bins
+
+    cell_of = np.array([2, 0, 1, 1, 2], dtype=np.intp)
+    for n_threads in (1, 2):
+        assert_array_equal(_bins.cell_labels(cell_of, np.array([5, 6, 7]), n_threads),
+                           [7, 5, 6, 6, 7])
+    with pytest.raises(ValueError, match="outside cell_label"):
+        _bins.cell_labels(np.array([3], dtype=np.intp), np.array([5, 6, 7]), 2)
