@@ -67,6 +67,8 @@ CASES = {
     "bins-3d": ("fit", lambda n: blobs(n, 3), dict(bandwidth=1.5, bin_seeding=True), 1e6),
     "image": ("fit", lambda n: image(), dict(bandwidth=0.1, bin_seeding=True), 0),
     "all-seeds-2d": ("fit", lambda n: blobs(n, 2), dict(bandwidth=1.5), 2e4),
+    "grid-2d": ("fit", lambda n: blobs(n, 2),
+                dict(bandwidth=1.5, algorithm="grid", label_by="attractor"), 1e7),
     "digits": ("fit", lambda n: digits(), dict(), 0),
     "predict": ("predict", lambda n: blobs(n, 2), dict(bandwidth=1.5, bin_seeding=True), 1e7),
     "bandwidth": ("bandwidth", lambda n: blobs(n, 3), dict(), 2e4),
