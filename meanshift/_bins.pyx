@@ -478,9 +478,13 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
     return keys_arr, counts_arr, wsum_arr, sums_arr, plain_arr, cell_of_arr
 
 
-def cell_labels(const intp[::1] cell_of, const intp[::1] cell_label, int n_threads=1):
-    """The label of each row, ``cell_label[cell_of]``, in parallel (the
-    output first touched by the threads that write it)."""
+def cell_labels(cell_of, cell_label, int n_threads=1):
+    """The label of each row, ``cell_label[cell_of]`` (intp arrays), in
+    parallel (the output first touched by the threads that write it)."""
+    return _cell_labels(aligned(cell_of), aligned(cell_label), n_threads)
+
+
+def _cell_labels(const intp[::1] cell_of, const intp[::1] cell_label, int n_threads):
     cdef intp n = cell_of.shape[0], m = cell_label.shape[0], i
     out_arr = np.empty(n, dtype=np.intp)
     cdef intp[::1] out = out_arr

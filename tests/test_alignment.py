@@ -154,6 +154,14 @@ def test_merge_assign_kth_and_bins(global_dtype):
         for bad in KINDS.values():
             assert_same(ref, _bins.bin_cells(bad(X), bin_size=0.7, f32_division=False,
                                              n_threads=2, weights=bad_w))
+        ref = _bins.grid_cells(X, cell_size=0.3, n_threads=2, weights=weights)
+        for bad in KINDS.values():
+            assert_same(ref, _bins.grid_cells(bad(X), cell_size=0.3, n_threads=2,
+                                              weights=bad_w))
+    cell_of = ref[-1]
+    labels = np.arange(len(ref[0]), dtype=np.intp)[::-1].copy()
+    assert_same(_bins.cell_labels(cell_of, labels, 2),
+                _bins.cell_labels(misaligned(cell_of), misaligned(labels), 2))
 
 
 def test_finite_magnitude(global_dtype):
@@ -192,11 +200,12 @@ def test_public_functions(kind, global_dtype):
 
 @pytest.mark.parametrize("kernel", ["flat", "epanechnikov", "gaussian"])
 @pytest.mark.parametrize("label_by", ["nearest", "attractor"])
-def test_estimator_with_weights(kernel, label_by, global_dtype):
+@pytest.mark.parametrize("algorithm", ["exact", "grid"])
+def test_estimator_with_weights(kernel, label_by, algorithm, global_dtype):
     X = blobs(n=300, d=3, dtype=global_dtype)
     w = np.arange(len(X)) % 4 * 0.5
     bad_X, bad_w = misaligned(X), misaligned(w)
-    params = dict(bandwidth=2.0, kernel=kernel, label_by=label_by)
+    params = dict(bandwidth=2.0, kernel=kernel, label_by=label_by, algorithm=algorithm)
     ref = meanshift.MeanShift(**params).fit(X, sample_weight=w)
     got = meanshift.MeanShift(**params).fit(bad_X, sample_weight=bad_w)
     np.testing.assert_array_equal(ref.cluster_centers_, got.cluster_centers_)

@@ -22,8 +22,9 @@
 #   --no-tests     only build, check instrumentation and run the leak check
 #   --focused      run the focused subset that .ci/run runs instead of the
 #                  whole suite: the primitives, the hostile values, the
-#                  misaligned arrays, the weights and kernels' extreme cases
-#                  and one LocalCluster agreement test (a few minutes)
+#                  misaligned arrays, the weights and kernels' extreme cases,
+#                  the grid mode and one LocalCluster agreement test (a few
+#                  minutes)
 #   --no-leaks     skip the LeakSanitizer step
 #   --fuzz MIN     also run tools/fuzz.py for MIN minutes under the sanitizers
 #                  (a sanitizer report kills the fuzz worker: it is recorded as
@@ -257,10 +258,11 @@ if [ "$run_tests" = 1 ]; then
     # leak (step 5 looks for leaks instead).
     if [ "$focused" = 1 ]; then
         # what .ci/run checks on every change: every compiled primitive,
-        # hostile and misaligned input, extreme weights and bandwidths, and
-        # one fit on a LocalCluster (network frames at odd addresses)
+        # hostile and misaligned input, extreme weights and bandwidths, the
+        # grid mode's cells, and one fit on a LocalCluster (network frames
+        # at odd addresses)
         selection=(tests/test_primitives.py tests/test_hostile.py
-                   tests/test_alignment.py
+                   tests/test_alignment.py tests/test_grid.py
                    tests/test_weights_kernels.py::test_weights_near_the_float_range_are_scaled_exactly
                    tests/test_weights_kernels.py::test_zero_and_tiny_bandwidth_every_kernel
                    tests/test_weights_kernels.py::test_duplicate_rows_are_one_weighted_row
