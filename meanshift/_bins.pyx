@@ -8,7 +8,7 @@ the cells come in order of first appearance whatever the threads."""
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport floor, rint, rintf
-from libc.stdint cimport uint64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memset
 
@@ -264,9 +264,15 @@ def _bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
 # The cells of the grid mode: every row's cell, each cell's sums
 # ---------------------------------------------------------------------------
 
+# a row's cell and the rows in cell order: 4 bytes a row each up to 2**31
+# rows (the cells are never more than the rows)
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
 
 cdef int _grid_chunk(const floating[:, :] X, intp lo, intp hi, double cell,
-                     CellMap* m, intp* local) noexcept nogil:
+                     CellMap* m, index_t* local) noexcept nogil:
     """The cells of rows lo..hi in m (their counts), each row's cell in m
     in local[i]."""
     cdef intp d = X.shape[1], i, k, c
@@ -284,24 +290,24 @@ cdef int _grid_chunk(const floating[:, :] X, intp lo, intp hi, double cell,
             free(key)
             return -1
         m.counts[c] += 1.0
-        local[i] = c
+        local[i] = <index_t>c
     free(key)
     return 0
 
 
-cdef void _grid_scatter(intp lo, intp hi, intp* local, const intp* to_global,
-                        intp* cursor, intp* perm) noexcept nogil:
+cdef void _grid_scatter(intp lo, intp hi, index_t* local, const intp* to_global,
+                        intp* cursor, index_t* perm) noexcept nogil:
     """Rows lo..hi into their cells' runs of perm, in row order; local[i]
     becomes the row's global cell."""
     cdef intp i, j
     for i in range(lo, hi):
         j = local[i]
-        perm[cursor[j]] = i
+        perm[cursor[j]] = <index_t>i
         cursor[j] += 1
-        local[i] = to_global[j]
+        local[i] = <index_t>to_global[j]
 
 
-cdef void _grid_sums(const floating[:, :] X, const double* w, const intp* perm,
+cdef void _grid_sums(const floating[:, :] X, const double* w, const index_t* perm,
                      intp lo, intp hi, double* wsum, double* sums,
                      double* plain) noexcept nogil:
     """One cell's weight and (weighted, and with weights plain) coordinate
@@ -337,13 +343,22 @@ def grid_cells(X, *, double cell_size, int n_threads=1, weights=None):
     sums of their rows' weights; the counts without weights), the sums of
     their rows' coordinates times their weights, the plain sums of their
     rows' coordinates (None without weights: the same as ``sums``), all
-    added in row order (float64), and the cell of each row.  The results
-    are the same for any number of threads.
+    added in row order (float64), and the cell of each row (int32 below
+    2**31 rows, else int64).  The results are the same for any number of
+    threads.
     """
-    return _grid_cells(aligned(X), cell_size, n_threads, aligned(weights))
+    n = len(X)
+    dtype = np.int32 if n < 2**31 else np.int64
+    cell_of = np.empty(n, dtype=dtype)
+    cells = _grid_cells(aligned(X), cell_size, n_threads, aligned(weights), cell_of,
+                        np.empty(n, dtype=dtype))
+    return (*cells, cell_of)
 
 
-def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights):
+def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights,
+                index_t[::1] cell_of, index_t[::1] perm):
+    cdef index_t* local = NULL
+    cdef index_t* pp = NULL
     cdef intp n = X.shape[0], d = X.shape[1], c, g, j, k, m, n_chunks
     cdef const double[::1] wv
     cdef const double* w = NULL
@@ -358,12 +373,11 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
     n_chunks = n_threads if n >= 4096 * n_threads else 1
     if n_chunks < 1:
         n_chunks = 1
-    cell_of_arr = np.empty(n, dtype=np.intp)
-    perm_arr = np.empty(n, dtype=np.intp)
-    cdef intp[::1] cell_of = cell_of_arr
-    cdef intp[::1] perm = perm_arr
-    cdef intp* local = &cell_of[0] if n else NULL
-    cdef intp* pp = &perm[0] if n else NULL
+    if cell_of.shape[0] != n or perm.shape[0] != n:
+        raise ValueError("cell_of and perm must hold one value per row")
+    if n:
+        local = &cell_of[0]
+        pp = &perm[0]
     cdef CellMap* maps = <CellMap*>malloc(n_chunks * sizeof(CellMap))
     cdef int* status = <int*>malloc(n_chunks * sizeof(int))
     # per chunk: each of its cells' global index, and where its rows go
@@ -475,16 +489,17 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
         region_end(t0)
     free(start)
     _map_free(&total)
-    return keys_arr, counts_arr, wsum_arr, sums_arr, plain_arr, cell_of_arr
+    return keys_arr, counts_arr, wsum_arr, sums_arr, plain_arr
 
 
 def cell_labels(cell_of, cell_label, int n_threads=1):
-    """The label of each row, ``cell_label[cell_of]`` (intp arrays), in
-    parallel (the output first touched by the threads that write it)."""
+    """The label of each row, ``cell_label[cell_of]`` (``cell_of`` int32 or
+    int64, ``cell_label`` intp), in parallel (the output first touched by
+    the threads that write it)."""
     return _cell_labels(aligned(cell_of), aligned(cell_label), n_threads)
 
 
-def _cell_labels(const intp[::1] cell_of, const intp[::1] cell_label, int n_threads):
+def _cell_labels(const index_t[::1] cell_of, const intp[::1] cell_label, int n_threads):
     cdef intp n = cell_of.shape[0], m = cell_label.shape[0], i
     out_arr = np.empty(n, dtype=np.intp)
     cdef intp[::1] out = out_arr

@@ -421,3 +421,23 @@ def test_cell_labels_primitive():
                            [7, 5, 6, 6, 7])
     with pytest.raises(ValueError, match="outside cell_label"):
         _bins.cell_labels(np.array([3], dtype=np.intp), np.array([5, 6, 7]), 2)
+
+
+def test_grid_cells_index_widths():
+    """Rows' cells are int32 below 2**31 rows; the int64 kernel (for more
+    rows) gives the same cells."""
+    from meanshift import _bins
+
+    X = blobs(5000, 2, seed=4)
+    w = weights_of("zeros", len(X))
+    ref = _bins.grid_cells(X, cell_size=0.4, n_threads=2, weights=w)
+    assert ref[-1].dtype == np.int32
+    cell_of, perm = np.empty(len(X), np.int64), np.empty(len(X), np.int64)
+    wide = _bins._grid_cells(X, 0.4, 2, w, cell_of, perm)
+    for a, b in zip(ref[:-1], wide):
+        assert_array_equal(a, b)
+    assert_array_equal(cell_of, ref[-1])
+    assert_array_equal(np.sort(perm), np.arange(len(X)))
+    labels = np.arange(len(ref[0]), dtype=np.intp)
+    assert_array_equal(_bins.cell_labels(cell_of, labels, 2),
+                       _bins.cell_labels(ref[-1], labels, 2))
