@@ -198,7 +198,6 @@ class Fit:
         self.centers, climb_cluster = _merge_centers(
             ends[converged], totals[converged], plan.bandwidth, n_threads
         )
-        self.n_climbs = len(climbs_on)
         self.cell_cluster = None
         if attractor:  # 4. the clusters of the cells
             cluster_of_climb = np.full(len(climbs_on), -1, dtype=np.intp)
