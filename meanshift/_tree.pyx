@@ -403,26 +403,32 @@ cdef void _select(floating* data, intp* idx, double* w, intp d, intp dim,
             right = j
 
 
-cdef intp _split_node(floating* data, intp* idx, double* w, intp d,
-                      intp s, intp e) noexcept nogil:
-    """Split rows [s, e) at their middle along the coordinate of widest
-    spread; returns the middle (the right child's first row)."""
+cdef inline intp _widest(const floating* rows, intp d, intp s, intp e) noexcept nogil:
+    """The coordinate of widest spread (max - min) of rows [s, e); the
+    first such on ties, 0 for no rows."""
     cdef intp p, k, dim = 0
-    cdef intp mid = s + (e - s) // 2
-    cdef double lo, hi, v, spread, best = -1.0
+    cdef double lo, hi, v, best = -1.0
     for k in range(d):
         lo = INFINITY
         hi = -INFINITY
         for p in range(s, e):
-            v = data[p * d + k]
+            v = rows[p * d + k]
             if v < lo:
                 lo = v
             if v > hi:
                 hi = v
-        spread = hi - lo
-        if spread > best:
-            best = spread
+        if hi - lo > best:
+            best = hi - lo
             dim = k
+    return dim
+
+
+cdef intp _split_node(floating* data, intp* idx, double* w, intp d,
+                      intp s, intp e) noexcept nogil:
+    """Split rows [s, e) at their middle along the coordinate of widest
+    spread; returns the middle (the right child's first row)."""
+    cdef intp mid = s + (e - s) // 2
+    cdef intp dim = _widest(data, d, s, e)
     if e - s > 1:
         _select(data, idx, w, d, dim, s, e, mid)
     return mid
@@ -791,25 +797,9 @@ cdef void _split_sample(floating* sv, intp* sr, intp d, intp node, intp* se,
     """Node's plane from its part of the sample (se[2 node] to
     se[2 node + 1]): along the coordinate of widest spread, at the median
     key; its children's parts."""
-    cdef intp s, e, kth, dim, k, p
-    cdef double vmin, vmax, v, best
-    s = se[2 * node]
-    e = se[2 * node + 1]
-    dim = 0
-    best = -1.0
-    for k in range(d):
-        vmin = INFINITY
-        vmax = -INFINITY
-        for p in range(s, e):
-            v = sv[p * d + k]
-            if v < vmin:
-                vmin = v
-            if v > vmax:
-                vmax = v
-        if vmax - vmin > best:
-            best = vmax - vmin
-            dim = k
-    kth = s + (e - s) // 2
+    cdef intp s = se[2 * node], e = se[2 * node + 1]
+    cdef intp dim = _widest(sv, d, s, e)
+    cdef intp kth = s + (e - s) // 2
     _select_keyed(sv, sr, d, dim, s, e, kth)
     pdim[node] = dim
     pval[node] = sv[kth * d + dim]
