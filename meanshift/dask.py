@@ -324,15 +324,42 @@ def _point_seeds(x, w, plan, rows=None):
     return _Seeds(x[rows], rows)
 
 
+class _Step:
+    """One iteration of a block's climb, as the chunk tasks read it: the
+    positions of the seeds still moving (``moving``, in the order of the
+    block's ``live``), and what the iteration did to the seeds that moved
+    into it: ``keep`` (for each of them, whether it moves on) and, for
+    those that stopped, their final positions, intensities and iteration
+    (``stop_pos``, ``stop_totals``, ``it``).
+
+    The next iteration needs only this, so it follows the step directly
+    (one task per chunk, then one that moves the seeds); the block's
+    state takes the stopped seeds in a task of its own (_fold), off that
+    path."""
+
+    def __init__(self, moving, keep=None, stop_pos=None, stop_totals=None, it=-1):
+        self.moving = moving
+        self.keep, self.it = keep, it
+        self.stop_pos, self.stop_totals = stop_pos, stop_totals
+
+    def __sizeof__(self):
+        arrays = (self.moving, self.keep, self.stop_pos, self.stop_totals)
+        return 64 + sum(a.nbytes for a in arrays if a is not None)
+
+
 def _start(seeds):
-    """A block at the start of its climb: itself, its moving positions and
-    how many there are (one task, three results)."""
-    return seeds, np.ascontiguousarray(seeds.pos[seeds.live]), len(seeds.live)
+    """A block's first step: all its live seeds move."""
+    return _Step(np.ascontiguousarray(seeds.pos[seeds.live]))
 
 
-def _partial(tree, positions, plan):
+def _count(step):
+    """How many seeds of the block still move."""
+    return len(step.moving)
+
+
+def _partial(tree, step, plan):
     """The chunk's share of one step: weighted sums and weights."""
-    return _core.ball_sums(tree.tree, positions, bandwidth=plan.bandwidth,
+    return _core.ball_sums(tree.tree, step.moving, bandwidth=plan.bandwidth,
                            n_threads=1, kernel=plan.code)
 
 
@@ -345,30 +372,41 @@ def _sum(parts):
     return acc, total
 
 
-def _advance(seeds, parts, it, plan):
-    """Move the live seeds to their means, as the compiled climb does
-    (_climb_one: the mean rounded to the data's dtype, the squared move
-    summed over the features in order, the same stopping rule).  Returns
-    what _start returns."""
+def _advance(step, parts, it, plan):
+    """Move the seeds of ``step`` to their means, as the compiled climb
+    does (_climb_one: the mean rounded to the data's dtype, the squared
+    move summed over the features in order, the same stopping rule): the
+    next step."""
     acc, total = _sum(parts)
-    seeds = seeds.copy()
-    live = seeds.live
-    pos = seeds.pos[live]
+    pos = step.moving.copy()
     lost = ~(total > 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = (acc / total[:, None]).astype(plan.dtype).astype(np.float64)
-    shift2 = np.zeros(len(live))
+    shift2 = np.zeros(len(pos))
     for k in range(pos.shape[1]):
         diff = mean[:, k] - pos[:, k]
         shift2 += diff * diff
     stop = lost | (np.sqrt(shift2) <= plan.stop_thresh) | (it == plan.max_iter)
     moved = ~lost
     pos[moved] = mean[moved]
-    seeds.pos[live] = pos
-    seeds.totals[live] = np.where(lost, 0.0, total)
-    seeds.iters[live] = it
-    seeds.live = live[~stop]
-    return _start(seeds)
+    keep = ~stop
+    return _Step(np.ascontiguousarray(pos[keep]), keep, pos[stop],
+                 np.where(lost, 0.0, total)[stop], it)
+
+
+def _fold(seeds, step):
+    """The block's state after ``step``: its stopped seeds' ends recorded,
+    the others still live."""
+    if step.keep is None:  # the first step: nothing stopped yet
+        return seeds
+    seeds = seeds.copy()
+    live = seeds.live
+    stopped = live[~step.keep]
+    seeds.pos[stopped] = step.stop_pos
+    seeds.totals[stopped] = step.stop_totals
+    seeds.iters[stopped] = step.it
+    seeds.live = live[step.keep]
+    return seeds
 
 
 def _ends(seeds, dtype):
@@ -593,20 +631,31 @@ class _Traffic:
     def __init__(self):
         self.per_iteration = []
 
-    def add(self, n_moving, d, n_chunks):
-        sent = n_moving * d * 8 * n_chunks
+    def add(self, n_moving, d, n_chunks, n_before=None):
+        """An iteration: its step to each chunk (the moving seeds'
+        positions and, after the first, a byte per seed of the step before
+        and the ends of those that stopped, d + 1 numbers each), d + 1
+        sums per moving seed back."""
+        step = n_moving * d * 8
+        if n_before is not None:
+            step += n_before + (n_before - n_moving) * (d + 1) * 8
+        sent = step * n_chunks
         back = n_moving * (d + 1) * 8 * n_chunks
         self.per_iteration.append(sent + back)
 
 
 def _climb(trees, blocks, plan, d, report, stage, traffic=None):
     """Climb the seed blocks on the chunk trees; the final blocks,
-    persisted."""
-    started = [delayed(_start, nout=3)(b) for b in blocks]
-    blocks = [b for b, _, _ in started]
-    moving = [m for _, m, _ in started]
-    counts = [c for _, _, c in started]
-    blocks, moving, counts = dask.persist(blocks, moving, counts)
+    persisted.
+
+    Per iteration and block: a task per chunk reads the block's step, and
+    one task adds their sums and makes the next step (_advance); the
+    block's state follows in a task beside that path (_fold), and so does
+    its count of moving seeds, which the client learns an iteration late
+    (_LAG)."""
+    steps = [delayed(_start)(b) for b in blocks]
+    counts = [delayed(_count)(s) for s in steps]
+    blocks, steps, counts = dask.persist(blocks, steps, counts)
     live = list(dask.compute(*counts))  # seeds moving, as last learned
     total = sum(live)
     n_chunks = len(trees)
@@ -623,31 +672,33 @@ def _climb(trees, blocks, plan, d, report, stage, traffic=None):
             if active:
                 # the previous iteration's futures stay referenced until the
                 # scheduler holds the graph that depends on them
-                held.append((list(blocks), list(moving)))
+                held.append((list(blocks), list(steps)))
                 del held[:-(_LAG + 1)]
                 # the next iteration goes out before the counts of the one
                 # before are back (a block that has just converged then
                 # takes one step with no seeds): the client's round trip
                 # overlaps the workers' iteration
                 for i in active:
-                    parts = [delayed(_partial)(t, moving[i], plan) for t in trees]
-                    blocks[i], moving[i], counts[i] = delayed(_advance, nout=3)(
-                        blocks[i], _reduce(parts), it, plan)
-                blocks, moving, counts = dask.persist(blocks, moving, counts)
+                    parts = [delayed(_partial)(t, steps[i], plan) for t in trees]
+                    steps[i] = delayed(_advance)(steps[i], _reduce(parts), it, plan)
+                    blocks[i] = delayed(_fold)(blocks[i], steps[i])
+                    counts[i] = delayed(_count)(steps[i])
+                blocks, steps, counts = dask.persist(blocks, steps, counts)
                 pending.append([(i, counts[i]) for i in active])
                 it += 1
             if not pending:
                 break
             if len(pending) > _LAG or not active:
                 learned = pending.pop(0)
+                before = sum(live)
                 for (i, _), n in zip(learned, dask.compute(*[c for _, c in learned])):
                     live[i] = n
                 if traffic is not None and sum(live):
-                    traffic.add(sum(live), d, n_chunks)
+                    traffic.add(sum(live), d, n_chunks, before)
                 if report is not None:
                     report(stage, total - sum(live), total, time.perf_counter() - start)
     except BaseException:
-        _release(blocks, moving, counts, held, pending, learned)
+        _release(blocks, steps, counts, held, pending, learned)
         raise
     return blocks, total
 

@@ -916,8 +916,8 @@ def test_chunk_tree_pickles_as_the_same_tree():
         for kernel in kernels:
             plan = meanshift._api._FitPlan(x.dtype, x.dtype, kernel)
             plan.given(0.8)
-            a = md._partial(tree, seeds, plan)
-            b = md._partial(copy, seeds, plan)
+            a = md._partial(tree, md._Step(seeds), plan)
+            b = md._partial(copy, md._Step(seeds), plan)
             np.testing.assert_array_equal(a[0], b[0])
             np.testing.assert_array_equal(a[1], b[1])
         assert copy.stats() == tree.stats()
