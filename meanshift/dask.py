@@ -62,7 +62,7 @@ import numpy as np
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _api, _core, _grid, _merge, _weights
+from . import _api, _core, _grid, _merge, _values, _weights
 from ._api import (
     _as_f64,
     _as_float,
@@ -248,7 +248,9 @@ class _ChunkTree:
         self.kernel = kernel
         self.tree = _climb_tree(x, w, kernel, 1)
         self.n = x.shape[0]
-        self.amax = float(np.abs(x).max(initial=0.0)) if x.dtype == np.float64 else 0.0
+        # the largest magnitude without a temporary of the chunk's size (whose
+        # fresh pages can cost more than the tree)
+        self.amax = _values.finite_magnitude(x)[1] if x.dtype == np.float64 else 0.0
         with np.errstate(over="ignore"):  # unscaled weights: rescaled if so
             self.wsum = float(w.sum()) if w is not None else float(self.n)
         self.wpos = int((w > 0).sum()) if w is not None else self.n
