@@ -11,12 +11,14 @@ How the work is spread (the data never moves to one place):
   chunk, and kept there as a task result (so that Dask can recompute it
   when a worker is lost).
 * Seeds travel in blocks.  One iteration sends each block's still-moving
-  positions to every chunk, where ``meanshift._core.ball_sums`` returns
-  the chunk's partial sums and weights (``d + 1`` numbers per seed); these
-  are added in a fixed binary tree over the chunks (deterministic for a
-  given chunking) and a task moves the seeds exactly as the compiled climb
-  moves them.  Converged seeds stop travelling.  The client only learns
-  how many seeds still move.
+  positions to the chunks, where ``meanshift._core.ball_sums`` returns
+  each chunk's partial sums and weights (``d + 1`` numbers per seed); on a
+  distributed cluster one task per worker thread computes them for the
+  chunks that worker holds.  A task adds them in a fixed order (a tree
+  over the chunks in chunk order: deterministic for a given chunking,
+  wherever the chunks are) and moves the seeds exactly as the compiled
+  climb moves them.  Converged seeds stop travelling.  The client only
+  learns how many seeds still move.
 * Bin seeding counts grid cells per chunk and merges the counts in row
   order, so the seeds are exactly those of :func:`meanshift.get_bin_seeds`.
 * With every point a seed (the default), the seed blocks are the chunks
@@ -365,6 +367,12 @@ def _partial(tree, step, plan):
                            n_threads=1, kernel=plan.code)
 
 
+def _partials(step, plan, *trees):
+    """The shares of one step of several chunks (those one worker holds),
+    in the order given: one task where there would be one per chunk."""
+    return [_partial(t, step, plan) for t in trees]
+
+
 def _sum(parts):
     """Partial results added in the order given."""
     acc, total = parts[0][0].copy(), parts[0][1].copy()
@@ -374,12 +382,25 @@ def _sum(parts):
     return acc, total
 
 
-def _advance(step, parts, it, plan):
+def _added(parts):
+    """The chunks' partial results (in chunk order) added in a fixed order,
+    whatever worker computed which: by a tree of fan-in _FAN_IN."""
+    while len(parts) > _FAN_IN:
+        parts = [_sum(parts[i:i + _FAN_IN]) for i in range(0, len(parts), _FAN_IN)]
+    return _sum(parts)
+
+
+def _advance(step, outs, groups, it, plan):
     """Move the seeds of ``step`` to their means, as the compiled climb
     does (_climb_one: the mean rounded to the data's dtype, the squared
     move summed over the features in order, the same stopping rule): the
-    next step."""
-    acc, total = _sum(parts)
+    next step.  ``outs``: the _partials of each group of chunks in
+    ``groups`` (lists of chunk numbers)."""
+    parts = [None] * sum(len(g) for g in groups)
+    for group, out in zip(groups, outs):
+        for c, part in zip(group, out):
+            parts[c] = part
+    acc, total = _added(parts)
     pos = step.moving.copy()
     lost = ~(total > 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -399,8 +420,6 @@ def _advance(step, parts, it, plan):
 def _fold(seeds, step):
     """The block's state after ``step``: its stopped seeds' ends recorded,
     the others still live."""
-    if step.keep is None:  # the first step: nothing stopped yet
-        return seeds
     seeds = seeds.copy()
     live = seeds.live
     stopped = live[~step.keep]
@@ -439,18 +458,10 @@ def _seed_clusters(seeds, dtype, cluster_of):
 # iterations submitted ahead of the counts the client has learned
 _LAG = 1
 
-# partial results added per task: the chunks' results reach the seeds
-# through a tree of this fan-in, in a fixed order
+# the chunks' partial results are added by a tree of this fan-in over the
+# chunks in chunk order (_added)
 _FAN_IN = 16
 
-
-def _reduce(parts):
-    """The chunks' partial results grouped for one last sum, by a tree of
-    fan-in _FAN_IN in chunk order (deterministic for a chunking)."""
-    while len(parts) > _FAN_IN:
-        parts = [delayed(_sum)(parts[i:i + _FAN_IN])
-                 for i in range(0, len(parts), _FAN_IN)]
-    return parts
 
 
 def _bin_block(x, w, plan):
@@ -633,25 +644,59 @@ class _Traffic:
     def __init__(self):
         self.per_iteration = []
 
-    def add(self, n_moving, d, n_chunks, n_before=None):
-        """An iteration: its step to each chunk (the moving seeds'
-        positions and, after the first, a byte per seed of the step before
-        and the ends of those that stopped, d + 1 numbers each), d + 1
-        sums per moving seed back."""
+    def add(self, n_moving, d, n_chunks, n_tasks, n_before=None):
+        """An iteration: its step to each of the n_tasks that read it (the
+        moving seeds' positions and, after the first, a byte per seed of
+        the step before and the ends of those that stopped, d + 1 numbers
+        each), d + 1 sums per moving seed and chunk back."""
         step = n_moving * d * 8
         if n_before is not None:
             step += n_before + (n_before - n_moving) * (d + 1) * 8
-        sent = step * n_chunks
+        sent = step * n_tasks
         back = n_moving * (d + 1) * 8 * n_chunks
         self.per_iteration.append(sent + back)
+
+
+def _groups(trees):
+    """The chunk numbers in groups whose trees one task of each iteration
+    reads: on a distributed cluster, the chunks whose trees a worker holds
+    (split in as many groups as it has threads), in chunk order; else, or
+    where a tree is not in memory, each chunk alone.  A task per chunk and
+    iteration costs the scheduler as much as a chunk's step on a few
+    hundred thousand points; the sums are added in chunk order all the
+    same (_added), so the grouping changes no result."""
+    single = [[c] for c in range(len(trees))]
+    futures = [_futures(t) for t in trees]
+    if not futures or any(len(f) != 1 for f in futures):
+        return single
+    futures = [f[0] for f in futures]
+    try:
+        client = futures[0].client
+        who_has = client.who_has(futures)
+        threads = client.nthreads()
+    except Exception:  # not a client that knows (or no longer): one per chunk
+        return single
+    held = {}
+    for c, f in enumerate(futures):
+        workers = who_has.get(f.key)
+        if not workers:
+            return single
+        held.setdefault(min(workers), []).append(c)
+    groups = []
+    for worker, chunks in held.items():
+        k = max(1, min(len(chunks), threads.get(worker, 1)))
+        groups += [chunks[j * len(chunks) // k:(j + 1) * len(chunks) // k]
+                   for j in range(k)]
+    return sorted(groups)
 
 
 def _climb(trees, blocks, plan, d, report, stage, traffic=None):
     """Climb the seed blocks on the chunk trees; the final blocks,
     persisted.
 
-    Per iteration and block: a task per chunk reads the block's step, and
-    one task adds their sums and makes the next step (_advance); the
+    Per iteration and block: a task per group of chunks (_groups) reads
+    the block's step, and one task adds their sums and makes the next step
+    (_advance); the
     block's state follows in a task beside that path (_fold), and so does
     its count of moving seeds, which the client learns an iteration late
     (_LAG)."""
@@ -661,6 +706,7 @@ def _climb(trees, blocks, plan, d, report, stage, traffic=None):
     live = list(dask.compute(*counts))  # seeds moving, as last learned
     total = sum(live)
     n_chunks = len(trees)
+    groups = _groups(trees)
     start = time.perf_counter()
     it = 0
     pending = []  # per iteration submitted and not yet learned: its counts
@@ -668,7 +714,7 @@ def _climb(trees, blocks, plan, d, report, stage, traffic=None):
     held = []
     try:
         if traffic is not None and total:
-            traffic.add(total, d, n_chunks)
+            traffic.add(total, d, n_chunks, len(groups))
         while True:
             active = [i for i, n in enumerate(live) if n]
             if active:
@@ -681,8 +727,9 @@ def _climb(trees, blocks, plan, d, report, stage, traffic=None):
                 # takes one step with no seeds): the client's round trip
                 # overlaps the workers' iteration
                 for i in active:
-                    parts = [delayed(_partial)(t, steps[i], plan) for t in trees]
-                    steps[i] = delayed(_advance)(steps[i], _reduce(parts), it, plan)
+                    outs = [delayed(_partials)(steps[i], plan, *[trees[c] for c in g])
+                            for g in groups]
+                    steps[i] = delayed(_advance)(steps[i], outs, groups, it, plan)
                     blocks[i] = delayed(_fold)(blocks[i], steps[i])
                     counts[i] = delayed(_count)(steps[i])
                 blocks, steps, counts = dask.persist(blocks, steps, counts)
@@ -696,7 +743,7 @@ def _climb(trees, blocks, plan, d, report, stage, traffic=None):
                 for (i, _), n in zip(learned, dask.compute(*[c for _, c in learned])):
                     live[i] = n
                 if traffic is not None and sum(live):
-                    traffic.add(sum(live), d, n_chunks, before)
+                    traffic.add(sum(live), d, n_chunks, len(groups), before)
                 if report is not None:
                     report(stage, total - sum(live), total, time.perf_counter() - start)
     except BaseException:

@@ -643,21 +643,31 @@ def test_cluster_same_as_one_machine_leaf_columns(client):
 
 
 class _InputSizes:
-    """A scheduler plugin recording, for every task sent to a worker, the
-    bytes of its inputs."""
+    """A scheduler plugin recording, for every task sent to a worker and by
+    task prefix, the largest bytes of its inputs, and of those that worker
+    did not hold (sent to it from others)."""
 
     name = "meanshift-input-sizes"
 
     def __init__(self):
         self.largest = {}
+        self.moved = {}
+        self.readers = {}
 
     def transition(self, key, start, finish, *args, **kwargs):
         if finish == "processing":
             ts = self.scheduler.tasks.get(key)
             if ts is not None:
-                size = sum(dep.nbytes for dep in ts.dependencies)
                 prefix = ts.prefix.name
+                size = sum(dep.nbytes for dep in ts.dependencies)
                 self.largest[prefix] = max(self.largest.get(prefix, 0), size)
+                moved = sum(dep.nbytes for dep in ts.dependencies
+                            if ts.processing_on not in (dep.who_has or ()))
+                self.moved[prefix] = max(self.moved.get(prefix, 0), moved)
+                if prefix == "partials":  # the tasks that read each step
+                    for dep in ts.dependencies:
+                        if dep.prefix.name in ("start", "advance"):
+                            self.readers[dep.key] = self.readers.get(dep.key, 0) + 1
 
     async def start(self, scheduler):
         self.scheduler = scheduler
@@ -673,7 +683,7 @@ def _install_plugin(dask_scheduler):
 
 def _read_plugin(dask_scheduler):
     plugin = dask_scheduler.plugins.pop(_InputSizes.name)
-    return plugin.largest
+    return plugin.largest, plugin.moved, plugin.readers
 
 
 @pytest.mark.slow
@@ -685,14 +695,48 @@ def test_no_task_receives_all_of_x(client):
         model = md.MeanShift(bandwidth=1.5, bin_seeding=True).fit(Xd)
         labels = model.labels_.sum(keepdims=True).compute()  # labels, not gathered
     finally:
-        largest = client.run_on_scheduler(_read_plugin)
+        largest, moved, readers = client.run_on_scheduler(_read_plugin)
     labels = model.labels_.compute()
     ref = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(X)
     np.testing.assert_array_equal(labels, ref.labels_)
-    assert "partial" in largest and "build" in largest
-    # the tree of one chunk is about its data and its nodes: far from X
-    assert max(largest.values()) < X.nbytes / 2, largest
-    assert largest["partial"] > X.nbytes / 16  # a tree was an input
+    assert "partials" in largest and "build" in largest
+    # the trees were inputs, read where they are: the step's task was sent
+    # the seeds only
+    assert largest["partials"] > X.nbytes / 16
+    assert moved["partials"] < X.nbytes / 64, moved
+    # one task per worker thread reads each step, not one per chunk
+    assert len(readers) > model.n_iter_
+    assert set(readers.values()) <= set(range(1, sum(client.nthreads().values()) + 1))
+    # no task was sent more than a chunk (a build that Dask's work stealing
+    # moved to another worker), far from X
+    assert max(moved.values()) <= X.nbytes / 8, moved
+
+
+@pytest.mark.slow
+def test_a_step_is_read_by_one_task_per_worker_thread():
+    """The chunks a worker holds are read by one task per thread of it and
+    iteration (_groups): here 8 chunks on one worker of 3 threads, so 3
+    tasks read each step; the sums still add in chunk order, so the result
+    is one machine's, bit for bit."""
+    X = dyadic_blobs(8000, seed=4)
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=3, processes=False,
+        dashboard_address=None, worker_dashboard_address=None,
+    )
+    try:
+        with distributed.Client(cluster, set_as_default=False) as c, \
+                dask.config.set(scheduler=c):
+            c.run_on_scheduler(_install_plugin)
+            try:
+                ours = md.MeanShift(bandwidth=1.5, bin_seeding=True).fit(chunked(X, 1000))
+            finally:
+                _, _, readers = c.run_on_scheduler(_read_plugin)
+    finally:
+        cluster.close()
+    ref = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(X)
+    assert_same_fit(ours, ref, exact=True)
+    assert len(readers) > ours.n_iter_
+    assert set(readers.values()) == {3}
 
 
 @pytest.mark.slow
@@ -709,14 +753,15 @@ def test_grid_no_task_receives_all_of_x_and_nothing_stays(client):
             Xd, sample_weight=da.from_array(w, chunks=5_000))
         model.labels_.sum(keepdims=True).compute()  # labels, not gathered
     finally:
-        largest = client.run_on_scheduler(_read_plugin)
+        largest, moved, _ = client.run_on_scheduler(_read_plugin)
     labels = model.labels_.compute()
     ref = meanshift.MeanShift(bandwidth=1.5, algorithm="grid",
                               label_by="attractor").fit(X, sample_weight=w)
     np.testing.assert_array_equal(labels, ref.labels_)
     np.testing.assert_array_equal(model.cluster_centers_, ref.cluster_centers_)
     assert "grid_block" in largest and "grid_merge" in largest
-    assert max(largest.values()) < X.nbytes / 2, largest
+    # at most a chunk and its weights (a build moved by work stealing)
+    assert max(moved.values()) <= (X.nbytes + w.nbytes) / 8, moved
     assert largest["grid_merge"] < X.nbytes / 16  # cells, not points
     assert wait_for_no_tasks(client), "the fit left tasks on the cluster"
     again = pickle.loads(pickle.dumps(model))
