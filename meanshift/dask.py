@@ -337,9 +337,9 @@ class _Step:
     (``stop_pos``, ``stop_totals``, ``it``).
 
     The next iteration needs only this, so it follows the step directly
-    (one task per chunk, then one that moves the seeds); the block's
-    state takes the stopped seeds in a task of its own (_fold), off that
-    path."""
+    (a task per group of chunks, then one that moves the seeds); the
+    block's state takes the stopped seeds in a task of its own (_fold),
+    off that path."""
 
     def __init__(self, moving, keep=None, stop_pos=None, stop_totals=None, it=-1):
         self.moving = moving
@@ -461,7 +461,6 @@ _LAG = 1
 # the chunks' partial results are added by a tree of this fan-in over the
 # chunks in chunk order (_added)
 _FAN_IN = 16
-
 
 
 def _bin_block(x, w, plan):
@@ -696,10 +695,9 @@ def _climb(trees, blocks, plan, d, report, stage, traffic=None):
 
     Per iteration and block: a task per group of chunks (_groups) reads
     the block's step, and one task adds their sums and makes the next step
-    (_advance); the
-    block's state follows in a task beside that path (_fold), and so does
-    its count of moving seeds, which the client learns an iteration late
-    (_LAG)."""
+    (_advance); the block's state follows in a task beside that path
+    (_fold), and so does its count of moving seeds, which the client
+    learns an iteration late (_LAG)."""
     steps = [delayed(_start)(b) for b in blocks]
     counts = [delayed(_count)(s) for s in steps]
     blocks, steps, counts = dask.persist(blocks, steps, counts)
