@@ -64,7 +64,8 @@ def main(argv=None):
 
     import meanshift
     import meanshift.dask as md
-    from meanshift import _core, _tree
+    from meanshift import _core
+    from meanshift._api import _climb_tree
     from compare import bin_data
 
     cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
@@ -99,10 +100,10 @@ def main(argv=None):
                         and np.allclose(model.cluster_centers_, ref.cluster_centers_,
                                         rtol=1e-12, atol=0))
                 traffic = model.bytes_per_iteration_
-                # per-chunk costs, on this process, one thread
+                # per-chunk costs, on this process, one thread: the tree a
+                # chunk's build task makes, one step of every seed on it
                 chunk = np.ascontiguousarray(X[:size])
-                t_build, tree = best_of(
-                    lambda: _tree.build_tree(chunk, leaf_size=16, n_threads=1), 1)
+                t_build, tree = best_of(lambda: _climb_tree(chunk, None, "flat", 1), 1)
                 seeds = meanshift.get_bin_seeds(X, bw).astype(np.float64)
                 t_step, _ = best_of(
                     lambda tree=tree: _core.ball_sums(tree, seeds, bandwidth=bw, n_threads=1,
