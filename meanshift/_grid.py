@@ -43,7 +43,7 @@ import warnings
 import numpy as np
 
 from . import _bins
-from ._api import (
+from ._work import (
     _assign,
     _end_table,
     _follow,

@@ -6,7 +6,7 @@ large is the largest (``finite_magnitude``).
 The fit and predict validate their input with scikit-learn's check_array
 but leave it the finite check, one pass over every value in one thread;
 this pass makes it in parallel, together with the magnitude the exact
-rescaling of extreme data needs (_api._range_exponent).  Where a value is
+rescaling of extreme data needs (_work._range_exponent).  Where a value is
 not finite, scikit-learn's own check then raises its own error."""
 
 from cython cimport floating

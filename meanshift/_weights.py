@@ -9,7 +9,7 @@ within 2**-200 to 2**200 are summed as given (bit for bit); beyond, every
 weight is scaled by one power of two towards 1 (exact), so that the
 kernels' weighted sums neither overflow nor lose the small weights' bits to
 float64's subnormal range.  Scaled, the weights span at most 2**-450 to
-2**450: with coordinates up to 2**500 (see _api._range_exponent) and up to
+2**450: with coordinates up to 2**500 (see _work._range_exponent) and up to
 2**40 points every weighted sum stays below 2**1000, and a weight times a
 coordinate of the bandwidth's order (at least 2**-500) stays a normal
 float.  Weights spanning more than 2**900 are refused.

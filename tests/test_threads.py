@@ -15,7 +15,7 @@ from specs.oracle import assert_bitwise_same
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds, mean_shift
-from meanshift import _api
+from meanshift import _api, _core
 
 N_JOBS = [1, 2, -1, -2, -100, None, np.int64(2)]
 # the values compared on every case; N_JOBS on a few
@@ -181,7 +181,7 @@ def test_n_jobs_zero_raises_like_sklearn():
 
 
 def _openmp_max_threads():
-    return _api._core.max_threads()
+    return _core.max_threads()
 
 
 def test_negative_n_jobs_follow_joblib():
@@ -202,7 +202,7 @@ def test_negative_n_jobs_follow_joblib():
 
 
 def test_effective_threads_honour_threadpool_limits():
-    if not _api._core.openmp_enabled():
+    if not _core.openmp_enabled():
         pytest.skip("meanshift was built without OpenMP")
     n_all = _api._effective_n_threads(None)
     with threadpool_limits(limits=1, user_api="openmp"):
@@ -216,7 +216,7 @@ def test_effective_threads_honour_threadpool_limits():
 def test_openmp_runtime_visible_to_threadpoolctl():
     # threadpool_limits can only cap meanshift's threads if threadpoolctl
     # sees the OpenMP runtime it is linked with
-    if not _api._core.openmp_enabled():
+    if not _core.openmp_enabled():
         pytest.skip("meanshift was built without OpenMP")
     assert any(info["user_api"] == "openmp" for info in threadpool_info())
 
