@@ -10,8 +10,8 @@ records when the peak came and how many trees it held then.
 
 By default each worker first runs a small meanshift task outside the
 measurement, as any worker has after its first fit: its one-time cost
-(importing meanshift, scikit-learn and SciPy, the kernels' thread pool) is
-printed apart.  ``--cold`` leaves that in the measurement.
+(importing meanshift's task modules, the kernels' thread pool) is printed
+apart.  ``--cold`` leaves that in the measurement.
 
     python benchmarks/dask_memory.py                       # 16M x 2, 32 chunks, 4 workers, 3 runs
     python benchmarks/dask_memory.py --n 4e6 --chunks 8 --workers 2 --runs 1 --cold
@@ -75,16 +75,17 @@ def _stop_sampler(dask_worker):
 
 
 def _warm():
-    """A worker's first meanshift task, outside the measurement."""
-    import meanshift.dask as md
-    from meanshift._api import _FitPlan
+    """What a worker's first meanshift tasks load, outside the measurement:
+    the modules the tasks come from and the kernels' thread pool."""
+    from meanshift import _dask_tasks as tasks
+    from meanshift._work import _FitPlan
 
     x = np.random.default_rng(0).standard_normal((50_000, 2))
     plan = _FitPlan(x.dtype, x.dtype, "flat", 300)
     plan.given(1.0)
-    tree = md._build(x, None, plan)
-    md._partial(tree, md._Step(x[:100].copy()), plan)
-    md._nearest_labels(x, x[:3].copy(), plan, True, 1)
+    tree = tasks._build(x, None, plan)
+    tasks._partial(tree, tasks._Step(x[:100].copy()), plan)
+    tasks._nearest_labels(x, x[:3].copy(), plan, True, 1)
     return _status()["VmRSS"]
 
 

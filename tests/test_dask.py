@@ -471,6 +471,105 @@ def test_import_meanshift_does_not_import_dask(tmp_path):
     assert out.stdout.split() == ["False", "False"]
 
 
+_WORKER_CODE = """
+import sys
+import numpy as np
+from meanshift import _dask_tasks as t
+from meanshift._work import _FitPlan
+
+x = np.random.default_rng(0).normal(size=(3000, 2))
+w = np.ones(len(x))
+for kernel in ("flat", "gaussian"):
+    plan = _FitPlan(x.dtype, x.dtype, kernel)
+    plan.given(0.5)
+    tree = t._build(x, w, plan)
+    t._stats(tree)
+    seeds = t._point_seeds(x[:50], None, plan)
+    step = t._start(seeds)
+    step = t._advance(step, [t._partials(step, plan, tree, tree)], [[0, 1]], 0, plan)
+    block = t._fold(seeds, step)
+    t._unique_centers(block, x.dtype)
+    t._nearest_labels(x, x[:3].copy(), plan, True, 1)
+    t._merge_cells(t._bin_block(x[:1500], None, plan), t._bin_block(x[1500:], None, plan))
+    t._grid_merge(t._grid_block(x[:1500], w[:1500], plan, 0.2),
+                  t._grid_block(x[1500:], w[1500:], plan, 0.2))
+    t._chunk(x.astype(np.float32), plan)
+    t._chunk(np.arange(12).reshape(6, 2), plan)
+print("sklearn" in sys.modules, "scipy" in sys.modules)
+"""
+
+
+def test_worker_tasks_do_not_import_scikit_learn(tmp_path):
+    """A worker runs a fit's tasks with meanshift._dask_tasks, _work, _grid
+    and the kernels: scikit-learn and SciPy (about 120 MiB a worker
+    process) stay out."""
+    out = subprocess.run([sys.executable, "-c", _WORKER_CODE], capture_output=True,
+                         text=True, check=True, cwd=tmp_path)
+    assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.arange(12.0).reshape(6, 2),
+    lambda: np.arange(12, dtype=np.float32).reshape(4, 3),
+    lambda: np.arange(12).reshape(6, 2),
+    lambda: np.arange(12, dtype=np.uint8).reshape(6, 2),
+    lambda: (np.arange(12) % 2 == 0).reshape(6, 2),
+    lambda: np.arange(12, dtype=np.float16).reshape(6, 2),
+    lambda: np.arange(12.0).reshape(6, 2).astype(">f8"),
+    lambda: np.asfortranarray(np.arange(12.0).reshape(6, 2)),
+    lambda: np.zeros((0, 2)),
+    lambda: np.zeros((3, 0)),
+    lambda: np.arange(6.0),
+    lambda: np.arange(12.0).reshape(6, 2).astype(object),
+    lambda: np.arange(12.0).reshape(6, 2) + 1j,
+    lambda: np.array([[1.0, np.nan], [2.0, 3.0]]),
+    lambda: np.array([[1.0, 2.0], [np.inf, 3.0]], dtype=np.float32),
+    lambda: np.array([[1.0, 2.0], [3.0, -np.inf]]),
+], ids=["f64", "f32", "int", "uint8", "bool", "f16", "big-endian", "fortran",
+        "no-rows", "no-columns", "1-D", "object", "complex", "nan", "inf-f32", "-inf"])
+def test_chunk_check_is_check_array(make):
+    """A chunk that skips scikit-learn's check_array on the worker (numeric,
+    2-D, finite) comes out as through it; any other gets check_array's own
+    result or error."""
+    from sklearn.utils import check_array
+
+    from meanshift import _dask_tasks
+    from meanshift._work import _as_float
+
+    x = make()
+    plan = meanshift._work._FitPlan(np.float64, np.float64)
+    try:
+        expected = _as_float(check_array(x, dtype=None, ensure_min_samples=0,
+                                         ensure_2d=True, input_name="X"))
+    except ValueError as e:
+        with pytest.raises(ValueError) as ours:
+            _dask_tasks._chunk(x, plan)
+        assert str(ours.value) == str(e)
+        return
+    got = _dask_tasks._chunk(x, plan)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, expected.astype(np.float64))
+
+
+@pytest.mark.slow
+def test_fresh_workers_fit_without_scikit_learn():
+    """On workers that never ran anything else, bin-seeded, attractor and
+    grid fits (and their labels) leave scikit-learn out of the workers.
+    (SciPy comes with dask.array, which the chunks' own tasks import.)"""
+    X = dyadic_blobs(4000, seed=2)
+    with own_cluster(2, 1, processes=True) as c:
+        Xd = chunked(X, 1000)
+        for params in (dict(bandwidth=1.5, bin_seeding=True),
+                       dict(bandwidth=1.5, bin_seeding=True, label_by="attractor"),
+                       dict(bandwidth=1.5, algorithm="grid", label_by="attractor")):
+            model = md.MeanShift(**params).fit(Xd)
+            ref = meanshift.MeanShift(**params).fit(X)
+            np.testing.assert_array_equal(model.labels_.compute(), ref.labels_)
+        loaded = c.run(lambda: "sklearn" in sys.modules)
+        del model
+    assert not any(loaded.values()), loaded
+
+
 def _first_line(error):
     return str(error.value).splitlines()[0]
 
@@ -554,6 +653,22 @@ def client():
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
+
+
+@contextlib.contextmanager
+def own_cluster(n_workers, threads_per_worker, processes):
+    """A LocalCluster of this test's own, its client the scheduler of the
+    block (the module's client stays the default), closed at the end."""
+    cluster = distributed.LocalCluster(
+        n_workers=n_workers, threads_per_worker=threads_per_worker,
+        processes=processes, dashboard_address=None, worker_dashboard_address=None,
+    )
+    try:
+        with distributed.Client(cluster, set_as_default=False) as c, \
+                dask.config.set(scheduler=c):
+            yield c
+    finally:
+        cluster.close()
 
 
 def _scheduler_tasks(dask_scheduler):
@@ -719,20 +834,12 @@ def test_a_step_is_read_by_one_task_per_worker_thread():
     tasks read each step; the sums still add in chunk order, so the result
     is one machine's, bit for bit."""
     X = dyadic_blobs(8000, seed=4)
-    cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=3, processes=False,
-        dashboard_address=None, worker_dashboard_address=None,
-    )
-    try:
-        with distributed.Client(cluster, set_as_default=False) as c, \
-                dask.config.set(scheduler=c):
-            c.run_on_scheduler(_install_plugin)
-            try:
-                ours = md.MeanShift(bandwidth=1.5, bin_seeding=True).fit(chunked(X, 1000))
-            finally:
-                _, _, readers = c.run_on_scheduler(_read_plugin)
-    finally:
-        cluster.close()
+    with own_cluster(1, 3, processes=False) as c:
+        c.run_on_scheduler(_install_plugin)
+        try:
+            ours = md.MeanShift(bandwidth=1.5, bin_seeding=True).fit(chunked(X, 1000))
+        finally:
+            _, _, readers = c.run_on_scheduler(_read_plugin)
     ref = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(X)
     assert_same_fit(ours, ref, exact=True)
     assert len(readers) > ours.n_iter_
