@@ -4,7 +4,7 @@ the graphs).
 
 This module, :mod:`meanshift._work`, :mod:`meanshift._grid` and the
 compiled kernels are all a worker imports for a fit: not scikit-learn
-(about 110 MiB and a second per worker process), unless a chunk needs
+(about 115 MiB and a second per worker process), unless a chunk needs
 scikit-learn's own check (a dtype other than integer, boolean, float32
 or float64, or a value that is not finite: its error message).  The
 classes and functions here are reached through :mod:`meanshift.dask` too.

@@ -6,7 +6,7 @@ centers), shared by :mod:`meanshift._api` (the estimator, on
 scikit-learn's base classes) and by :mod:`meanshift.dask`.  A Dask worker
 runs a fit's tasks with :mod:`meanshift._dask_tasks`, this module,
 :mod:`meanshift._grid` and the compiled kernels alone: it never imports
-scikit-learn, which would add about 110 MiB and a second to each worker
+scikit-learn, which would add about 115 MiB and a second to each worker
 process.
 """
 
