@@ -1037,7 +1037,8 @@ def _grid_cell_size(plan, resolution, bandwidth):
 
 
 # ---------------------------------------------------------------------------
-# What both drivers share: the plan of a fit, its climbs and its finishing
+# What predict of an attractor model climbs on (the plan of a fit, its
+# climbs and its finishing, which both drivers share: meanshift._work)
 # ---------------------------------------------------------------------------
 
 

@@ -265,6 +265,11 @@ def _bin_cells(X, bin_size, n_threads, weights=None, float16=False):
     )
 
 
+# ---------------------------------------------------------------------------
+# What both drivers share: the plan of a fit, its climbs and its finishing
+# ---------------------------------------------------------------------------
+
+
 def _as_f64(a):
     return np.ascontiguousarray(a, dtype=np.float64)
 
