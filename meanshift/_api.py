@@ -682,7 +682,9 @@ class MeanShift(ClusterMixin, BaseEstimator):
         approximation** of every point a seed with attractor basins, at
         about the cost of bin seeding.  The points are binned on a grid of
         cells of side ``bandwidth / grid_resolution`` (x is in the cell
-        ``floor(x / side)``), and each occupied cell has one seed, the
+        ``floor(x / side)``; where ``|x| >= 2**53 side``, a cell finer than
+        the floats at x, each value is a cell of its own, so that far
+        points never share one), and each occupied cell has one seed, the
         (weighted) mean of its points.  Every seed takes one exact step on
         all the data; a seed whose step lands in another cell with a seed
         hands over to that cell (circles of hand-overs are cut at their
@@ -898,7 +900,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         from . import _grid
 
         tree = trees.pop()
-        cell_size = _grid_cell_size(plan, self.grid_resolution, self.bandwidth)
+        cell_size = _grid.cell_side(plan, self.grid_resolution)
         cells, cell_of = _grid.cells_of(X, cell_size, n_threads, weights)
         _grid.warn_if_unpaid(len(cells), X.shape[0], self.grid_resolution)
         mark("seeds")
@@ -1019,21 +1021,6 @@ class MeanShift(ClusterMixin, BaseEstimator):
         tree = _climb_tree(state.X, state.weights, plan.kernel, n_threads)
         climb = _Climber(tree, plan, n_threads, reporter(self.verbose))
         return _follow(climb, X, np.arange(len(X)), centers, state.ends, n_threads)
-
-
-def _grid_cell_size(plan, resolution, bandwidth):
-    """The side of the cells of algorithm="grid": the (scaled) bandwidth
-    divided by grid_resolution, in float64 (``bandwidth``: as the caller
-    gave it, or None)."""
-    cell_size = plan.bandwidth / float(resolution)
-    if not cell_size > 0:
-        shown = plan.shown_bandwidth if bandwidth is None else bandwidth
-        raise ValueError(
-            f"grid_resolution={resolution!r} makes the cells of "
-            f"bandwidth={shown!r} smaller than float64 holds at the scale of "
-            "X: lower grid_resolution."
-        )
-    return cell_size
 
 
 # ---------------------------------------------------------------------------

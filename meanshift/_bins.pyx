@@ -7,7 +7,7 @@ the cells come in order of first appearance whatever the threads."""
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport floor, rint, rintf
+from libc.math cimport fabs, floor, ldexp, rint, rintf
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memset
@@ -211,7 +211,7 @@ def _bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
     cdef CellMap* maps = <CellMap*>malloc(n_chunks * sizeof(CellMap))
     cdef int* status = <int*>malloc(n_chunks * sizeof(int))
     cdef CellMap total
-    cdef int failed = 0
+    cdef int failed = 0, fine = 0
     if maps == NULL or status == NULL:
         free(maps)
         free(status)
@@ -271,21 +271,39 @@ ctypedef fused index_t:
     int64_t
 
 
+# from |x| >= 2**53 * cell a cell is finer than the floats at x (their
+# spacing is at least 2**-52 |x|): it holds x's value alone
+cdef int _FINE_EXPONENT = 53
+
+
 cdef int _grid_chunk(const floating[:, :] X, intp lo, intp hi, double cell,
-                     CellMap* m, index_t* local) noexcept nogil:
+                     bint wide, CellMap* m, index_t* local) noexcept nogil:
     """The cells of rows lo..hi in m (their counts), each row's cell in m
-    in local[i]."""
+    in local[i].  Narrow keys (``wide`` false): 1 when a coordinate lies
+    where the cells are finer than the floats (the keys must be wide)."""
     cdef intp d = X.shape[1], i, k, c
-    cdef double* key = <double*>malloc(d * sizeof(double))
+    cdef intp width = 2 * d if wide else d
+    cdef double v, fine = ldexp(cell, _FINE_EXPONENT)
+    cdef double* key = <double*>malloc(width * sizeof(double))
     if key == NULL:
         return -1
-    if _map_init(m, d) != 0:
+    if _map_init(m, width) != 0:
         free(key)
         return -1
     for i in range(lo, hi):
         for k in range(d):
-            key[k] = floor(<double>X[i, k] / cell) + 0.0
-        c = _map_slot(m, key, _hash_key(key, d))
+            v = <double>X[i, k]
+            if fabs(v) >= fine:  # a cell holds this value alone
+                if not wide:
+                    free(key)
+                    return 1
+                key[k] = v + 0.0
+                key[d + k] = 1.0
+            else:
+                key[k] = floor(v / cell) + 0.0
+                if wide:
+                    key[d + k] = 0.0
+        c = _map_slot(m, key, _hash_key(key, width))
         if c < 0:
             free(key)
             return -1
@@ -333,13 +351,22 @@ cdef void _grid_sums(const floating[:, :] X, const double* w, const index_t* per
     wsum[0] = total
 
 
-def grid_cells(X, *, double cell_size, int n_threads=1, weights=None):
-    """The occupied cells of a grid of side ``cell_size``: a row x is in
-    the cell ``floor(x / cell_size)`` (per coordinate, in float64), the
-    cells in order of first appearance.
+def grid_cells(X, *, double cell_size, int n_threads=1, weights=None, bint wide=False):
+    """The occupied cells of a grid of side ``cell_size`` (0 or more): a
+    row x is in the cell ``floor(x / cell_size)`` (per coordinate, in
+    float64), the cells in order of first appearance.
+
+    Where ``|x| >= 2**53 * cell_size`` (cell_size 0 included) the cells are
+    finer than the floats: each holds one value at most, and the key of
+    the coordinate is the value itself.  Narrow keys (``wide`` false) are
+    the cells' indices alone; they cannot tell such a value from an index,
+    so with narrow keys such a coordinate returns None (ask for wide keys).
+    Wide keys hold ``2 * d`` columns: the coordinates' keys (an index or a
+    value), then for each whether it is a value (1.0) or an index (0.0);
+    where no coordinate is a value they are the narrow keys and zeros.
 
     Returns ``(keys, counts, wsum, sums, plain, cell_of)``: the cells
-    (float64, integer values), their numbers of rows, their weights (the
+    (float64, their keys), their numbers of rows, their weights (the
     sums of their rows' weights; the counts without weights), the sums of
     their rows' coordinates times their weights, the plain sums of their
     rows' coordinates (None without weights: the same as ``sums``), all
@@ -351,15 +378,16 @@ def grid_cells(X, *, double cell_size, int n_threads=1, weights=None):
     dtype = np.int32 if n < 2**31 else np.int64
     cell_of = np.empty(n, dtype=dtype)
     cells = _grid_cells(aligned(X), cell_size, n_threads, aligned(weights), cell_of,
-                        np.empty(n, dtype=dtype))
-    return (*cells, cell_of)
+                        np.empty(n, dtype=dtype), wide)
+    return None if cells is None else (*cells, cell_of)
 
 
 def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights,
-                index_t[::1] cell_of, index_t[::1] perm):
+                index_t[::1] cell_of, index_t[::1] perm, bint wide=False):
     cdef index_t* local = NULL
     cdef index_t* pp = NULL
     cdef intp n = X.shape[0], d = X.shape[1], c, g, j, k, m, n_chunks
+    cdef intp width = 2 * d if wide else d
     cdef const double[::1] wv
     cdef const double* w = NULL
     if weights is not None:
@@ -368,8 +396,8 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
             raise ValueError("weights must hold one value per row")
         if n:
             w = &wv[0]
-    if not cell_size > 0:
-        raise ValueError("cell_size must be positive")
+    if not cell_size >= 0:
+        raise ValueError("cell_size must be 0 or more")
     n_chunks = n_threads if n >= 4096 * n_threads else 1
     if n_chunks < 1:
         n_chunks = 1
@@ -385,7 +413,7 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
     cdef intp** cursor = <intp**>malloc(n_chunks * sizeof(intp*))
     cdef intp* start = NULL
     cdef CellMap total
-    cdef int failed = 0
+    cdef int failed = 0, fine = 0
     if maps == NULL or status == NULL or to_global == NULL or cursor == NULL:
         free(maps)
         free(status)
@@ -403,12 +431,16 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
                         num_threads=n_threads):
             status[c] = _grid_chunk(X, (n * c) // n_chunks,
                                     (n * (c + 1)) // n_chunks,
-                                    cell_size, &maps[c], local)
+                                    cell_size, wide, &maps[c], local)
         region_end(t0)
         for c in range(n_chunks):
-            if status[c] != 0:
+            if status[c] == 1:
+                fine = 1
+            elif status[c] != 0:
                 failed = 1
-        if not failed and _map_init(&total, d) != 0:
+        if fine:
+            failed = 1
+        if not failed and _map_init(&total, width) != 0:
             failed = 1
         # the chunks' cells into one map, in chunk order (so in order of
         # first appearance); a chunk's rows of a cell follow those of the
@@ -421,7 +453,7 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
                     failed = 1
                     break
                 for j in range(maps[c].n_cells):
-                    g = _map_slot(&total, maps[c].keys + j * d, maps[c].hashes[j])
+                    g = _map_slot(&total, maps[c].keys + j * width, maps[c].hashes[j])
                     if g < 0:
                         failed = 1
                         break
@@ -457,9 +489,11 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
     if failed:
         free(start)
         _map_free(&total)
+        if fine:
+            return None
         raise MemoryError("grid_cells: out of memory")
     m = total.n_cells
-    keys_arr = np.empty((m, d), dtype=np.float64)
+    keys_arr = np.empty((m, width), dtype=np.float64)
     counts_arr = np.empty(m, dtype=np.intp)
     wsum_arr = np.empty(m, dtype=np.float64)
     sums_arr = np.empty((m, d), dtype=np.float64)
@@ -474,15 +508,15 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
         plain = plain_arr
         plain_p = &plain[0, 0]
     cdef double* sums_p = &sums[0, 0] if m and d else NULL
-    cdef double* keys_p = &keys[0, 0] if m and d else NULL
+    cdef double* keys_p = &keys[0, 0] if m and width else NULL
     cdef double* wsum_p = &wsum[0] if m else NULL
     with nogil:
         t0 = region_begin()
         for g in prange(m, schedule='dynamic', chunksize=64,
                         num_threads=n_threads if m >= 1024 else 1):
             counts[g] = start[g + 1] - start[g]
-            for k in range(d):
-                keys_p[g * d + k] = total.keys[g * d + k]
+            for k in range(width):
+                keys_p[g * width + k] = total.keys[g * width + k]
             _grid_sums(X, w, pp, start[g], start[g + 1], wsum_p + g,
                        sums_p + g * d,
                        plain_p + g * d if plain_p != NULL else NULL)

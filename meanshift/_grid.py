@@ -2,9 +2,12 @@
 :class:`meanshift.MeanShift` and :class:`meanshift.dask.MeanShift`.
 
 The rule.  With ``s = bandwidth / grid_resolution`` (float64), a point x
-lies in the cell ``floor(x / s)`` (per coordinate, float64).  Each
-occupied cell of positive weight has one seed: the mean of its points
-(weighted by their sample weights).
+lies in the cell ``floor(x / s)`` (per coordinate, float64).  Where
+``|x| >= 2**53 s`` (points far apart on the scale of the bandwidth, or
+``s = 0``) the cells are finer than the floats at x: a cell holds one
+value at most, and that value is the cell (no index, which could
+overflow, is computed there).  Each occupied cell of positive weight has
+one seed: the mean of its points (weighted by their sample weights).
 
 1. Every seed takes one step of the exact mean shift, on all the data.
 2. A seed whose step lands in another cell that has a seed hands over to
@@ -60,11 +63,12 @@ _WARN_MIN_POINTS = 10_000
 
 class Cells:
     """The occupied cells of a grid and their sums (see the module
-    docstring): ``keys`` (float64 cell indices, one row per cell, in order
-    of first appearance), ``counts`` (points), ``wsum`` (their weights;
-    the counts without weights), ``sums`` (of their coordinates times
-    their weights) and ``plain`` (of their coordinates; None without
-    weights, where it is ``sums``); ``cell_size``, the side of the cells."""
+    docstring): ``keys`` (float64, one row per cell, in order of first
+    appearance: see :func:`cell_keys`), ``counts`` (points), ``wsum``
+    (their weights; the counts without weights), ``sums`` (of their
+    coordinates times their weights) and ``plain`` (of their coordinates;
+    None without weights, where it is ``sums``); ``cell_size``, the side
+    of the cells."""
 
     def __init__(self, keys, counts, wsum, sums, plain=None, cell_size=None):
         self.cell_size = cell_size
@@ -88,16 +92,66 @@ class Cells:
                 means[~positive] = plain[~positive]
         return np.ascontiguousarray(means)
 
+    @property
+    def wide(self):
+        """Whether the keys are wide (some cell holds a value, not an
+        index: :func:`cell_keys`)."""
+        return self.keys.shape[1] == 2 * self.sums.shape[1]
+
+    def widened(self):
+        """The same cells with wide keys."""
+        if self.wide:
+            return self
+        return Cells(_widen(self.keys), self.counts, self.wsum, self.sums,
+                     self.plain, self.cell_size)
+
+    def keys_of(self, X):
+        """The keys of the cells of the rows of X, as these cells' keys
+        (a row in none of them finds no key among them)."""
+        return cell_keys(X, self.cell_size, self.wide)
+
+
+def cell_keys(X, cell_size, wide):
+    """The keys of the cells of the rows of X (numpy's arithmetic, the
+    same as :func:`meanshift._bins.grid_cells`'s): per coordinate
+    ``floor(x / cell_size)``; ``wide``, then per coordinate whether the
+    key is the value itself (1.0: ``|x| >= 2**53 cell_size``, where a cell
+    holds one value at most) or that index (0.0).  Narrow keys of such a
+    value are whatever the division gives (an index, or inf): no cell of
+    a grid with narrow keys holds it."""
+    X = X.astype(np.float64, copy=False)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        keys = np.floor(X / cell_size) + 0.0
+    if not wide:
+        return keys
+    value = np.abs(X) >= np.ldexp(cell_size, 53)
+    keys[value] = X[value] + 0.0
+    return np.hstack([keys, value.astype(np.float64)])
+
+
+def _widen(keys):
+    """Narrow keys as wide ones (every coordinate an index)."""
+    return np.hstack([keys, np.zeros_like(keys)])
+
+
+def cell_side(plan, resolution):
+    """The side of the cells, scaled as the plan's X: its bandwidth over
+    ``resolution`` in float64 (0 where that underflows, or for a bandwidth
+    of 0: every value then a cell of its own)."""
+    return plan.bandwidth / float(resolution)
+
 
 def cells_of(X, cell_size, n_threads, weights=None):
     """The grid cells of the rows of X (a float array) and each row's cell
-    (its index in the cells)."""
-    keys, counts, wsum, sums, plain, cell_of = _bins.grid_cells(
-        X,
-        cell_size=cell_size,
-        n_threads=_threads_for(n_threads, 20 * X.shape[0] * X.shape[1]),
-        weights=weights,
-    )
+    (its index in the cells): with narrow keys, or wide ones where some
+    cell holds a value (:func:`cell_keys`)."""
+    n_threads = _threads_for(n_threads, 20 * X.shape[0] * X.shape[1])
+    found = _bins.grid_cells(X, cell_size=cell_size, n_threads=n_threads,
+                             weights=weights)
+    if found is None:  # cells finer than the floats somewhere
+        found = _bins.grid_cells(X, cell_size=cell_size, n_threads=n_threads,
+                                 weights=weights, wide=True)
+    keys, counts, wsum, sums, plain, cell_of = found
     return Cells(keys, counts, wsum, sums, plain, cell_size), cell_of
 
 
@@ -113,6 +167,8 @@ def merge(parts):
     parts = [p for p in parts if p is not None and len(p)]
     if not parts:
         return None
+    if any(p.wide for p in parts):  # wide keys for all, if for any
+        parts = [p.widened() for p in parts]
     if len(parts) == 1:
         return parts[0]
     keys = np.concatenate([p.keys for p in parts])
@@ -122,7 +178,7 @@ def merge(parts):
     group = np.empty_like(order)
     group[order] = np.arange(len(order))
     group = group[inv]
-    m, d = len(order), keys.shape[1]
+    m, d = len(order), parts[0].sums.shape[1]
 
     def add(name, shape):
         out = np.zeros(shape)
@@ -185,8 +241,8 @@ class Fit:
         one_step.max_iter = 0
         steps, step_totals, _ = _in_order(climber(one_step), rank)(seeds, stage="steps")
         # 2. where each lands: the index of another seeded cell, or -1
-        lands = _lookup(_rows_as_keys(cells.keys[seeded]), _rows_as_keys(
-            np.floor(steps.astype(np.float64) / cells.cell_size) + 0.0))
+        lands = _lookup(_rows_as_keys(cells.keys[seeded]),
+                        _rows_as_keys(cells.keys_of(steps)))
         lands[(lands == np.arange(len(seeds))) | ~(step_totals > 0)] = -1
         climbs_on = _ends_of_handovers(lands)
         # 3. the climbs on, whole
@@ -284,6 +340,7 @@ class Attractor:
     def __init__(self, plan, cell_size, cells, fit):
         self.plan = plan
         self.cell_size = cell_size
+        self.wide = cells.wide
         keys = _rows_as_keys(cells.keys)
         order = np.argsort(keys, kind="stable")
         self.keys = keys[order].copy()
@@ -292,8 +349,7 @@ class Attractor:
     def cluster_of_cells(self, X):
         """The training cluster of the cell of each row of X (scaled as
         the training data), -1 for a cell the training data left empty."""
-        keys = np.floor(X.astype(np.float64, copy=False) / self.cell_size) + 0.0
-        found = _rows_as_keys(keys)
+        found = _rows_as_keys(cell_keys(X, self.cell_size, self.wide))
         out = np.full(len(X), -1, dtype=np.intp)
         if len(self.keys) and len(found):
             at = np.minimum(np.searchsorted(self.keys, found), len(self.keys) - 1)

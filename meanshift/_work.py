@@ -198,6 +198,13 @@ def _unscale(x, k):
         return math.inf
 
 
+def _shown(x):
+    """A bandwidth in a message: as scikit-learn's ``%f`` where that shows
+    its digits (0.1 to 1e15), else in six significant digits (never
+    ``0.000000`` for a tiny one)."""
+    return "%f" % x if 0.1 <= x < 1e15 else "%.6g" % x
+
+
 def _ldexp(x, k):
     """x * 2**k for a positive x, exact where it is representable, else the
     largest float (a bandwidth far beyond the data's extent) or the
@@ -374,9 +381,9 @@ class _FitPlan:
 
     def no_point_error(self):
         return ValueError(
-            "No point was within bandwidth=%f of any seed. Try a different "
-            "seeding strategy or increase the bandwidth."
-            % _unscale(self.bandwidth, -self.k)
+            f"No point was within bandwidth={_shown(self.shown_bandwidth)} of "
+            "any seed. Try a different seeding strategy or increase the "
+            "bandwidth."
         )
 
     def centers_out(self, centers):

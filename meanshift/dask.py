@@ -74,7 +74,6 @@ from ._api import (
     _estimate_bandwidth,
     _FitPlan,
     _end_table,
-    _grid_cell_size,
     _merge_centers,
     _range_exponent,
     _unscale,
@@ -617,7 +616,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
         """The rest of fit with algorithm="grid" (see meanshift._grid): the
         chunks' cells merged, their seeds climbed on the chunk trees,
         labels through the cells; the trees are released at the end."""
-        cell_size = _grid_cell_size(plan, self.grid_resolution, self.bandwidth)
+        cell_size = _grid.cell_side(plan, self.grid_resolution)
         cells = _grid_cells(xs, ws, plan, cell_size)
         _grid.warn_if_unpaid(len(cells), X.shape[0], self.grid_resolution)
         traffic = _Traffic()

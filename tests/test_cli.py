@@ -1768,6 +1768,19 @@ def test_algorithm_grid_is_named_an_approximation(tmp_path, label_by):
     assert "algorithm   exact" in out
 
 
+def test_algorithm_grid_far_points_keep_their_own_clusters(tmp_path):
+    # cells whose indices pass float64's range (1e300 over cells of 3e-10)
+    rng = np.random.default_rng(0)
+    F = np.r_[rng.normal(0, 1e-9, (200, 1)), [[1e300], [1e300], [2e300], [2e300]]]
+    (tmp_path / "far.csv").write_bytes(text(F, ",", ["a"]))
+    rc, out, err = run_cli(["cluster", "far.csv", "--bandwidth", "1e-9", "--algorithm",
+                            "grid", "--header", "--labels", "l.npy"], tmp_path)
+    assert rc == 0 and err == "", err
+    assert re.search(r"^clusters    3$", out, re.M), out
+    exact = MeanShift(bandwidth=1e-9).fit(F)
+    assert_array_equal(np.load(tmp_path / "l.npy"), exact.labels_)
+
+
 def test_algorithm_grid_refuses_bin_seeding(tmp_path):
     (tmp_path / "data.csv").write_bytes(text(X, ",", NAMES))
     for cmd in (["cluster", "data.csv"], ["demo"]):

@@ -268,6 +268,21 @@ def test_huge_magnitudes_are_scaled_exactly(sync):
     assert_same_fit(ours, ref)
 
 
+@pytest.mark.parametrize("label_by", ["nearest", "attractor"])
+def test_grid_far_points_keep_their_own_clusters(sync, label_by):
+    # the cells of the far points lie beyond float64's indices: one
+    # chunk's cells hold values, and every chunk's keys follow
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1e-9, (200, 1)), [[1e300], [1e300], [2e300], [2e300]]]
+    params = dict(bandwidth=1e-9, algorithm="grid", label_by=label_by)
+    ref = meanshift.MeanShift(**params).fit(X)
+    assert len(ref.cluster_centers_) == 3
+    ours = md.MeanShift(**params).fit(chunked(X, 50))
+    assert_same_fit(ours, ref, exact=False)
+    new = np.array([[1e300], [2e300], [1.2e300], [0.0]])
+    np.testing.assert_array_equal(ours.predict(chunked(new, 2)).compute(), [2, 1, 2, 0])
+
+
 @pytest.mark.slow
 def test_deterministic_for_a_chunking(sync):
     X, _ = make_blobs(700, centers=4, random_state=2)

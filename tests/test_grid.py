@@ -1,8 +1,9 @@
 """The approximate grid mode, ``algorithm="grid"`` (meanshift._grid).
 
 The oracle is a plain numpy reference of the documented rule, written
-here: the cells by ``np.floor(X / (bandwidth / grid_resolution))`` and
-``np.unique``, each cell's (weighted) mean summed in row order by
+here: the cells by ``np.floor(X / (bandwidth / grid_resolution))`` (the
+value itself where the cells are finer than the floats, ``|x| >= 2**53``
+cells) and ``np.unique``, each cell's (weighted) mean summed in row order by
 ``np.add.at``, the seeds' first steps and the climbs on by the numpy
 reference of mean shift (``specs.reference``, itself checked against
 scikit-learn), the hand-overs followed one by one in a plain loop, each
@@ -50,12 +51,23 @@ def weights_of(kind, n, seed=0):
 # ---------------------------------------------------------------------------
 
 
+def reference_keys(X, side):
+    """Each row's cell: per coordinate (the cell's index floor(x / side),
+    or the value itself where |x| >= 2**53 side, a cell finer than the
+    floats there; and which of the two it is)."""
+    X = np.asarray(X, np.float64)
+    value = np.abs(X) >= side * 2.0**53
+    with np.errstate(all="ignore"):  # the indices not taken
+        index = np.floor(X / side) + 0.0
+    return np.hstack([np.where(value, X + 0.0, index), value])
+
+
 def reference_cells(X, bandwidth, resolution, weights):
     """(cell of each row, cell keys, cell positions, cell weights), the
     cells in order of first appearance; a cell's position is the weighted
     mean of its points, or their plain mean where they all weigh 0."""
     side = float(bandwidth) / float(resolution)
-    keys = np.floor(X.astype(np.float64) / side) + 0.0
+    keys = reference_keys(X, side)
     _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
@@ -82,12 +94,16 @@ def hand_overs(X, bandwidth, resolution, keys, seeds, steps, alive):
     the seed each seed's hand-overs lead to)."""
     side = float(bandwidth) / float(resolution)
     index = {tuple(k): j for j, k in enumerate(keys)}
-    q = np.asarray(steps, np.float64) / side
+    steps = np.asarray(steps, np.float64)
+    with np.errstate(all="ignore"):
+        q = steps / side
+        wall = np.abs(q - np.round(q))
     # a step within rounding of a cell's wall: ambiguous, choose other data
-    assert np.abs(q - np.round(q)).min(initial=1) > 1e-9, "a step on a cell wall"
+    indexed = np.abs(steps) < side * 2.0**53
+    assert wall[indexed].min(initial=1) > 1e-9, "a step on a cell wall"
     lands = []
-    for j, y in enumerate(q):
-        to = index.get(tuple(np.floor(y) + 0.0), -1)
+    for j, key in enumerate(reference_keys(steps, side)):
+        to = index.get(tuple(key), -1)
         lands.append(-1 if to == j or not alive[j] else to)
     root = []
     for j in range(len(seeds)):
@@ -361,11 +377,120 @@ def test_seeds_and_bin_seeding_do_not_apply():
         MeanShift(algorithm="grid", bin_seeding=True).fit(X)
 
 
-def test_cells_finer_than_float64_are_refused():
-    # X spans 1e300: the scaled bandwidth cannot be finer, nor its cells
-    X = np.array([[0.0], [1e300], [2.0]])
-    with pytest.raises(ValueError, match="grid_resolution=1e\\+300 .* bandwidth=1e-300"):
-        MeanShift(bandwidth=1e-300, algorithm="grid", grid_resolution=1e300).fit(X)
+def far_points():
+    """200 points within 1e-8 of 0 and two pairs near 1e300 and 2e300:
+    at bandwidth 1e-9 their cells' indices pass float64's range."""
+    rng = np.random.default_rng(0)
+    return np.r_[rng.normal(0, 1e-9, (200, 1)), [[1e300], [1e300], [2e300], [2e300]]]
+
+
+def assert_same_clusters(model, exact):
+    assert_array_equal(model.cluster_centers_, exact.cluster_centers_)
+    assert_array_equal(model.labels_, exact.labels_)
+
+
+@pytest.mark.parametrize("label_by", ["nearest", "attractor"])
+def test_far_points_keep_their_own_clusters(label_by):
+    # x / cell_size overflows for the far points: they must not share an
+    # infinite cell (whose mean no point is near) but keep their modes
+    X = far_points()
+    exact = MeanShift(bandwidth=1e-9, label_by=label_by).fit(X)
+    assert len(exact.cluster_centers_) == 3
+    assert_array_equal(exact.labels_[-4:], [2, 2, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning, among others
+        grid = MeanShift(bandwidth=1e-9, algorithm="grid", label_by=label_by).fit(X)
+        assert_same_clusters(grid, exact)
+        assert_array_equal(grid.predict(X), exact.labels_)
+        assert_array_equal(grid.predict([[1e300], [2e300], [1.2e300], [0.0]]), [2, 1, 2, 0])
+
+
+@pytest.mark.parametrize("resolution", [1e8, 1e200, 1e308])
+def test_cells_finer_than_the_floats_hold_one_value(resolution):
+    # cells of side down to 1e-308 around 10 and 20: from 1e200 on every
+    # value is a cell of its own
+    X = np.array([[10.0], [10.5], [20.0], [20.25], [10.5]]) + 1 / 7
+    exact = MeanShift(bandwidth=1.0, label_by="attractor").fit(X)
+    grid = MeanShift(bandwidth=1.0, algorithm="grid", grid_resolution=resolution,
+                     label_by="attractor").fit(X)
+    assert_same_clusters(grid, exact)
+    for got, expected in zip(grid_references(X, 1.0, resolution, label_by="attractor"),
+                             [(exact.cluster_centers_, exact.labels_)]):
+        assert_array_equal(got[0], expected[0])
+        assert_array_equal(got[1], expected[1])
+
+
+@pytest.mark.parametrize("bandwidth", [1e-320, 5e-324])
+@pytest.mark.parametrize("label_by", ["nearest", "attractor"])
+def test_subnormal_bandwidth_as_in_exact_mode(bandwidth, label_by):
+    # every point its own cluster, as in scikit-learn and the exact mode
+    X = np.random.default_rng(1).normal(size=(300, 2))
+    exact = MeanShift(bandwidth=bandwidth, label_by=label_by).fit(X)
+    assert len(exact.cluster_centers_) == len(X)
+    grid = MeanShift(bandwidth=bandwidth, algorithm="grid", label_by=label_by).fit(X)
+    assert_same_clusters(grid, exact)
+
+
+@pytest.mark.parametrize("X", [np.repeat([[0.0, 0.0], [5.0, 5.0]], 500, axis=0),
+                               np.array([[1.0, 2.0]])], ids=["two-values", "one-point"])
+@pytest.mark.parametrize("resolution", [3.0, 1e-300])
+def test_estimated_bandwidth_of_zero_as_in_exact_mode(X, resolution):
+    exact = MeanShift(label_by="attractor").fit(X)
+    assert exact.bandwidth_ == 0.0
+    grid = MeanShift(algorithm="grid", grid_resolution=resolution,
+                     label_by="attractor").fit(X)
+    assert grid.bandwidth_ == 0.0
+    assert_same_clusters(grid, exact)
+    assert_array_equal(grid.predict(X[::-1]), exact.labels_[::-1])
+
+
+def test_grid_cells_finer_than_the_floats_primitive():
+    """Narrow keys refuse (None) a value in a cell finer than the floats;
+    wide keys are the reference's, in 1 or 2 threads, float32 or float64,
+    and are the narrow keys and zeros where no coordinate is such a value."""
+    from meanshift import _bins, _grid
+
+    rng = np.random.default_rng(3)
+    X = np.r_[rng.normal(size=(9000, 2)), [[3e30, 1.0], [3e30, 1.1], [-3e30, -0.0]]]
+    side = 1e-15
+    for dtype in (np.float64, np.float32):
+        Xd = X.astype(dtype)
+        assert _bins.grid_cells(Xd, cell_size=side) is None
+        ref = reference_keys(Xd, side)
+        for n_threads in (1, 2):
+            keys, counts, _, _, _, cell_of = _bins.grid_cells(
+                Xd, cell_size=side, n_threads=n_threads, wide=True)
+            assert_array_equal(keys[cell_of], ref)
+            assert_array_equal(_grid.cell_keys(Xd, side, True), ref)
+            assert counts.sum() == len(X)
+        narrow = _bins.grid_cells(Xd[:9000], cell_size=0.3)
+        wide = _bins.grid_cells(Xd[:9000], cell_size=0.3, wide=True)
+        assert_array_equal(wide[0], np.hstack([narrow[0], np.zeros_like(narrow[0])]))
+        for a, b in zip(narrow[1:], wide[1:]):
+            assert_array_equal(a, b)
+    keys = _bins.grid_cells(np.array([[0.0], [-0.0], [0.0], [1e-300]]), cell_size=0.0,
+                            wide=True)[0]
+    assert_array_equal(keys, [[0.0, 1.0], [1e-300, 1.0]])
+    with pytest.raises(ValueError, match="cell_size must be 0 or more"):
+        _bins.grid_cells(X, cell_size=-1.0, wide=True)
+
+
+def test_cells_of_chunks_widen_where_one_chunk_must():
+    # meanshift.dask's merge of chunks' cells: one chunk with a far value
+    # makes every chunk's keys wide, the same as one machine's cells
+    from meanshift import _grid
+
+    X = far_points()
+    side = 1e-9 / 3
+    whole, _ = _grid.cells_of(X, side, 2)
+    parts = [_grid.partial_cells(X[i:i + 50], side) for i in range(0, len(X), 50)]
+    assert not parts[0].wide and parts[-1].wide
+    merged = _grid.merge(parts)
+    assert whole.wide and merged.wide
+    assert_array_equal(merged.keys, whole.keys)
+    assert_array_equal(merged.counts, whole.counts)
+    # added chunk by chunk: within rounding of one machine's sums
+    np.testing.assert_allclose(merged.sums, whole.sums, rtol=1e-14, atol=0)
 
 
 @pytest.mark.parametrize("bad", ["nan", "inf", "empty", "weights"])

@@ -323,6 +323,15 @@ def test_no_point_within_bandwidth(impl):
     assert not hasattr(model, "cluster_centers_")
 
 
+@pytest.mark.parametrize("bandwidth, shown", [(1e-5, "1e-05"), (1e-320, "9.99989e-321"),
+                                              (0.0123, "0.0123")])
+def test_no_point_within_a_tiny_bandwidth_shows_its_digits(bandwidth, shown):
+    # scikit-learn's %f would print 0.000000 for the first two
+    model = meanshift.MeanShift(bandwidth=bandwidth, seeds=[[-9, -9], [-10, -10]])
+    with pytest.raises(ValueError, match=f"No point was within bandwidth={shown} of"):
+        model.fit(X)
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 def test_no_point_within_bandwidth_float32(impl):
     model = impl.MeanShift(bandwidth=0.5, seeds=np.full((3, 2), 50.0, np.float32))
