@@ -246,6 +246,27 @@ def _weights_blocks(sample_weight, X):
 _LAG = 1
 
 
+def _pieces(X):
+    """X's row chunks as Delayed objects, for the graphs computed or
+    persisted at once (trees, seeds, climbs): X's graph optimised as an
+    array's by ``to_delayed``, which the graphs of Delayed objects built
+    on them keep as it is (they are culled, not fused)."""
+    return X.to_delayed().ravel().tolist()
+
+
+def _lazy_pieces(X):
+    """X's row chunks as Delayed objects of X's own graph, not optimised,
+    for a lazy Dask array (attractor labels).  Its compute optimises the
+    graph as an array's: X's part once, as ``to_delayed`` did for the
+    _pieces already submitted, so each key of X names the same task in
+    both.  _pieces there would be optimised twice: the chunk of a slice,
+    fused with its source under a new name (the chunk's key an alias of
+    it), would be fused again under another, and the scheduler, still
+    holding the key, would see it come back as a different task (its
+    "different run_spec" warning: failures and deadlocks)."""
+    return X.to_delayed(optimize_graph=False).ravel().tolist()
+
+
 def _pairwise(parts, merge):
     """The parts (of consecutive row ranges, in row order) merged two by
     two, in row order, to one: ``merge(a, b)`` tasks in a binary tree."""
@@ -550,8 +571,8 @@ verbose, kernel, label_by, algorithm, grid_resolution
         W = _weights_blocks(sample_weight, X)
         n_threads = 1 if self.n_jobs is None else _effective_n_threads(self.n_jobs)
         seeds = plan.checked_seeds(self.seeds, X.shape[1])
-        xs = X.to_delayed().ravel().tolist()
-        ws = [None] * len(xs) if W is None else W.to_delayed().ravel().tolist()
+        xs = _pieces(X)
+        ws = [None] * len(xs) if W is None else _pieces(W)
         self._trees = None
         report = reporter(self.verbose)
         trees, stats = self._build_trees(xs, ws, plan, W is not None)
@@ -599,7 +620,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
                 )
             else:
                 labels = self._attractor_labels(
-                    xs, X.chunks[0], trees, blocks if points_are_seeds else None,
+                    X, xs, trees, blocks if points_are_seeds else None,
                     uniques, cluster_of, centers64, plan, n_threads, report,
                 )
                 self._trees = trees
@@ -685,10 +706,11 @@ verbose, kernel, label_by, algorithm, grid_resolution
         return [delayed(_Seeds)(seeds[i:i + _SEED_BLOCK])
                 for i in range(0, len(seeds), _SEED_BLOCK)], False
 
-    def _attractor_labels(self, xs, row_chunks, trees, seed_blocks, uniques,
+    def _attractor_labels(self, X, xs, trees, seed_blocks, uniques,
                           cluster_of, centers64, plan, n_threads, report):
         """label_by="attractor": the points that were seeds by their own
-        climbs (``seed_blocks``, or None), the others climbed now; lazy."""
+        climbs (``seed_blocks``, or None), the others climbed now; lazy.
+        ``xs``: X's _pieces."""
         known = [None] * len(xs)
         # where the converged seeds' climbs ended, and their clusters: a
         # point whose own climb ends there takes that cluster (one graph
@@ -717,7 +739,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
                                            n_threads, kn, f, table),
                 shape=(n,), dtype=np.intp,
             )
-            for x, kn, f, n in zip(xs, known, follow, row_chunks)
+            for x, kn, f, n in zip(_lazy_pieces(X), known, follow, X.chunks[0])
         ]
         return da.concatenate(parts)
 
@@ -841,8 +863,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
             )
         if getattr(self, "_trees", None) is not None and X.shape[0]:
             plan = self._plan
-            xs = X.to_delayed().ravel().tolist()
-            follow = [delayed(_point_seeds)(x, None, plan) for x in xs]
+            follow = [delayed(_point_seeds)(x, None, plan) for x in _pieces(X)]
             follow, _ = _climb(self._trees, follow, plan, X.shape[1],
                                reporter(self.verbose), "labels")
             centers = _as_f64(plan.scaled(self.cluster_centers_))
@@ -853,7 +874,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
                                                None, f, table),
                     shape=(n,), dtype=np.intp,
                 )
-                for x, f, n in zip(xs, follow, X.chunks[0])
+                for x, f, n in zip(_lazy_pieces(X), follow, X.chunks[0])
             ])
         else:
             shell = _api.MeanShift(n_jobs=n_threads)
@@ -942,7 +963,7 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0,
     X, _, _ = _as_dask(X)
     _check_shape(X, "estimate_bandwidth")
     dtype = _work_dtype(X)
-    xs = X.to_delayed().ravel().tolist()
+    xs = _pieces(X)
     sizes = [int(c) for c in X.chunks[0]]
     sample, _ = _sample(xs, [None] * len(xs), sizes, _FitPlan(dtype, dtype), n_samples,
                         random_state)
@@ -970,7 +991,7 @@ def get_bin_seeds(X, bin_size, min_bin_freq=1):
     except OverflowError:
         raise ValueError(f"bin_size={bin_size!r} is beyond the range of float64") from None
     dtype = _work_dtype(X)
-    xs = X.to_delayed().ravel().tolist()
+    xs = _pieces(X)
     plan = _FitPlan(X.dtype, dtype)
     plan.bin_size = bin_size
     seeds = _bin_seeds(xs, [None] * len(xs), plan, min_bin_freq, X.shape[0])

@@ -1065,6 +1065,34 @@ def test_attractor_model_needs_its_client(client):
 
 
 @pytest.mark.slow
+def test_attractor_labels_of_a_sliced_array_reuse_no_key(client):
+    """X a slice of a Dask array (its chunks fused with their source by
+    Dask's optimisation): an attractor model's predict, computed twice,
+    and the labels_ of a fit on such a slice give one machine's labels
+    without the scheduler seeing a key come back as another task ("Detected
+    different run_spec ... can cause failures and deadlocks")."""
+    Xn, _ = make_blobs(20_000, n_features=2, random_state=0)
+    X = da.from_array(Xn, chunks=5_000)
+    params = dict(bandwidth=1.5, bin_seeding=True, label_by="attractor")
+    ref = meanshift.MeanShift(**params).fit(Xn)
+    model = md.MeanShift(**params).fit(X)
+    with scheduler_log() as records:
+        for _ in range(2):
+            np.testing.assert_array_equal(model.predict(X[:5]).compute(),
+                                          ref.predict(Xn[:5]))
+        part = md.MeanShift(**params).fit(X[2_000:13_000])
+        np.testing.assert_array_equal(
+            part.labels_.compute(),
+            meanshift.MeanShift(**params).fit(Xn[2_000:13_000]).labels_)
+    reused = [r.getMessage() for r in records
+              if "Detected different run_spec" in r.getMessage().replace("`", "")]
+    assert not reused, reused[0]
+    assert_no_errors(records)
+    del model, part
+    assert wait_for_no_tasks(client), "the fits left tasks on the cluster"
+
+
+@pytest.mark.slow
 def test_chunk_tree_pickles_as_the_same_tree():
     """A tree Dask moves between workers is rebuilt identically."""
     import pickle
