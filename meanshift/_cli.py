@@ -21,7 +21,8 @@ fields are separated by commas (.csv, standard input: tabs when the first
 line has tabs and no comma) or tabs (.tsv) unless --delimiter says.
 ``--drop-missing`` drops rows with a missing cell (empty, NA, N/A or NaN, in
 any case) in a used column: their label is empty (NaN in .npy), one labels
-row per input row.
+row per input row.  A value that is not finite (inf, 1e400; NaN without
+--drop-missing) is an error naming its line (or .npy row) and column.
 ``--scale`` clusters standardized features, reporting centers in the
 original units.  Without --bandwidth and --n-samples, the bandwidth is
 estimated on a fixed-seed sample of 10,000 rows above that many
@@ -1194,7 +1195,8 @@ def _add_input_options(cluster):
         "--drop-missing", action="store_true",
         help="drop rows with a missing cell (empty, NA, N/A or NaN, in any case) in "
         "a column used (features, weights); the summary counts them and --labels "
-        "gives them an empty label (NaN in .npy)",
+        "gives them an empty label (NaN in .npy). An infinite value (inf, 1e400) "
+        "is not missing: it stays an error",
     )
 
 

@@ -22,6 +22,11 @@ NaN written as ``nan(...)``, a lone carriage return) sends the block to
 the line and column of what it cannot.  Both give the same values for
 every block they both accept; errors always come from the second.
 
+A value that is not finite (inf, a number beyond float64's range such as
+1e400, NaN but where --drop-missing reads it as a missing cell) is an error
+too, named by its line, column and text: each block is checked as it is
+parsed (by the thread that parsed it).
+
 Lines may end with LF, CRLF or, as in old Mac files, a lone CR: a text
 whose first line ends with a lone CR is read with every CR as a line end.
 
@@ -40,7 +45,8 @@ import re
 import numpy as np
 
 from ._input import (
-    Input, InputError, column_label, keep_columns, open_input, read_bytes, select_columns,
+    Input, InputError, column_label, keep_columns, not_finite, open_input, read_bytes,
+    select_columns,
 )
 
 __all__ = ["parse_threads", "read_delimited"]
@@ -211,6 +217,13 @@ def _parse_compiled(block, table, out):
     return out if rows == len(out) else out[:rows]
 
 
+def _parse_checked(block, table, out):
+    """(_parse_compiled's rows, whether they are all finite): the check
+    made by the pool's thread that parsed them."""
+    rows = _parse_compiled(block, table, out)
+    return rows, rows is None or _all_finite(rows, table)
+
+
 def _loadtxt_message(error, numbers, table):
     """numpy's parse error with its row (in the lines it was given) as the
     line of the file (counted from 1); ``numbers`` maps one to the other.
@@ -254,6 +267,45 @@ def _loadtxt_message(error, numbers, table):
     if m:  # this one counts from 1
         msg = msg[: m.start()] + f"at line {line(int(m.group(1)) - 1)}"
     return f"{where}: unreadable data: {msg}"
+
+
+def _all_finite(rows, table):
+    """Whether the block's rows hold only finite numbers (NaN allowed with
+    --drop-missing: a missing cell, its row dropped later)."""
+    if table.drop_missing:
+        return not np.isinf(rows).any()
+    return bool(np.isfinite(rows).all())
+
+
+def _shown(cell):
+    """A field's text for a message: quoted, cut short when long."""
+    if len(cell) <= 24:
+        return repr(cell)
+    return f"{cell[:12]!r}... ({len(cell):,} characters)"
+
+
+def _not_finite_message(block, first_number, rows, table):
+    """The error for the block's first value that is not finite (by rows,
+    then columns): its line (counted as _parse_lines counts them), its
+    column and its text."""
+    bad = np.isinf(rows) if table.drop_missing else ~np.isfinite(rows)
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    lines = _decode(block, table.where).splitlines()
+    filled = (i for i, line in enumerate(lines) if line.strip())
+    # (None where quoted line ends made rows of several lines before it)
+    number = next(itertools.islice(filled, row, None), None)
+    column = col if table.usecols is None else table.usecols[col]
+    fields = [] if number is None else _header_fields(lines[number], table.delimiter)
+    cell = fields[column] if column < len(fields) else repr(float(rows[row, col]))
+    # a number that reads as inf but is not written so: 1e400, 400 digits
+    overflow = cell.lower().lstrip("+-") not in ("inf", "infinity")
+    what = not_finite(_shown(cell), float(rows[row, col]), overflow)
+    line = f"line {first_number + number}" if number is not None else (
+        f"a line from {first_number} on"
+    )
+    if table.weights is not None and column == table.weights[0]:
+        return f"--weights: {table.weights[1]} of {table.where}, {line}: {what}"
+    return f"{table.where}: {line}, {column_label(column, table.names)}: {what}"
 
 
 def _missing_as_nan(cell):
@@ -468,22 +520,25 @@ def _parse_all(numbered, table, n_threads=1):
     try:
         for block, number, n_lines in numbered:
             out = _rows_for(n_lines, table)
-            pending.append((block, number, pool.submit(_parse_compiled, block, table, out)))
+            pending.append((block, number, pool.submit(_parse_checked, block, table, out)))
             if len(pending) > n_threads:
                 block, number, rows = pending.popleft()
-                _add_block(parts, block, number, table, rows.result())
+                _add_block(parts, block, number, table, *rows.result())
         while pending:
             block, number, rows = pending.popleft()
-            _add_block(parts, block, number, table, rows.result())
+            _add_block(parts, block, number, table, *rows.result())
     finally:
         pool.shutdown(cancel_futures=True)
     return parts
 
 
-def _add_block(parts, block, number, table, rows):
-    """Append the block's rows, parsed line by line where ``rows`` is None."""
+def _add_block(parts, block, number, table, rows, finite=None):
+    """Append the block's rows, parsed line by line where ``rows`` is None;
+    ``finite``: whether they are all finite, None: not checked yet."""
     if rows is None:
-        rows = _parse_lines(block, number, table)
+        rows, finite = _parse_lines(block, number, table), None
+    if rows is not None and not (finite or (finite is None and _all_finite(rows, table))):
+        raise InputError(_not_finite_message(block, number, rows, table))
     if table.keep is not None and rows is not None:
         _keep_cells(block, number, table, len(rows))
     if rows is not None:

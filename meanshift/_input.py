@@ -7,13 +7,16 @@ whatever its name; the columns chosen by name or number (features, the
 missing cell dropped.  The text itself is parsed by :mod:`meanshift._csv`,
 which builds on the pieces here (the file, the columns, the error).
 
-Every problem is an :class:`InputError`: one line for the user.  Nothing
-here imports scikit-learn or a compiled module.
+Every problem is an :class:`InputError`: one line for the user, also for a
+value that is not finite (inf, or NaN but where --drop-missing drops its
+row), named by its row or line and its column.  Nothing here imports
+scikit-learn, nor a compiled module before it reads the data.
 """
 
 import contextlib
 import gzip
 import io
+import math
 import os
 import sys
 import zlib
@@ -23,7 +26,7 @@ import numpy as np
 
 from ._weights import first_bad
 
-__all__ = ["Input", "InputError", "drop_missing_rows", "load_input"]
+__all__ = ["Input", "InputError", "drop_missing_rows", "load_input", "not_finite"]
 
 
 class InputError(Exception):
@@ -197,6 +200,17 @@ def select_columns(columns, names, n_fields, where, weights=None, keep=None):
     return picked, None if names is None else [names[i] for i in picked], w
 
 
+def not_finite(shown, value, overflow=False):
+    """What a value that is not finite holds, and what to do about it, for
+    a message: ``shown`` as the input wrote it, ``value`` the float it
+    reads as (inf or NaN); ``overflow``: written as a number beyond
+    float64's range (1e400), not as inf."""
+    if math.isnan(value):
+        return f"{shown} marks a missing value (skip such rows with --drop-missing)"
+    holds = "is beyond float64's range" if overflow else "is not a finite number"
+    return f"{shown} {holds} (clustering needs finite numbers: correct or remove that row)"
+
+
 # ---------------------------------------------------------------------------
 # The formats
 # ---------------------------------------------------------------------------
@@ -215,7 +229,7 @@ def load_input(path, columns=None, weights=None, header=None, keep=None,
     if suffix == ".npy":
         if delimiter is not None:
             raise InputError(f"--delimiter: {path} is a .npy file, not CSV or TSV text")
-        data = _read_npy(path, columns, weights, keep)
+        data = _read_npy(path, columns, weights, keep, drop_missing, n_jobs)
     elif path == "-" or suffix in (".csv", ".tsv"):
         # the parser builds on this module: imported here, not above
         from ._csv import read_delimited
@@ -253,8 +267,10 @@ def _load_npy(path):
     return X
 
 
-def _read_npy(path, columns, weights, keep):
-    """The :class:`Input` of a .npy file: columns by number only."""
+def _read_npy(path, columns, weights, keep, drop_missing=False, n_jobs=None):
+    """The :class:`Input` of a .npy file: columns by number only; its
+    features finite (NaN allowed with ``drop_missing``), checked with
+    ``n_jobs`` threads."""
     X = _load_npy(path)
     kept = keep_columns(keep, None, X.shape[1], path)
     usecols, _, w = select_columns(columns, None, X.shape[1], path, weights, kept)
@@ -263,8 +279,34 @@ def _read_npy(path, columns, weights, keep):
         fmt = "%d" if X.dtype.kind in "iub" else "%.17g"
         kept_cells = [[fmt % v for v in row] for row in X[:, kept].tolist()]
     picked = X[:, usecols] if columns or kept is not None or w is not None else X
+    _check_finite(picked, usecols, path, drop_missing, n_jobs)
     weight_values = None if w is None else X[:, w].astype(np.float64)
     return Input(picked, None, path, weight_values, w, None, kept_cells, kept)
+
+
+def _check_finite(X, usecols, where, drop_missing=False, n_jobs=None):
+    """An InputError naming the first value of X (the columns ``usecols``
+    of the file) that is not finite, but NaN with ``drop_missing`` (a
+    missing cell); one parallel pass where X is float32 or float64."""
+    if X.dtype.kind != "f":
+        return
+    if X.dtype in (np.float32, np.float64):
+        # compiled modules are imported when used: --help needs none
+        from ._csv import parse_threads
+        from ._values import finite_magnitude
+
+        if finite_magnitude(X, n_threads=parse_threads(n_jobs))[0]:
+            return
+    bad = np.isinf(X) if drop_missing else ~np.isfinite(X)
+    if not bad.any():  # NaN only, and --drop-missing drops their rows
+        return
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    value = float(X[row, col])
+    shown = "NaN" if math.isnan(value) else f"{value:g}"
+    raise InputError(
+        f"{where}: row {row} (from 0, as in --labels), {column_label(usecols[col])}: "
+        f"{not_finite(shown, value)}"
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -733,8 +733,21 @@ ERRORS = [
     ("npy-object-array", {"data.npy": _object_npy()}, ["data.npy"], b"", 1, ["data.npy"]),
     ("npy-3d", {"data.npy": npy_bytes(np.zeros((4, 3, 2)))}, ["data.npy"], b"", 1,
      ["data.npy", "dimension"]),
+    # fields that are not finite numbers: the line, the column, the text, what
+    # to do; one line (no numpy warning before it)
     ("nan-in-data", {"data.csv": b"a,b\n1,2\nnan,3\n4,5\n"}, ["data.csv", "--bandwidth", "1"],
-     b"", 1, ["NaN"]),
+     b"", 1, ["data.csv: line 3, column \"a\": 'nan' marks a missing value", "--drop-missing"]),
+    ("beyond-float64-field", {"data.csv": b"a,b\n1,2\n3,1e400\n4,5\n"}, ["data.csv"], b"", 1,
+     ["data.csv: line 3, column \"b\": '1e400' is beyond float64's range"]),
+    ("infinite-field-with-drop-missing", {"data.csv": b"a,b\n1,2\n,3\n-inf,5\n"},
+     ["data.csv", "--drop-missing"], b"", 1,
+     ["data.csv: line 4, column \"a\": '-inf' is not a finite number"]),
+    ("npy-nan", {"data.npy": npy_bytes(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, np.nan]]))},
+     ["data.npy", "--bandwidth", "1"], b"", 1,
+     ["data.npy: row 2", "column 1", "NaN", "--drop-missing"]),
+    ("npy-infinite", {"data.npy": npy_bytes(np.array([[1.0, 2.0], [np.inf, 4.0]], "f4"))},
+     ["data.npy", "--drop-missing"], b"", 1,
+     ["data.npy: row 1", "column 0", "inf", "not a finite number"]),
     ("estimated-bandwidth-zero", {"data.csv": b"1,1\n" * 10}, ["data.csv"], b"", 1,
      ["bandwidth"]),
     ("output-in-missing-directory", {"data.csv": GOOD},
@@ -760,8 +773,8 @@ ERRORS = [
          ["--weights", 'column "count"', *words])
         for kind, cell, words in [
             ("negative", b"-2", ["negative", "-2", "row 1"]),
-            ("nan", b"nan", ["NaN", "row 1"]),
-            ("infinite", b"inf", ["infinite", "row 1"]),
+            ("nan", b"nan", ["line 3", "'nan' marks a missing value", "--drop-missing"]),
+            ("infinite", b"inf", ["line 3", "'inf' is not a finite number"]),
             ("empty-cell", b"", ["line 3", "empty cell"]),
             ("blank-cell", b"  ", ["line 3", "empty cell"]),
             ("not-a-number", b"many", ["line 3", "'many'", "not a number"]),
@@ -926,7 +939,8 @@ FORMATS = [repr, "{:.6g}".format, "{:.3e}".format, "{:.0f}".format, lambda v: f"
 def test_reader_matches_loadtxt(values, fmt, delimiter, newline, header, blanks,
                                 final_newline, bom, block_size):
     """Any table, however it is cut into blocks: the same values, to the
-    bit, as numpy.loadtxt on the whole text."""
+    bit, as numpy.loadtxt on the whole text (or, where a value printed
+    short passes float64's range, an error)."""
     k = len(values[0])
     lines = [
         delimiter.join(FORMATS[fmt[(i + j) % len(fmt)]](v) for j, v in enumerate(row))
@@ -940,6 +954,10 @@ def test_reader_matches_loadtxt(values, fmt, delimiter, newline, header, blanks,
     content = ("\ufeff" if bom else "") + content
     content = content.encode()
     expected = reference_table(content, delimiter)
+    if not np.isfinite(expected).all():  # e.g. 1.7975e+308 printed as 1.798e+308
+        with pytest.raises(_csv.InputError, match="beyond float64's range"):
+            read_table(content, delimiter, None, block_size)
+        return
     X, names, where = read_table(content, delimiter, None, block_size)
     assert same_bits(X, expected), (X, expected)
     assert names == ([f"col{j}" for j in range(k)] if header else None)
@@ -997,6 +1015,54 @@ def test_reader_errors_name_the_line(edit, message):
     assert len(str(e.value).splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "cell, drop_missing, what",
+    [
+        ("1e400", False, "'1e400' is beyond float64's range"),
+        ("-1E+999", True, "'-1E+999' is beyond float64's range"),
+        ("1" * 400, False, "'111111111111'... (400 characters) is beyond float64's range"),
+        ("inf", False, "'inf' is not a finite number"),
+        (" -Infinity", True, "'-Infinity' is not a finite number"),
+        ("nan", False, "'nan' marks a missing value (skip such rows with --drop-missing)"),
+        ('"NaN"', False, "'NaN' marks a missing value (skip such rows with --drop-missing)"),
+    ],
+    ids=["1e400", "-1e999-drop-missing", "400-digits", "inf", "-infinity-drop-missing",
+         "nan", "quoted-nan"],
+)
+def test_reader_names_the_first_field_that_is_not_finite(cell, drop_missing, what):
+    """A field that reads as inf or NaN (but NaN with --drop-missing, a
+    missing cell) is an error naming its line, its column and its text,
+    whichever parser read its block; the first in the file wins."""
+    lines = numbered_rows(3000)
+    lines[5] = ""  # blank lines count in the line numbers
+    lines[2500 - 1] = f"2500,{cell},1"
+    lines[2900 - 1] = "2900,2900.5,inf"
+    content = ("\n".join(lines) + "\n").encode()
+    for block_size in (100, 1 << 20):
+        with pytest.raises(_csv.InputError) as e:
+            _csv._read_table(io.BytesIO(content), "t.csv", ",", None,
+                             drop_missing=drop_missing)
+        assert str(e.value).startswith(f't.csv: line 2500, column "b": {what}'), str(e.value)
+        assert len(str(e.value).splitlines()) == 1
+    # a weight: named as such
+    with pytest.raises(_csv.InputError) as e:
+        _csv._read_table(io.BytesIO(content), "t.csv", ",", None, weights="b",
+                         drop_missing=drop_missing)
+    assert str(e.value).startswith(f'--weights: column "b" of t.csv, line 2500: {what}')
+
+
+def test_reader_drop_missing_reads_nan_not_inf():
+    """--drop-missing takes NaN (a missing value, its row dropped later) but
+    not inf, which is no missing value: clustering needs finite numbers."""
+    content = b"a,b\n1,nan\n2,NA\n3,4\n"
+    X, _, _ = _csv._read_table(io.BytesIO(content), "t.csv", ",", None,
+                               drop_missing=True)[:3]
+    assert_array_equal(np.isnan(X), [[False, True], [False, True], [False, False]])
+    with pytest.raises(_csv.InputError, match=r"line 3, column \"a\": 'inf' is not a finite"):
+        _csv._read_table(io.BytesIO(content.replace(b"2,", b"inf,")), "t.csv", ",", None,
+                         drop_missing=True)
+
+
 def test_reader_line_numbers_count_blank_and_crlf_lines():
     lines = numbered_rows(3000)
     for number in (5, 700, 701, 1500):
@@ -1046,9 +1112,12 @@ TOKENS = ["0", "1", "7", "12.5", ".", "-", "+", "e", "e-3", "E+07", " ", "  ", "
 )
 def test_reader_accepts_what_loadtxt_accepts(tokens, delimiter, block_size):
     """Text of number-like pieces: the reader returns loadtxt's values, to
-    the bit, or refuses the text where loadtxt does, with one line."""
+    the bit, or refuses the text where loadtxt does, or where they are not
+    all finite, with one line."""
     content = "".join(tokens).encode()
     expected = reference_or_error(content, delimiter)
+    if expected is not None and not np.isfinite(expected).all():
+        expected = None
     try:
         X, _, _ = read_table(content, delimiter, None, block_size)
     except _csv.InputError as e:

@@ -369,6 +369,22 @@ def test_threads_report_the_first_error(n_threads):
     assert len(str(e.value).splitlines()) == 1
 
 
+@pytest.mark.parametrize("n_threads", [1, 2, 4])
+def test_threads_report_the_first_value_that_is_not_finite(n_threads):
+    """A value that is not finite is an error like a text cell: the first
+    in the file wins, whichever thread read its block."""
+    lines = ["a,b,c"] + [f"{i},{i}.5,{i}.25" for i in range(2, 5002)]
+    lines[4000 - 1] = "4000,x,1"
+    lines[3000 - 1] = "3000,1,-1e999"
+    content = ("\n".join(lines) + "\n").encode()
+    with pytest.raises(_csv.InputError, match="line 3000, column \"c\": '-1e999' is beyond"):
+        read(content, n_threads)
+    lines[2000 - 1] = "2000,x,1"
+    content = ("\n".join(lines) + "\n").encode()
+    with pytest.raises(_csv.InputError, match="line 2000, column \"b\": 'x' is not a number"):
+        read(content, n_threads)
+
+
 def test_parse_threads(monkeypatch):
     monkeypatch.setattr(_csv.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
