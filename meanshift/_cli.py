@@ -55,6 +55,7 @@ import numpy as np
 from . import __version__
 from ._choices import ALGORITHMS, KERNELS, LABEL_BY
 from ._input import InputError, column_label, drop_missing_rows, load_input, split_suffix
+from ._plot import INSTALL_MATPLOTLIB
 
 # scikit-learn (through ._api) is imported only to cluster: --help, --version
 # and a malformed command line answer without it
@@ -176,9 +177,6 @@ def _check_distinct(source, outputs):
                 )
 
 
-_INSTALL_PLOT = 'pip install "meanshift[plot]"'
-
-
 def _have_matplotlib():
     try:
         import matplotlib  # noqa: F401
@@ -192,7 +190,7 @@ def _check_plot(path):
         return
     _no_stdout("--plot", path, "e.g. clusters.png")
     if not _have_matplotlib():  # a clear error before the fit
-        raise CLIError(f"--plot needs matplotlib: {_INSTALL_PLOT}")
+        raise CLIError(f"--plot needs matplotlib: {INSTALL_MATPLOTLIB}")
     _check_target("--plot", path)
 
 
@@ -902,7 +900,7 @@ def cmd_demo(args):
         sys.stdout.flush()  # after the summary, also when both go to one file
         print(
             f"{_PROG}: no picture drawn: matplotlib is not installed "
-            f"({_INSTALL_PLOT} draws {_DEMO_PLOT})",
+            f"({INSTALL_MATPLOTLIB} draws {_DEMO_PLOT})",
             file=sys.stderr,
         )
 

@@ -1,7 +1,7 @@
 """A picture of a clustering: the points coloured by cluster, the centers,
 and the bandwidth around each center.
 
-matplotlib is an optional dependency (``pip install meanshift[plot]``); it is
+matplotlib is an optional dependency (``pip install matplotlib``); it is
 imported when :func:`plot` is called, never when :mod:`meanshift` is.
 """
 
@@ -11,7 +11,11 @@ import numpy as np
 
 __all__ = ["plot"]
 
-_MISSING_MATPLOTLIB = "meanshift.plot needs matplotlib: pip install meanshift[plot]"
+# how to get matplotlib, wherever a message says it is missing (the command
+# too): meanshift is installed from a clone, not from PyPI, so not
+# "meanshift[plot]"; no brackets, nothing a shell would expand
+INSTALL_MATPLOTLIB = "pip install matplotlib"
+_MISSING_MATPLOTLIB = f"meanshift.plot needs matplotlib: {INSTALL_MATPLOTLIB}"
 
 # tab20 without its two greys (grey marks the unclustered points), strong
 # colours first: the first nine are tab10's, then their light versions

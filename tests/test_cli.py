@@ -637,7 +637,8 @@ NO_MATPLOTLIB = (
     "from meanshift._cli import main\n"
     "sys.exit(main())\n"
 )
-PLOT_HINT = 'pip install "meanshift[plot]"'
+# meanshift is installed from a clone, not from PyPI: no "meanshift[plot]"
+PLOT_HINT = "pip install matplotlib"
 
 
 def run_without_matplotlib(args, cwd):
