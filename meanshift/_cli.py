@@ -40,6 +40,7 @@ shows an error's traceback instead (for a bug report).
 
 import argparse
 import csv
+import difflib
 import json
 import math
 import os
@@ -95,10 +96,29 @@ class CLIError(InputError):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (exit status 2)."""
+    """argparse with a one-line error (exit status 2) that names the help
+    of the command it parses (``meanshift cluster --help``)."""
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def options(self):
+        """The long option strings this parser takes."""
+        return [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+
+
+def _unrecognized(parser, extras):
+    """The error for arguments the command does not take, from the
+    command's parser: with the closest option to the first that looks like
+    one, where one is close (--bandwith: --bandwidth)."""
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    for extra in extras:
+        if extra.startswith("-") and len(extra) > 1:
+            close = difflib.get_close_matches(extra.split("=", 1)[0], parser.options(), n=1)
+            if close:
+                message += f"; did you mean {close[0]}?"
+                break
+    parser.error(message)
 
 
 # ---------------------------------------------------------------------------
@@ -1111,6 +1131,7 @@ def build_parser():
     sub.required = True
     _add_demo_command(sub)
     _add_cluster_command(sub)
+    parser.commands = sub.choices  # each command's parser, by name
     return parser
 
 
@@ -1260,8 +1281,11 @@ def _error_line(e):
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
-    _input_from_list(parser, args)
+    args, extras = parser.parse_known_args(argv)
+    command = parser.commands[args.command]  # its usage errors name its help
+    if extras:
+        _unrecognized(command, extras)
+    _input_from_list(command, args)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

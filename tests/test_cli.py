@@ -626,6 +626,29 @@ def test_help(tmp_path):
         assert word in out
 
 
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["cluster", "data.csv", "--bandwith", "3"],
+         "meanshift cluster: error: unrecognized arguments: --bandwith 3; did you mean "
+         "--bandwidth? (see meanshift cluster --help)"),
+        (["demo", "--pionts=300", "--no-progress"],
+         "meanshift demo: error: unrecognized arguments: --pionts=300; did you mean "
+         "--points? (see meanshift demo --help)"),
+        (["cluster", "--columns", "a"],  # INPUT missing: the command's help too
+         "meanshift cluster: error: the following arguments are required: INPUT "
+         "(see meanshift cluster --help)"),
+    ],
+    ids=["cluster", "demo", "no-input"],
+)
+def test_usage_error_points_to_the_command_help(tmp_path, args, expected):
+    """A mistyped option: the closest one, and the help that lists them
+    (the command's, not meanshift --help); refused before any work."""
+    rc, out, err = run_cli(args, tmp_path)
+    assert assert_one_line_error(rc, out, err, 2) == expected
+    assert listing(tmp_path) == set()
+
+
 # ---------------------------------------------------------------------------
 # Without matplotlib (the plain install)
 # ---------------------------------------------------------------------------
