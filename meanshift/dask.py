@@ -467,6 +467,11 @@ def _climb(trees, blocks, plan, d, report, stage, traffic=None):
                     traffic.add(sum(live), d, n_chunks, len(groups), before)
                 if report is not None:
                     report(stage, total - sum(live), total, time.perf_counter() - start)
+                if not sum(live):
+                    # every seed has stopped: the iterations still in flight
+                    # move none, and their counts (zeros) would report the
+                    # end again; the blocks' futures wait for them
+                    break
     except BaseException:
         _release(blocks, steps, counts, held, pending, learned)
         raise

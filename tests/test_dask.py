@@ -421,6 +421,38 @@ def test_bytes_per_iteration(sync):
     assert traffic[-1] < traffic[0]
 
 
+@pytest.mark.parametrize(
+    "params",
+    [dict(bandwidth=1.5), dict(bandwidth=1.5, bin_seeding=True, label_by="attractor")],
+    ids=["points", "bin-attractor"],
+)
+def test_progress_reports_each_end_once(sync, params):
+    """Each climb (the seeds', the points' own for attractor labels, a
+    predict's) reports its seeds done, never fewer than before, and its
+    end once, last: the iteration still in flight when the last seed
+    stops (the client learns counts an iteration late) adds nothing."""
+    X = dyadic_blobs(3000, seed=2)
+    calls = []
+    model = md.MeanShift(verbose=lambda *a: calls.append(a), **params)
+    model.fit(chunked(X, 750))
+    if "label_by" in params:
+        model.predict(chunked(dyadic_blobs(500, seed=3), 200)).compute()
+    runs = [[]]
+    for call in calls:
+        if runs[-1] and (call[0], call[2]) != (runs[-1][-1][0], runs[-1][-1][2]):
+            runs.append([])
+        runs[-1].append(call)
+    assert [r[0][0] for r in runs] == (["climb", "labels", "labels"]
+                                       if "label_by" in params else ["climb"])
+    for run in runs:
+        done = [c[1] for c in run]
+        total = run[0][2]
+        assert done == sorted(done)
+        assert done.count(total) == 1 and done[-1] == total, done[-3:]
+        elapsed = [c[3] for c in run]
+        assert elapsed == sorted(elapsed)
+
+
 # ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------
