@@ -17,6 +17,18 @@ from numbers import Integral
 
 __all__ = ["in_batches", "reporter"]
 
+# The time left extrapolates the rate so far, so a line says it only once
+# that rate rests on this much time (what a stage costs once, waking the
+# threads or a cluster's first round trips, is then not most of what was
+# measured) and this share of the work (a Dask climb counts the seeds that
+# have stopped: few in its first iterations, most later; a handful of them
+# says nothing of the rest)...
+ESTIMATE_SECONDS = 1.0
+ESTIMATE_SHARE = 0.1
+# ...or on this much time, however little is done: a stage of slow rows,
+# whose order of magnitude (hours, not minutes) is worth saying
+ESTIMATE_ANYWAY_SECONDS = 10.0
+
 # seconds after which a kernel call begins no new work: with the time to
 # finish what it began, the Ctrl-C latency
 BATCH_SECONDS = 0.1
@@ -57,6 +69,16 @@ _NAMES = {
 }
 
 
+def _worth_extrapolating(done, total, elapsed):
+    """Whether the rate of ``done`` in ``elapsed`` seconds says the time
+    left (ESTIMATE_SECONDS, ESTIMATE_SHARE, ESTIMATE_ANYWAY_SECONDS)."""
+    if not 0 < done < total:
+        return False
+    if elapsed >= ESTIMATE_ANYWAY_SECONDS:
+        return True
+    return elapsed >= ESTIMATE_SECONDS and done >= ESTIMATE_SHARE * total
+
+
 def _duration(seconds):
     """'12 s', '4 min', '2.5 h': a rough time left, at the rate so far."""
     if seconds < 90:
@@ -69,7 +91,8 @@ def _duration(seconds):
 class _StderrReporter:
     """One status line on stderr, rewritten in place on a terminal, else a
     line at most every few seconds; the last one always.  Before the last,
-    the line ends with the time left at the rate so far."""
+    the line ends with the time left at the rate so far, once that rate is
+    worth extrapolating (_worth_extrapolating)."""
 
     def __init__(self, stream=None):
         self.stream = stream
@@ -92,7 +115,7 @@ class _StderrReporter:
             f"({100 * done / max(total, 1):.0f}%) {elapsed:.1f} s, "
             f"{rate:,.0f} {unit}/s"
         )
-        if not last and 0 < rate < float("inf"):
+        if _worth_extrapolating(done, total, elapsed):
             line += f", about {_duration((total - done) / rate)} left"
         if tty:
             stream.write("\r" + line + ("\n" if last else "\x1b[K"))

@@ -453,6 +453,28 @@ def test_progress_reports_each_end_once(sync, params):
         assert elapsed == sorted(elapsed)
 
 
+def test_verbose_prints_the_last_line_once_and_no_early_estimate(sync, capsys):
+    """verbose=True on 20,000 seeds in 4 chunks: the last line once; the
+    time left only from a rate worth extrapolating (a tenth of the seeds
+    done in a second or more, see meanshift._progress), never from the
+    few seeds that stop in the first iterations."""
+    from meanshift._progress import ESTIMATE_SECONDS, ESTIMATE_SHARE
+
+    Xn, _ = make_blobs(20_000, n_features=2, random_state=0)
+    md.MeanShift(bandwidth=1.5, verbose=True).fit(da.from_array(Xn, chunks=5_000))
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    end = "meanshift: climbing 20,000/20,000 seeds (100%)"
+    assert lines[-1].startswith(end)
+    assert sum(line.startswith(end) for line in lines) == 1, lines
+    for line in lines:
+        if line.endswith(" left"):
+            done = int(line.split()[2].split("/")[0].replace(",", ""))
+            elapsed = float(line.split(")")[1].split()[0])
+            assert done >= ESTIMATE_SHARE * 20_000 and elapsed >= ESTIMATE_SECONDS, line
+
+
 # ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------

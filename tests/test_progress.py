@@ -101,6 +101,32 @@ def test_status_line_says_the_time_left():
     assert lines[3] == "meanshift: climbing 1,000/1,000 seeds (100%) 4.0 s, 250 seeds/s"
 
 
+def test_no_time_left_before_a_rate_worth_extrapolating():
+    """The time left extrapolates the rate so far: none before a second
+    has passed and a tenth of the work is done (here 3 of 20,000 seeds in
+    0.4 s, which would say 44 min for a climb of seconds), unless the
+    stage has run ten seconds, when an order of magnitude is worth it."""
+    import io
+
+    from meanshift._progress import _StderrReporter
+
+    stream = io.StringIO()
+    report = _StderrReporter(stream)
+    for done, elapsed in [(3, 0.4),          # little done, early
+                          (1_500, 2.0),      # 7.5%: too little done
+                          (15_000, 0.9),     # most done, under a second
+                          (2_000, 1.0),      # a tenth in a second: a rate
+                          (20, 10.0)]:       # little done, but ten seconds
+        report.last = 0.0  # as if the last line were long ago
+        report("climb", done, 20_000, elapsed)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 5
+    assert [line.endswith(" left") for line in lines] == [False] * 3 + [True] * 2
+    assert lines[0] == "meanshift: climbing 3/20,000 seeds (0%) 0.4 s, 8 seeds/s"
+    assert lines[3].endswith("2,000 seeds/s, about 9 s left"), lines[3]
+    assert lines[4].endswith("2 seeds/s, about 2.8 h left"), lines[4]
+
+
 def test_quiet_by_default(capsys):
     MeanShift().fit(X)
     assert capsys.readouterr() == ("", "")
