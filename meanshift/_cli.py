@@ -438,6 +438,7 @@ def summary_table(s):
         f"seeds       {s['n_seeds']:,} ({s['seeding']})",
         f"clusters    {s['n_clusters']}"
         + (f", {s['n_unclustered']:,} points unclustered" if s["n_unclustered"] else ""),
+        *(f"note        {note}" for note in s.get("notes", ())),
         f"iterations  {s['n_iter']} at most per seed",
         f"time        {s['seconds']['total']:.3f} s "
         f"(bandwidth {s['seconds']['bandwidth']:.3f} s, fit {s['seconds']['fit']:.3f} s)"
@@ -627,6 +628,25 @@ def _bandwidth(X, weights, args, verbose):
     )
 
 
+# from this many rows on, one cluster from an estimated bandwidth is noted
+_FEW_ROWS = 10
+
+
+def _notes(args, n_rows, n_clusters):
+    """What the summary adds below the clusters: that one cluster from an
+    estimated bandwidth on more than a few rows suggests a bandwidth too
+    large (a quantile of the distances spans the groups: often so in many
+    dimensions), and how to choose it."""
+    if args.bandwidth is not None or n_clusters != 1 or n_rows < _FEW_ROWS:
+        return []
+    lower = 0.1 if args.quantile > 0.1 else args.quantile / 2
+    return [
+        "one cluster: the estimated bandwidth may be too large for this data; for "
+        f"more clusters, lower --quantile ({args.quantile:g} now; e.g. {lower:g}) or "
+        "give a smaller --bandwidth"
+    ]
+
+
 def _fit(X, weights, bandwidth, args, verbose):
     """The fitted MeanShift, and its number of seeds (as the progress
     reports tell it)."""
@@ -718,6 +738,8 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
         "seeding": _seeding(args, weights is not None),
         "n_clusters": int(len(centers)),
         "n_unclustered": int((model.labels_ < 0).sum()),
+        # what the table prints below the clusters line (see _notes)
+        "notes": _notes(args, X.shape[0], len(centers)),
         "n_iter": int(model.n_iter_),
         "n_threads": int(n_threads),
         "seconds": {"bandwidth": t1 - t0, "fit": t2 - t1, "total": t2 - t0},

@@ -1440,6 +1440,28 @@ def test_default_bandwidth_estimate_samples_large_inputs(tmp_path):
     assert_allclose(summary["bandwidth"], estimate_bandwidth(data[:10_000]), rtol=1e-12)
 
 
+def test_one_cluster_from_an_estimated_bandwidth_is_noted(tmp_path):
+    """Five groups in 16-D that the default estimate (quantile 0.3) merges
+    into one: the summary says the bandwidth may be too large and how to
+    choose it; not where the bandwidth was given."""
+    rng = np.random.default_rng(0)
+    data = np.concatenate([rng.normal(m, 1, (15, 16)) for m in rng.normal(0, 2, (5, 16))])
+    np.save(tmp_path / "d.npy", data)
+    assert len(MeanShift(bandwidth=estimate_bandwidth(data)).fit(data).cluster_centers_) == 1
+    assert len(MeanShift(bandwidth=estimate_bandwidth(data, quantile=0.1))
+               .fit(data).cluster_centers_) > 1
+    note = ("note        one cluster: the estimated bandwidth may be too large for "
+            "this data; for more clusters, lower --quantile (0.3 now; e.g. 0.1) or "
+            "give a smaller --bandwidth")
+    rc, out, err = run_cli(["cluster", "d.npy"], tmp_path)
+    assert rc == 0 and err == "", err
+    assert re.search(r"^clusters    1\n" + re.escape(note) + "\n", out, re.M), out
+    rc, out, err = run_cli(["cluster", "d.npy", "--json", "--bandwidth", "100"], tmp_path)
+    assert rc == 0 and err == "", err
+    summary = json.loads(out)
+    assert summary["n_clusters"] == 1 and summary["notes"] == []
+
+
 def test_drop_missing_weights_and_keep_from_stdin(tmp_path):
     # a NaN weight drops its row; a bad weight after it is counted in input rows
     content = b"id,a,w\nr0,1,1\nr1,2,\nr2,3,-1\n"
