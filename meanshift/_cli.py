@@ -536,10 +536,16 @@ def _fmt_pow2(m, k):
     return _fmt(value)
 
 
+# the scale warning's threshold: the log10 of the ratio of the columns'
+# standard deviations (10x: at that ratio two groups that only the narrow
+# column tells apart already merge under an estimated bandwidth)
+_SCALE_DIGITS = 1
+
+
 def _warn_scales(X, columns):
-    """A warning when the columns' spreads differ by more than 100x
-    (compared as logarithms, on each column scaled by a power of two: no
-    overflow, whatever the values)."""
+    """A warning naming the column that dominates the distances when the
+    columns' spreads differ by 10x or more (compared as logarithms, on each
+    column scaled by a power of two: no overflow, whatever the values)."""
     if X.shape[1] < 2 or len(X) < 2:
         return
     X = np.asarray(X, dtype=np.float64)
@@ -551,7 +557,7 @@ def _warn_scales(X, columns):
     log2 = np.log2(std[positive]) + k[positive]
     lo, hi = positive[np.argmin(log2)], positive[np.argmax(log2)]
     digits = (log2.max() - log2.min()) * math.log10(2)  # log10 of the ratio
-    if digits > 2:
+    if digits >= _SCALE_DIGITS:
         if digits < 15:
             ratio = f"{math.ldexp(std[hi] / std[lo], int(k[hi] - k[lo])):,.0f}x"
         else:  # written as 10**digits, its mantissa and exponent
@@ -560,7 +566,7 @@ def _warn_scales(X, columns):
         warnings.warn(
             f"the columns' scales differ by {ratio} (std of {columns[hi]} "
             f"{_fmt_pow2(std[hi], k[hi])}, of {columns[lo]} {_fmt_pow2(std[lo], k[lo])}): "
-            "distances are dominated by the widest; consider --scale standard or robust"
+            f"column {columns[hi]} dominates the distances; consider --scale standard"
         )
 
 

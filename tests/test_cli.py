@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import sklearn.cluster
 from numpy.testing import assert_allclose, assert_array_equal
 
 import meanshift
-from meanshift import MeanShift, estimate_bandwidth
+from meanshift import MeanShift, _cli, estimate_bandwidth
 
 # a hung command fails its test instead of blocking the run (not a speed check)
 TIMEOUT = 600
@@ -1413,6 +1414,49 @@ def test_scale_constant_column_and_warning(tmp_path):
     rc, out, err = run_cli(["cluster", "d.csv", "--bandwidth", "1000", "--scale", "none"],
                            tmp_path)
     assert rc == 0 and err == "", err
+
+
+def sensors(seed=0, n=40):
+    """Three groups; "vibration" alone tells the first two apart, and
+    "pressure" spreads about 14x wider: unscaled, they merge."""
+    rng = np.random.default_rng(seed)
+    means = [(0.0, 0.0), (0.0, 3.0), (40.0, 0.0)]
+    return np.concatenate(
+        [np.column_stack([rng.normal(p, 5, n), rng.normal(v, 0.3, n)]) for p, v in means]
+    )
+
+
+def test_scale_warning_from_10x_names_the_dominant_column(tmp_path):
+    data = sensors()
+    # what the warning is for: unscaled, two of the three groups merge
+    assert len(MeanShift(bandwidth=estimate_bandwidth(data)).fit(data).cluster_centers_) == 2
+    scaled = (data - data.mean(axis=0)) / data.std(axis=0)
+    assert len(MeanShift(bandwidth=estimate_bandwidth(scaled)).fit(scaled)
+               .cluster_centers_) == 3
+    (tmp_path / "sensors.csv").write_bytes(text(data, ",", ["pressure", "vibration"]))
+    rc, out, err = run_cli(["cluster", "sensors.csv", "--header"], tmp_path)
+    assert rc == 0, err
+    std = data.std(axis=0)
+    assert err == (
+        f"meanshift: warning: the columns' scales differ by {std[0] / std[1]:,.0f}x (std "
+        f'of "pressure" {std[0]:.5g}, of "vibration" {std[1]:.5g}): column "pressure" '
+        "dominates the distances; consider --scale standard\n"
+    ), err
+
+
+def test_no_scale_warning_on_similar_scales():
+    """The README's people.csv (heights in cm, weights in kg: two groups),
+    the demo's data, and columns 9x apart: no warning."""
+    rng = np.random.default_rng(1)
+    group = rng.random(600) < 0.5
+    people = np.column_stack([np.where(group, rng.normal(160, 6, 600), rng.normal(180, 7, 600)),
+                              np.where(group, rng.normal(55, 6, 600), rng.normal(80, 8, 600))])
+    apart = rng.normal(0, [9.0, 1.0], (500, 2))
+    apart = (apart - apart.mean(axis=0)) / apart.std(axis=0) * [9.0, 1.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for data in (people, _cli.demo_data(), X, apart):
+            _cli._warn_scales(data, ["a", "b", "c"])
 
 
 def test_default_bandwidth_estimate_samples_large_inputs(tmp_path):
