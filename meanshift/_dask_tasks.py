@@ -348,6 +348,11 @@ def _grid_block(x, w, plan, cell_size):
                                _chunk_weights(w, plan.wexp))
 
 
+def _grid_nearest(tree, centers, radius, budget):
+    """A chunk's points nearest each of ``centers`` (_grid.nearest_points)."""
+    return _grid.nearest_points(tree.tree, centers, radius, budget)
+
+
 def _grid_merge(a, b):
     return _grid.merge([a, b])
 

@@ -15,8 +15,13 @@ one seed: the mean of its points (weighted by their sample weights).
    go round in a circle are cut at the cell of lowest index in it.
 3. Every other seed (its step stays in its own cell, or lands where no
    seed is) climbs on: its exact climb from the seed, as in the exact
-   mode.  The centers of these climbs are ranked and suppressed as in the
-   exact mode.
+   mode.  With the flat kernel, between two of their modes closer than
+   two bandwidths the mean can stand still on the ridge (its ball holding
+   parts of both, often more than either mode's, so that it absorbs
+   both), reached by thin bands of points that no cell's climb follows:
+   the points nearest the middle of each such pair climb on their own, as
+   in the exact mode (:func:`_saddles`).  The centers of all these climbs
+   are ranked and suppressed as in the exact mode.
 4. A cell takes the cluster of the climb its hand-overs lead to; each
    point takes its cell's cluster (``label_by="attractor"``), or its
    nearest center (``"nearest"``).  A cell whose points all weigh 0 (or
@@ -226,7 +231,7 @@ class Fit:
     that climbs positions on all the data with that plan:
     ``climb(positions, stage=...) -> (ends, intensities, iterations)``."""
 
-    def __init__(self, cells, plan, climber, n_threads, attractor):
+    def __init__(self, cells, plan, climber, n_threads, attractor, nearest=None):
         means = cells.means()
         seeded = np.flatnonzero(cells.wsum > 0)
         seeds = np.ascontiguousarray(means[seeded])
@@ -250,10 +255,16 @@ class Fit:
         converged = totals > 0
         if not converged.any():
             raise plan.no_point_error()
-        self.n_iter = int(iters[converged].max(initial=0))
-        self.centers, climb_cluster = _merge_centers(
-            ends[converged], totals[converged], plan.bandwidth, n_threads
-        )
+        found = [ends[converged], totals[converged], iters[converged]]
+        if nearest is not None and plan.kernel == "flat":
+            # 3. and the points between close modes (_saddles)
+            modes, _ = _merge_centers(*found[:2], plan.bandwidth, n_threads)
+            more = _saddles(modes, climber(plan), plan.bandwidth, nearest,
+                            saddle_budget(int(cells.counts.sum())), n_threads)
+            found = [np.concatenate([a, b.astype(a.dtype)]) for a, b in zip(found, more)]
+        self.n_iter = int(found[2].max(initial=0))
+        self.centers, cluster = _merge_centers(*found[:2], plan.bandwidth, n_threads)
+        climb_cluster = cluster[:converged.sum()]  # the cells' climbs first
         self.cell_cluster = None
         if attractor:  # 4. the clusters of the cells
             cluster_of_climb = np.full(len(climbs_on), -1, dtype=np.intp)
@@ -267,6 +278,96 @@ class Fit:
                 cluster[rest] = _follow(climber(plan), means, rest, self.centers,
                                         table, n_threads)
             self.cell_cluster = cluster
+
+
+# Between two modes closer than SADDLE_REACH bandwidths the flat kernel's
+# mean can stand still on the ridge (_saddles); the points nearest the
+# middle that climb there on their own number SADDLE_WORK / n, from
+# SADDLE_POINTS[0] to SADDLE_POINTS[1]
+SADDLE_REACH = 2.0
+SADDLE_WORK = 2e7
+SADDLE_POINTS = (32, 2048)
+
+
+def saddle_budget(n_points):
+    """How many points nearest the middle of two close modes climb on
+    their own (_saddles), for ``n_points`` points in all."""
+    low, high = SADDLE_POINTS
+    return int(min(high, max(low, SADDLE_WORK // max(n_points, 1))))
+
+
+def nearest_points(tree, centers, radius, budget):
+    """For each of ``centers`` (float64 rows), the points of positive
+    weight of ``tree`` within ``radius`` of it, the ``budget`` nearest:
+    a list of (points, their squared distances), by distance, ties by
+    coordinates (the same order whatever tree, or trees, hold them: see
+    :func:`nearest_of`)."""
+    first = (1 << (tree.n_levels - 1)) - 1
+    d = tree.data.shape[1]
+    box = tree.box[first:]
+    out = []
+    for center in centers:
+        gap = np.maximum(box[:, :d] - center, 0.0) + np.maximum(center - box[:, d:], 0.0)
+        leaves = np.flatnonzero((gap * gap).sum(axis=1) <= radius * radius)
+        lo, hi = tree.bounds[leaves], tree.bounds[leaves + 1]
+        rows = np.repeat(hi - np.cumsum(hi - lo), hi - lo) + np.arange((hi - lo).sum())
+        if tree.w is not None:
+            rows = rows[tree.w[rows] > 0]
+        points = tree.data[rows]
+        d2 = ((points.astype(np.float64) - center) ** 2).sum(axis=1)
+        inside = d2 <= radius * radius
+        out.append(nearest_of(points[inside], d2[inside], budget))
+    return out
+
+
+def nearest_of(points, d2, budget):
+    """The ``budget`` first of ``points`` by squared distance ``d2``, ties
+    by coordinates."""
+    order = np.lexsort((*points.T[::-1], d2))[:budget]
+    return points[order], d2[order]
+
+
+def _close_pairs(points, reach):
+    """The pairs (i, j), i < j, of rows of ``points`` closer than ``reach``
+    (in blocks of rows: no m x m matrix)."""
+    pairs = [np.zeros((0, 2), np.intp)]
+    for start in range(0, len(points), 512):
+        block = points[start:start + 512]
+        d2 = ((block[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
+        i, j = np.nonzero(d2 < reach * reach)
+        i += start
+        pairs.append(np.stack([i[i < j], j[i < j]], axis=1))
+    return np.concatenate(pairs)
+
+
+def _saddles(modes, climb, bandwidth, nearest, budget, n_threads):
+    """Climbs of the points between close modes: the ends of those that
+    stop at neither mode (ends, intensities, iterations).
+
+    Between two modes closer than SADDLE_REACH bandwidths the flat
+    kernel's mean can stand still on the ridge, where its ball holds parts
+    of both (often more points than either mode's, so that it absorbs
+    both).  Only thin bands of points climb there, which no cell's climb
+    follows; the exact mode finds such a point when one of its points
+    lies in a band.  So the ``budget`` points nearest the middle of each
+    such pair (within a bandwidth of it: ``nearest(middles, radius,
+    budget)``, as :func:`nearest_points`) climb on their own, as in the
+    exact mode; the ends farther than a quarter bandwidth from every mode
+    are returned."""
+    modes = np.asarray(modes, dtype=np.float64)
+    pairs = _close_pairs(modes, SADDLE_REACH * bandwidth)
+    middles = (modes[pairs[:, 0]] + modes[pairs[:, 1]]) / 2
+    starts = [np.zeros((0, modes.shape[1]))]
+    starts += [points for points, _ in nearest(middles, bandwidth, budget)]
+    # a point near several middles climbs once (the order of climbs
+    # changes none of them)
+    starts = np.unique(np.concatenate(starts), axis=0)
+    if not len(starts):
+        return starts, np.zeros(0), np.zeros(0, np.intp)
+    ends, totals, iters = climb(np.ascontiguousarray(starts), stage="climb")
+    at_mode, _ = _assign(ends, modes, bandwidth / 4, False, n_threads)
+    keep = (totals > 0) & (at_mode < 0)
+    return ends[keep], totals[keep], iters[keep]
 
 
 def _in_order(climb, rank):

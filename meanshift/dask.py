@@ -90,6 +90,7 @@ from ._dask_tasks import (
     _fold,
     _follow_rows,
     _grid_block,
+    _grid_nearest,
     _grid_labels,
     _grid_merge,
     _merge_cells,
@@ -284,6 +285,16 @@ def _grid_cells(xs, ws, plan, cell_size):
     cells' sums are added chunk by chunk (deterministic for a chunking)."""
     parts = [delayed(_grid_block)(x, w, plan, cell_size) for x, w in zip(xs, ws)]
     return dask.compute(_pairwise(parts, _grid_merge))[0]
+
+
+def _nearest_on_chunks(trees, centers, radius, budget):
+    """For each of ``centers``, the points of all chunks nearest it, as
+    one machine's tree gives them (_grid.nearest_points): each chunk's
+    nearest, then the nearest of those."""
+    parts = dask.compute(*[delayed(_grid_nearest)(t, centers, radius, budget)
+                           for t in trees])
+    return [_grid.nearest_of(*(np.concatenate(a) for a in zip(*found)), budget)
+            for found in zip(*parts)]
 
 
 class _ClimbOnChunks:
@@ -651,6 +662,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
             cells, plan,
             lambda plan: _ClimbOnChunks(trees, plan, X.shape[1], report, traffic),
             _effective_n_threads(self.n_jobs), attractor,
+            lambda *a: _nearest_on_chunks(trees, *a),
         )
         _release(trees)
         self.n_iter_ = fit.n_iter

@@ -283,6 +283,20 @@ def test_grid_far_points_keep_their_own_clusters(sync, label_by):
     np.testing.assert_array_equal(ours.predict(chunked(new, 2)).compute(), [2, 1, 2, 0])
 
 
+@pytest.mark.parametrize("label_by", ["nearest", "attractor"])
+def test_grid_points_between_close_modes_as_one_machine(sync, label_by):
+    # the points nearest the middle of two close modes, gathered from the
+    # chunks, climb as on one machine (and find the point between them
+    # that absorbs both: 3 clusters, not 4)
+    X = make_blobs(n_samples=600, centers=[[0, 0], [2.2, 0.9], [7, 7]],
+                   cluster_std=0.9, random_state=25)[0]
+    params = dict(bandwidth=1.5, algorithm="grid", label_by=label_by)
+    ref = meanshift.MeanShift(**params).fit(X)
+    assert len(ref.cluster_centers_) == 3
+    ours = md.MeanShift(**params).fit(chunked(X, 97))
+    assert_same_fit(ours, ref, exact=False)
+
+
 @pytest.mark.slow
 def test_deterministic_for_a_chunking(sync):
     X, _ = make_blobs(700, centers=4, random_state=2)

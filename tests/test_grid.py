@@ -122,6 +122,36 @@ def hand_overs(X, bandwidth, resolution, keys, seeds, steps, alive):
     return np.array(lands), np.array(root)
 
 
+def ridge_points(X, bandwidth, seeds, weights, max_iter):
+    """The points that climb on their own between close modes (flat
+    kernel): the modes of the cells' climbs closer than 2 bandwidths, the
+    points of positive weight within a bandwidth of the middle of two, the
+    min(2048, max(32, 2e7 // n)) nearest (ties by coordinates), those of
+    them whose climbs end farther than bandwidth / 4 from every mode."""
+    modes = R.Reference(X, bandwidth, seeds=seeds, sample_weight=weights,
+                        max_iter=max_iter).cluster_centers.astype(np.float64)
+    w = np.ones(len(X)) if weights is None else np.asarray(weights)
+    budget = min(2048, max(32, int(2e7 // len(X))))
+    points = set()
+    for i in range(len(modes)):
+        for j in range(i + 1, len(modes)):
+            if not np.sum((modes[i] - modes[j]) ** 2) < (2 * bandwidth) ** 2:
+                continue
+            middle = (modes[i] + modes[j]) / 2
+            d2 = np.sum((X.astype(np.float64) - middle) ** 2, axis=1)
+            rows = [r for r in range(len(X)) if w[r] > 0 and d2[r] <= bandwidth**2]
+            rows.sort(key=lambda r: (d2[r], *X[r].tolist()))
+            points.update(tuple(X[r].tolist()) for r in rows[:budget])
+    if not points:
+        return np.zeros((0, X.shape[1]))
+    points = np.array(sorted(points))
+    climb = R.Reference(X, bandwidth, seeds=points, sample_weight=weights,
+                        max_iter=max_iter).climb
+    far = [climb.alive[k] and all(np.sum((climb.end[k] - m) ** 2) > (bandwidth / 4) ** 2
+                                  for m in modes) for k in range(len(points))]
+    return points[np.array(far, dtype=bool)]
+
+
 def grid_references(X, bandwidth, resolution=3.0, *, weights=None, kernel="flat",
                     label_by="nearest", cluster_all=True, max_iter=300):
     """The outcomes of the documented rule, each (centers, labels,
@@ -137,8 +167,11 @@ def grid_references(X, bandwidth, resolution=3.0, *, weights=None, kernel="flat"
     lands, root = hand_overs(X, bandwidth, resolution, keys[seeded], seeds,
                              first.climb.end, first.climb.alive)
     climbs_on = np.flatnonzero(lands < 0)
-    for ref in R.outcomes(X, bandwidth, seeds=seeds[climbs_on], sample_weight=weights,
-                          kernel=kernel, max_iter=max_iter):
+    more = np.zeros((0, X.shape[1]))
+    if kernel == "flat":
+        more = ridge_points(X, bandwidth, seeds[climbs_on], weights, max_iter)
+    for ref in R.outcomes(X, bandwidth, seeds=np.r_[seeds[climbs_on], more],
+                          sample_weight=weights, kernel=kernel, max_iter=max_iter):
         if label_by == "nearest":
             labels, _ = ref.labels("nearest", cluster_all)
             yield ref.cluster_centers, labels, ref.n_iter
@@ -211,6 +244,40 @@ def test_matches_the_reference_of_the_rule(name, kernel, weights, label_by, reso
         if first is not None:  # one of the outcomes rounding allows?
             assert any(mismatch(model, o, tolerance(X, bw)) is None
                        for o in outcomes), first
+
+
+def ridge_blobs():
+    """Two overlapping blobs (and a third apart) whose exact fit finds a
+    point on the ridge between their modes that absorbs both."""
+    return make_blobs(n_samples=600, centers=[[0, 0], [2.2, 0.9], [7, 7]],
+                      cluster_std=0.9, random_state=25)[0]
+
+
+@pytest.mark.parametrize("label_by", ["nearest", "attractor"])
+def test_points_between_close_modes_climb_on_their_own(label_by, global_dtype):
+    X = ridge_blobs().astype(global_dtype)
+    assert len(ridge_points(X, 1.5, reference_cells(X, 1.5, 3.0, None)[2], None, 300))
+    model = MeanShift(bandwidth=1.5, algorithm="grid", label_by=label_by).fit(X)
+    outcomes = grid_references(X, 1.5, label_by=label_by)
+    first = mismatch(model, next(outcomes), tolerance(X, 1.5))
+    if first is not None:
+        assert any(mismatch(model, o, tolerance(X, 1.5)) is None for o in outcomes), first
+    exact = MeanShift(bandwidth=1.5, label_by=label_by).fit(X)
+    assert len(model.cluster_centers_) == len(exact.cluster_centers_) == 3
+    assert_array_equal(model.labels_, exact.labels_)
+
+
+@pytest.mark.parametrize("random_state", [0, 2])
+def test_blobs_find_the_exact_fits_clusters(random_state):
+    # two modes 2.1 apart: between them a point whose ball holds more than
+    # either's absorbs both in the exact fit; the grid must find it too
+    from sklearn.metrics import adjusted_rand_score
+
+    X = make_blobs(n_samples=10_000, centers=5, random_state=random_state)[0]
+    exact = MeanShift(bandwidth=1.5, label_by="attractor").fit(X)
+    grid = MeanShift(bandwidth=1.5, algorithm="grid", label_by="attractor").fit(X)
+    assert len(grid.cluster_centers_) == len(exact.cluster_centers_)
+    assert adjusted_rand_score(exact.labels_, grid.labels_) >= 0.95
 
 
 def test_reference_cases_are_not_vacuous():
@@ -375,6 +442,11 @@ def test_seeds_and_bin_seeding_do_not_apply():
         MeanShift(algorithm="grid", seeds=X[:3]).fit(X)
     with pytest.raises(ValueError, match="bin_seeding=True.*algorithm='grid'"):
         MeanShift(algorithm="grid", bin_seeding=True).fit(X)
+    # a cell of fewer points is a seed all the same: refused, not ignored
+    with pytest.raises(ValueError, match="^min_bin_freq=5 does not apply to algorithm="
+                                         "'grid'.*leave min_bin_freq unset"):
+        MeanShift(algorithm="grid", min_bin_freq=5).fit(X)
+    MeanShift(algorithm="grid", min_bin_freq=1).fit(X)
 
 
 def far_points():
