@@ -211,7 +211,7 @@ def _bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
     cdef CellMap* maps = <CellMap*>malloc(n_chunks * sizeof(CellMap))
     cdef int* status = <int*>malloc(n_chunks * sizeof(int))
     cdef CellMap total
-    cdef int failed = 0, fine = 0
+    cdef int failed = 0
     if maps == NULL or status == NULL:
         free(maps)
         free(status)
