@@ -56,8 +56,7 @@ try:
 except ImportError as e:  # raised again with what to install
     raise ImportError(
         f"meanshift.dask needs Dask, which could not be imported ({e}): "
-        'pip install "dask[array]" distributed (or install meanshift with its '
-        'extra: pip install "meanshift[dask]")',
+        'pip install "dask[array]" distributed',
         name=e.name,
     ) from e
 import numpy as np
