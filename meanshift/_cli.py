@@ -924,9 +924,13 @@ _DEMO_PLOT = "meanshift-demo.png"
 
 
 def _check_algorithm(args):
-    if args.algorithm == "grid" and args.bin_seeding:
-        raise CLIError("--bin-seeding: does not apply to --algorithm grid, which seeds "
-                       "from every occupied cell")
+    if args.algorithm != "grid":
+        return
+    for option, given in (("--bin-seeding", args.bin_seeding),
+                          ("--min-bin-freq", getattr(args, "min_bin_freq", 1) != 1)):
+        if given:
+            raise CLIError(f"{option}: does not apply to --algorithm grid, which seeds "
+                           "from every occupied cell")
 
 
 def cmd_demo(args):
@@ -1101,7 +1105,8 @@ def _add_fit_options(p, demo=False):
         "--min-bin-freq",
         type=_int_at_least(1),
         default=1,
-        help="points a grid cell needs to be a seed (default: 1)",
+        help="points a grid cell needs to be a seed with --bin-seeding (default: 1; "
+             "--algorithm grid seeds from every occupied cell and refuses it)",
     )
     p.add_argument(
         "--no-cluster-all",

@@ -1947,5 +1947,10 @@ def test_algorithm_grid_refuses_bin_seeding(tmp_path):
         assert rc == 1
         assert err == ("meanshift: error: --bin-seeding: does not apply to --algorithm "
                        "grid, which seeds from every occupied cell\n")
+    rc, out, err = run_cli(["cluster", "data.csv", "--algorithm", "grid", "--min-bin-freq",
+                            "3"], tmp_path)
+    assert rc == 1
+    assert err == ("meanshift: error: --min-bin-freq: does not apply to --algorithm "
+                   "grid, which seeds from every occupied cell\n")
     rc, out, err = run_cli(["cluster", "data.csv", "--grid-resolution", "0"], tmp_path)
     assert rc == 2 and "--grid-resolution" in err
