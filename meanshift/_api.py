@@ -690,14 +690,15 @@ class MeanShift(ClusterMixin, BaseEstimator):
         hands over to that cell (circles of hand-overs are cut at their
         lowest cell), the others climb on exactly as above.  With the flat
         kernel, the points nearest the middle of two modes closer than
-        two bandwidths climb on their own too (2,048 of them up to 10,000
-        points, fewer on more data: see the README), as every point does
-        in the exact mode: between such modes the mean can stand
-        still on the ridge, where its ball holds more points than either
-        mode's and absorbs both, and only thin bands of points climb
-        there.  The climbs' centers are merged as above; each point takes
-        the cluster its cell's hand-overs lead to
-        (``label_by="attractor"``) or its nearest center (``"nearest"``).
+        two bandwidths, where it weighs at least as much as either mode,
+        climb on their own too (2,048 of them up to 10,000 points, fewer
+        on more data: see the README), as every point does in the exact
+        mode: between such modes the mean can stand still on the ridge,
+        where its ball holds more points than either mode's and absorbs
+        both, and only thin bands of points climb there.  The climbs'
+        centers are merged as above; each point takes the cluster its
+        cell's hand-overs lead to (``label_by="attractor"``) or its
+        nearest center (``"nearest"``).
         The modes are the exact density's; the basin boundaries are drawn
         at the grid's resolution, and a stationary point on a ridge that
         only a few points far from the middle reach can be missed.  Every

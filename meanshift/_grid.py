@@ -19,8 +19,9 @@ one seed: the mean of its points (weighted by their sample weights).
    two bandwidths the mean can stand still on the ridge (its ball holding
    parts of both, often more than either mode's, so that it absorbs
    both), reached by thin bands of points that no cell's climb follows:
-   the points nearest the middle of each such pair climb on their own, as
-   in the exact mode (:func:`_saddles`).  The centers of all these climbs
+   where the middle of two such modes weighs at least as much as either,
+   the points nearest it climb on their own, as in the exact mode
+   (:func:`_saddles`).  The centers of all these climbs
    are ranked and suppressed as in the exact mode.
 4. A cell takes the cluster of the climb its hand-overs lead to; each
    point takes its cell's cluster (``label_by="attractor"``), or its
@@ -259,8 +260,8 @@ class Fit:
         if nearest is not None and plan.kernel == "flat":
             # 3. and the points between close modes (_saddles)
             modes, _ = _merge_centers(*found[:2], plan.bandwidth, n_threads)
-            more = _saddles(modes, climber(plan), plan.bandwidth, nearest,
-                            saddle_budget(int(cells.counts.sum())), n_threads)
+            more = _saddles(modes, climber(plan), climber(one_step), plan.bandwidth,
+                            nearest, saddle_budget(int(cells.counts.sum())), n_threads)
             found = [np.concatenate([a, b.astype(a.dtype)]) for a, b in zip(found, more)]
         self.n_iter = int(found[2].max(initial=0))
         self.centers, cluster = _merge_centers(*found[:2], plan.bandwidth, n_threads)
@@ -281,10 +282,12 @@ class Fit:
 
 
 # Between two modes closer than SADDLE_REACH bandwidths the flat kernel's
-# mean can stand still on the ridge (_saddles); the points nearest the
-# middle that climb there on their own number SADDLE_WORK / n, from
-# SADDLE_POINTS[0] to SADDLE_POINTS[1]
+# mean can stand still on the ridge (_saddles); where the middle weighs
+# SADDLE_SHARE times the heavier mode, the points nearest it climb on
+# their own: SADDLE_WORK / n of them, from SADDLE_POINTS[0] to
+# SADDLE_POINTS[1]
 SADDLE_REACH = 2.0
+SADDLE_SHARE = 1.0
 SADDLE_WORK = 2e7
 SADDLE_POINTS = (32, 2048)
 
@@ -328,19 +331,26 @@ def nearest_of(points, d2, budget):
 
 
 def _close_pairs(points, reach):
-    """The pairs (i, j), i < j, of rows of ``points`` closer than ``reach``
-    (in blocks of rows: no m x m matrix)."""
+    """The pairs (i, j), i < j, of rows of ``points`` closer than ``reach``:
+    a sweep along the first coordinate (modes are farther than a bandwidth
+    apart, so few lie in any slab of width ``reach``), in blocks of
+    candidate pairs."""
+    order = np.argsort(points[:, 0], kind="stable")
+    x = points[order]
+    ends = np.searchsorted(x[:, 0], x[:, 0] + reach, side="left")
+    counts = np.maximum(ends - np.arange(len(x)) - 1, 0)
     pairs = [np.zeros((0, 2), np.intp)]
-    for start in range(0, len(points), 512):
-        block = points[start:start + 512]
-        d2 = ((block[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
-        i, j = np.nonzero(d2 < reach * reach)
-        i += start
-        pairs.append(np.stack([i[i < j], j[i < j]], axis=1))
+    step = max(1, 2**20 // max(1, int(counts.max(initial=0))))
+    for start in range(0, len(x), step):
+        c = counts[start:start + step]
+        i = np.repeat(np.arange(start, start + len(c)), c)
+        j = i + 1 + np.arange(len(i)) - np.repeat(np.cumsum(c) - c, c)
+        close = ((x[i] - x[j]) ** 2).sum(axis=1) < reach * reach
+        pairs.append(np.sort(np.stack([order[i[close]], order[j[close]]], axis=1), axis=1))
     return np.concatenate(pairs)
 
 
-def _saddles(modes, climb, bandwidth, nearest, budget, n_threads):
+def _saddles(modes, climb, step, bandwidth, nearest, budget, n_threads):
     """Climbs of the points between close modes: the ends of those that
     stop at neither mode (ends, intensities, iterations).
 
@@ -349,21 +359,35 @@ def _saddles(modes, climb, bandwidth, nearest, budget, n_threads):
     of both (often more points than either mode's, so that it absorbs
     both).  Only thin bands of points climb there, which no cell's climb
     follows; the exact mode finds such a point when one of its points
-    lies in a band.  So the ``budget`` points nearest the middle of each
-    such pair (within a bandwidth of it: ``nearest(middles, radius,
+    lies in a band.  Such a point changes the clusters only where it
+    outweighs both modes, so for each pair whose middle weighs at least
+    SADDLE_SHARE times the heavier mode (``step``: one step of positions,
+    whose intensities are their weights) the ``budget`` points nearest the
+    middle (within a bandwidth of it: ``nearest(middles, radius,
     budget)``, as :func:`nearest_points`) climb on their own, as in the
     exact mode; the ends farther than a quarter bandwidth from every mode
     are returned."""
+    none = (np.zeros((0, modes.shape[1])), np.zeros(0), np.zeros(0, np.intp))
     modes = np.asarray(modes, dtype=np.float64)
     pairs = _close_pairs(modes, SADDLE_REACH * bandwidth)
+    if not len(pairs):
+        return none
     middles = (modes[pairs[:, 0]] + modes[pairs[:, 1]]) / 2
+    # a point on the ridge changes the clusters only where it outweighs
+    # both modes: skip the pairs whose middle weighs less
+    _, weight, _ = step(np.ascontiguousarray(np.concatenate([modes, middles])),
+                        stage="climb")
+    heavier = weight[pairs].max(axis=1)
+    worth = weight[len(modes):] >= SADDLE_SHARE * heavier
+    if not worth.any():
+        return none
     starts = [np.zeros((0, modes.shape[1]))]
-    starts += [points for points, _ in nearest(middles, bandwidth, budget)]
+    starts += [points for points, _ in nearest(middles[worth], bandwidth, budget)]
     # a point near several middles climbs once (the order of climbs
     # changes none of them)
     starts = np.unique(np.concatenate(starts), axis=0)
     if not len(starts):
-        return starts, np.zeros(0), np.zeros(0, np.intp)
+        return none
     ends, totals, iters = climb(np.ascontiguousarray(starts), stage="climb")
     at_mode, _ = _assign(ends, modes, bandwidth / 4, False, n_threads)
     keep = (totals > 0) & (at_mode < 0)

@@ -124,20 +124,28 @@ def hand_overs(X, bandwidth, resolution, keys, seeds, steps, alive):
 
 def ridge_points(X, bandwidth, seeds, weights, max_iter):
     """The points that climb on their own between close modes (flat
-    kernel): the modes of the cells' climbs closer than 2 bandwidths, the
-    points of positive weight within a bandwidth of the middle of two, the
-    min(2048, max(32, 2e7 // n)) nearest (ties by coordinates), those of
-    them whose climbs end farther than bandwidth / 4 from every mode."""
+    kernel): the modes of the cells' climbs closer than 2 bandwidths whose
+    middle weighs at least as much as the heavier of the two (the weight
+    within a bandwidth), the points of positive weight within a bandwidth
+    of that middle, the min(2048, max(32, 2e7 // n)) nearest (ties by
+    coordinates), those of them whose climbs end farther than bandwidth / 4
+    from every mode."""
     modes = R.Reference(X, bandwidth, seeds=seeds, sample_weight=weights,
                         max_iter=max_iter).cluster_centers.astype(np.float64)
     w = np.ones(len(X)) if weights is None else np.asarray(weights)
     budget = min(2048, max(32, int(2e7 // len(X))))
+
+    def weight(p):
+        return w[np.sum((X.astype(np.float64) - p) ** 2, axis=1) <= bandwidth**2].sum()
+
     points = set()
     for i in range(len(modes)):
         for j in range(i + 1, len(modes)):
             if not np.sum((modes[i] - modes[j]) ** 2) < (2 * bandwidth) ** 2:
                 continue
             middle = (modes[i] + modes[j]) / 2
+            if weight(middle) < max(weight(modes[i]), weight(modes[j])):
+                continue
             d2 = np.sum((X.astype(np.float64) - middle) ** 2, axis=1)
             rows = [r for r in range(len(X)) if w[r] > 0 and d2[r] <= bandwidth**2]
             rows.sort(key=lambda r: (d2[r], *X[r].tolist()))
