@@ -11,8 +11,9 @@ from libc.stdlib cimport free, malloc, qsort
 
 import numpy as np
 
-from ._common cimport (NODE_SKIP, NODE_WHOLE, Tree, intp, _leaf_hi, _leaf_lo,
-                       _node_count, _node_test_ball, _sqdist_bounded)
+from ._common cimport (NODE_SKIP, NODE_WHOLE, ByValue, Tree, intp, _leaf_hi,
+                       _leaf_lo, _node_count, _node_test_ball, _select,
+                       _sqdist_bounded)
 
 cdef extern from "src/ms_simd.h" nogil:
     void ms_sqdist_hd_rows_f64(const double* rows, intp m, const double* q,
@@ -23,31 +24,11 @@ from ._openmp cimport ms_dispensed, ms_dispenser, ms_dispenser_init, ms_grab
 from ._tree cimport BallTree, check_out, region_begin, region_end
 
 
-cdef double _kth_smallest(double* a, intp n, intp kth) noexcept nogil:
-    """The kth smallest (0-based) of a[:n]; reorders a."""
-    cdef intp left = 0, right = n - 1, i, j
-    cdef double x, t
-    while left < right:
-        x = a[kth]
-        i = left
-        j = right
-        while True:
-            while a[i] < x:
-                i += 1
-            while x < a[j]:
-                j -= 1
-            if i <= j:
-                t = a[i]
-                a[i] = a[j]
-                a[j] = t
-                i += 1
-                j -= 1
-            if i > j:
-                break
-        if j < kth:
-            left = i
-        if kth < i:
-            right = j
+cdef inline double _kth_smallest(double* a, intp n, intp kth) noexcept nogil:
+    """The kth smallest (0-based) of a[:n]; reorders a.  (The candidates
+    hold no NaN, which never passes dist <= r_hi, and no -0.0, so the kth
+    smallest is one value whatever the order _select leaves them in.)"""
+    _select(a, <intp*>NULL, <double*>NULL, 1, 0, 0, n, kth, <ByValue*>NULL)
     return a[kth]
 
 

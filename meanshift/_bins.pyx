@@ -14,7 +14,7 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from ._common cimport intp
+from ._common cimport _mix64, intp
 from ._tree cimport aligned, region_begin, region_end
 
 
@@ -29,24 +29,17 @@ cdef struct CellMap:
     uint64_t* hashes
 
 
-cdef inline uint64_t _mix(uint64_t h) noexcept nogil:
-    h ^= h >> 33
-    h *= 0xff51afd7ed558ccdULL
-    h ^= h >> 33
-    h *= 0xc4ceb9fe1a85ec53ULL
-    h ^= h >> 33
-    return h
-
-
 cdef inline uint64_t _hash_key(const double* key, intp d) noexcept nogil:
+    """The hash of a cell's key: it picks the slots a cell is looked for
+    in, never the cells' order (that of their creation)."""
     cdef uint64_t h = 0x9e3779b97f4a7c15ULL, bits
     cdef double v
     cdef intp k
     for k in range(d):
         v = key[k] + 0.0          # -0.0 and 0.0 are the same cell
         memcpy(&bits, &v, sizeof(double))
-        h = _mix(h ^ bits) + <uint64_t>k
-    return _mix(h)
+        h = _mix64(h ^ bits) + <uint64_t>k
+    return _mix64(h)
 
 
 cdef int _map_init(CellMap* m, intp d) noexcept nogil:

@@ -251,3 +251,128 @@ cdef inline bint _box_is_point(const floating* bx, intp d) noexcept nogil:
         if bx[k] != bx[d + k]:
             return False
     return True
+
+
+# ---------------------------------------------------------------------------
+# Selection: rows split at the k-th by one coordinate
+# ---------------------------------------------------------------------------
+
+# The orders _select knows, as tags (one specialisation each, as the
+# kernels' in _kernels.pxd).  Each fixes its pivot rule too, and so which
+# rows land on either side: the trees' permutations depend on it.
+cdef struct ByValue:
+    # by the value of the coordinate, ties in no set order; the pivot is
+    # the median of the values at both ends and in the middle, the rows
+    # left in place (the median build of _tree; kth_neighbor_dist's
+    # candidates)
+    char tag
+cdef struct ByValueRow:
+    # by (value, row number) keys, which are distinct; the rows at both
+    # ends and in the middle are first sorted, the middle one the pivot
+    # (the sample planes of _tree)
+    char tag
+
+ctypedef fused order_t:
+    ByValue
+    ByValueRow
+
+
+cdef inline void _swap_rows(floating* data, intp* idx, double* w, intp d,
+                            intp a, intp b) noexcept nogil:
+    """Swap rows a and b of the data (d columns), and of idx and w where
+    given."""
+    cdef intp k, ti
+    cdef floating v
+    cdef double tw
+    if idx != NULL:
+        ti = idx[a]
+        idx[a] = idx[b]
+        idx[b] = ti
+    if w != NULL:
+        tw = w[a]
+        w[a] = w[b]
+        w[b] = tw
+    for k in range(d):
+        v = data[a * d + k]
+        data[a * d + k] = data[b * d + k]
+        data[b * d + k] = v
+
+
+cdef inline bint _key_less(double va, intp ra, double vb,
+                           intp rb) noexcept nogil:
+    """Order of (value, row number) keys: by value, ties by row."""
+    return va < vb or (va == vb and ra < rb)
+
+
+cdef inline void _select(floating* data, intp* idx, double* w, intp d,
+                         intp dim, intp lo, intp hi, intp kth,
+                         order_t* order) noexcept nogil:
+    """Reorder rows [lo, hi) of data (d columns; idx and w, where given,
+    along) so that row kth holds the kth smallest key of coordinate dim,
+    with no larger key before it and no smaller one after: Hoare's
+    quickselect, in the order and with the pivot rule of the tag
+    ``order`` (only its type counts: pass ``<ByValue*>NULL``).  ByValueRow
+    takes its row numbers from idx."""
+    cdef intp left = lo, right = hi - 1, i, j, m
+    cdef intp xr = 0
+    cdef floating x, a, b, c
+    while left < right:
+        m = left + (right - left) // 2
+        if order_t is ByValue:
+            # median of three as pivot value (it is present in [left, right])
+            a = data[left * d + dim]
+            b = data[m * d + dim]
+            c = data[right * d + dim]
+            if a < b:
+                x = b if b < c else (c if a < c else a)
+            else:
+                x = a if a < c else (c if b < c else b)
+        else:
+            # sort left, m, right: the median of the three keys is the pivot
+            if _key_less(data[m * d + dim], idx[m],
+                         data[left * d + dim], idx[left]):
+                _swap_rows(data, idx, w, d, m, left)
+            if _key_less(data[right * d + dim], idx[right],
+                         data[left * d + dim], idx[left]):
+                _swap_rows(data, idx, w, d, right, left)
+            if _key_less(data[right * d + dim], idx[right],
+                         data[m * d + dim], idx[m]):
+                _swap_rows(data, idx, w, d, right, m)
+            x = data[m * d + dim]
+            xr = idx[m]
+        i = left
+        j = right
+        while True:
+            if order_t is ByValue:
+                while data[i * d + dim] < x:
+                    i += 1
+                while x < data[j * d + dim]:
+                    j -= 1
+            else:
+                while _key_less(data[i * d + dim], idx[i], x, xr):
+                    i += 1
+                while _key_less(x, xr, data[j * d + dim], idx[j]):
+                    j -= 1
+            if i <= j:
+                _swap_rows(data, idx, w, d, i, j)
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < kth:
+            left = i
+        if kth < i:
+            right = j
+
+
+# ---------------------------------------------------------------------------
+# Hashing
+# ---------------------------------------------------------------------------
+
+cdef inline unsigned long long _mix64(unsigned long long x) noexcept nogil:
+    """splitmix64's finaliser: a fixed pseudo-random function of x, each
+    bit of which depends on every bit of x (the tree's sample rows, the
+    grid cells' hash)."""
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL
+    return x ^ (x >> 31)

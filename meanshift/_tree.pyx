@@ -17,7 +17,8 @@ from libc.stdlib cimport calloc, free, malloc
 
 import numpy as np
 
-from ._common cimport BOX_MAX_D, Tree, intp, _node_hi, _node_lo
+from ._common cimport (BOX_MAX_D, ByValue, ByValueRow, Tree, intp,
+                       _mix64, _node_hi, _node_lo, _select)
 from ._openmp cimport ms_now
 
 cdef extern from "src/ms_tree.h" nogil:
@@ -348,61 +349,6 @@ def tree_levels(intp n, intp leaf_size):
 # Building it
 # ---------------------------------------------------------------------------
 
-cdef inline void _swap_rows(floating* data, intp* idx, double* w, intp d,
-                            intp a, intp b) noexcept nogil:
-    """Swap rows a and b of the data, and of idx and w where given."""
-    cdef intp k, ti
-    cdef floating v
-    cdef double tw
-    if idx != NULL:
-        ti = idx[a]
-        idx[a] = idx[b]
-        idx[b] = ti
-    if w != NULL:
-        tw = w[a]
-        w[a] = w[b]
-        w[b] = tw
-    for k in range(d):
-        v = data[a * d + k]
-        data[a * d + k] = data[b * d + k]
-        data[b * d + k] = v
-
-
-cdef void _select(floating* data, intp* idx, double* w, intp d, intp dim,
-                  intp lo, intp hi, intp kth) noexcept nogil:
-    """Reorder rows [lo, hi) so that row kth holds the kth smallest value of
-    column dim, with no larger value before it and no smaller one after."""
-    cdef intp left = lo, right = hi - 1, i, j, m
-    cdef floating x, a, b, c
-    while left < right:
-        m = left + (right - left) // 2
-        a = data[left * d + dim]
-        b = data[m * d + dim]
-        c = data[right * d + dim]
-        # median of three as pivot value (it is present in [left, right])
-        if a < b:
-            x = b if b < c else (c if a < c else a)
-        else:
-            x = a if a < c else (c if b < c else b)
-        i = left
-        j = right
-        while True:
-            while data[i * d + dim] < x:
-                i += 1
-            while x < data[j * d + dim]:
-                j -= 1
-            if i <= j:
-                _swap_rows(data, idx, w, d, i, j)
-                i += 1
-                j -= 1
-            if i > j:
-                break
-        if j < kth:
-            left = i
-        if kth < i:
-            right = j
-
-
 cdef inline intp _widest(const floating* rows, intp d, intp s, intp e) noexcept nogil:
     """The coordinate of widest spread (max - min) of rows [s, e); the
     first such on ties, 0 for no rows."""
@@ -430,7 +376,7 @@ cdef intp _split_node(floating* data, intp* idx, double* w, intp d,
     cdef intp mid = s + (e - s) // 2
     cdef intp dim = _widest(data, d, s, e)
     if e - s > 1:
-        _select(data, idx, w, d, dim, s, e, mid)
+        _select(data, idx, w, d, dim, s, e, mid, <ByValue*>NULL)
     return mid
 
 
@@ -692,62 +638,13 @@ def top_levels(intp n, intp n_levels, intp bucket=TOP_BUCKET):
     return top
 
 
-cdef inline bint _key_less(double va, intp ra, double vb,
-                           intp rb) noexcept nogil:
-    """Order of (value, row number) keys: by value, ties by row."""
-    return va < vb or (va == vb and ra < rb)
-
-
-cdef void _select_keyed(floating* sv, intp* sr, intp d, intp dim, intp lo,
-                        intp hi, intp kth) noexcept nogil:
-    """_select on the keys (sv[., dim], sr[.]), which are distinct."""
-    cdef intp left = lo, right = hi - 1, i, j, m, pr
-    cdef double pv
-    while left < right:
-        m = left + (right - left) // 2
-        # sort left, m, right: the median of the three keys is the pivot
-        if _key_less(sv[m * d + dim], sr[m], sv[left * d + dim], sr[left]):
-            _swap_rows(sv, sr, NULL, d, m, left)
-        if _key_less(sv[right * d + dim], sr[right], sv[left * d + dim],
-                     sr[left]):
-            _swap_rows(sv, sr, NULL, d, right, left)
-        if _key_less(sv[right * d + dim], sr[right], sv[m * d + dim], sr[m]):
-            _swap_rows(sv, sr, NULL, d, right, m)
-        pv = sv[m * d + dim]
-        pr = sr[m]
-        i = left
-        j = right
-        while True:
-            while _key_less(sv[i * d + dim], sr[i], pv, pr):
-                i += 1
-            while _key_less(pv, pr, sv[j * d + dim], sr[j]):
-                j -= 1
-            if i <= j:
-                _swap_rows(sv, sr, NULL, d, i, j)
-                i += 1
-                j -= 1
-            if i > j:
-                break
-        if j < kth:
-            left = i
-        if kth < i:
-            right = j
-
-
-cdef inline unsigned long long _mix(unsigned long long x) noexcept nogil:
-    """splitmix64's finaliser: a fixed pseudo-random function of x."""
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL
-    return x ^ (x >> 31)
-
-
 cdef inline intp _sample_row(intp j, intp n, intp m) noexcept nogil:
     """Row j of a sample of m of n rows: one from each of m equal runs of
     rows, at a fixed pseudo-random place in it (no period of the data
     aliases with the sample)."""
     cdef intp lo = j * n // m
     cdef intp run = (j + 1) * n // m - lo
-    return lo + <intp>(_mix(<unsigned long long>j) % <unsigned long long>run)
+    return lo + <intp>(_mix64(<unsigned long long>j) % <unsigned long long>run)
 
 
 def sample_rows(intp n, intp n_levels, intp bucket=TOP_BUCKET):
@@ -800,7 +697,7 @@ cdef void _split_sample(floating* sv, intp* sr, intp d, intp node, intp* se,
     cdef intp s = se[2 * node], e = se[2 * node + 1]
     cdef intp dim = _widest(sv, d, s, e)
     cdef intp kth = s + (e - s) // 2
-    _select_keyed(sv, sr, d, dim, s, e, kth)
+    _select(sv, sr, NULL, d, dim, s, e, kth, <ByValueRow*>NULL)
     pdim[node] = dim
     pval[node] = sv[kth * d + dim]
     prow[node] = sr[kth]
