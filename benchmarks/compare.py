@@ -49,9 +49,9 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -61,13 +61,14 @@ HERE = Path(__file__).resolve().parent
 # Libraries
 # ---------------------------------------------------------------------------
 
-import meanshift  # noqa: E402
-import meanshift._core  # noqa: E402,F401  (loaded now: its file's time is the build's)
 import sklearn  # noqa: E402
 from sklearn import cluster as skcluster  # noqa: E402
 from sklearn.datasets import load_digits, make_blobs  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+import meanshift  # noqa: E402
+import meanshift._core  # noqa: E402,F401  (loaded now: its file's time is the build's)
 
 try:
     import mlpack
@@ -101,10 +102,7 @@ def machine_info():
                     break
     except OSError:
         pass
-    if hasattr(os, "sched_getaffinity"):
-        usable = len(os.sched_getaffinity(0))
-    else:
-        usable = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -712,12 +710,12 @@ class Case:
     name: str  # the report's 'case' column
     data: Callable
     runners: Callable
-    agree: Optional[Callable] = None
-    rows: Optional[Callable] = None
+    agree: Callable | None = None
+    rows: Callable | None = None
     peer_suffix: str = ""
-    log: Optional[Callable] = None  # run -> progress line, where not the description
-    when: Optional[Callable] = None  # run -> whether it can run at all
-    after: Optional[Callable] = None  # (run, payload, timings): kept for later
+    log: Callable | None = None  # run -> progress line, where not the description
+    when: Callable | None = None  # run -> whether it can run at all
+    after: Callable | None = None  # (run, payload, timings): kept for later
 
 
 def run_case(run, case):
@@ -1052,10 +1050,7 @@ def scale_sweep(run):
     sweep = Sweep(["meanshift"] + ([sk_scale] if run.use_sk else [])
                   + (["mlpack"] if run.use_ml else []))
     for n in run.scale_ns:
-        if n == run.S["bin_n"] and run.bin_X is not None:
-            Xs = run.bin_X
-        else:
-            Xs = bin_data(n, 2)
+        Xs = run.bin_X if n == run.S["bin_n"] and run.bin_X is not None else bin_data(n, 2)
         runners = scale_runners(run, sweep, n, Xs)
         log(f"  n={fmt_n(n)}")
         if runners:
@@ -1399,7 +1394,7 @@ def plot(path, scale, peers, labels, info, quick):
         pts = sorted(scale[p].items())
         if not pts:
             continue
-        ns, ts = zip(*pts)
+        ns, ts = zip(*pts, strict=True)
         ax.loglog(ns, ts, **style[p])
     ax.set_xlabel("n (points, 2 features)")
     ax.set_ylabel("time [s]")

@@ -60,13 +60,13 @@ def main(argv=None):
         return
 
     import dask.array as da
+    from compare import bin_data
     from distributed import Client, LocalCluster, wait
 
     import meanshift
     import meanshift.dask as md
     from meanshift import _core
     from meanshift._api import _climb_tree
-    from compare import bin_data
 
     cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
                            processes=True, dashboard_address=None)
@@ -105,11 +105,11 @@ def main(argv=None):
                 # per-chunk costs, on this process, one thread: the tree a
                 # chunk's build task makes, one step of every seed on it
                 chunk = np.ascontiguousarray(X[:size])
-                t_build, tree = best_of(lambda: _climb_tree(chunk, None, "flat", 1), 1)
+                t_build, tree = best_of(lambda chunk=chunk: _climb_tree(chunk, None, "flat", 1), 1)
                 seeds = meanshift.get_bin_seeds(X, bw).astype(np.float64)
                 t_step, _ = best_of(
-                    lambda tree=tree: _core.ball_sums(tree, seeds, bandwidth=bw, n_threads=1,
-                                                      kernel=0), 2)
+                    lambda tree=tree, seeds=seeds: _core.ball_sums(
+                        tree, seeds, bandwidth=bw, n_threads=1, kernel=0), 2)
                 row = dict(
                     n=n, chunks=n_chunks, workers=args.workers, algorithm=args.algorithm,
                     one_machine_s=t_one, dask_s=t_dask, ratio=t_dask / t_one,

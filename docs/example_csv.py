@@ -32,7 +32,7 @@ def people(rng, n=600):
     weight = np.where(group, rng.normal(55, 6, n), rng.normal(80, 8, n))
     header = ["id", "name", "height", "weight"]
     rows = [[1000 + i, NAMES[rng.integers(len(NAMES))], f"{h:.1f}", f"{w:.1f}"]
-            for i, (h, w) in enumerate(zip(height, weight))]
+            for i, (h, w) in enumerate(zip(height, weight, strict=True))]
     return header, rows
 
 
@@ -48,7 +48,7 @@ def customers(rng, n=200_000):
     city = rng.integers(len(CITIES), size=n)
     header = ["id", "age", "income", "visits", "city"]
     rows = [[f"C{i:06d}", a, m, v, CITIES[c]]
-            for i, (a, m, v, c) in enumerate(zip(age, income, visits, city))]
+            for i, (a, m, v, c) in enumerate(zip(age, income, visits, city, strict=True))]
     return header, rows
 
 

@@ -15,27 +15,28 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _bandwidth, _values
-from . import _weights
-from ._stages import mark
+from . import _bandwidth, _values, _weights
 from ._choices import ALGORITHMS, KERNELS, LABEL_BY
 from ._progress import in_batches, reporter
+from ._stages import mark
+
 # the numerical work (meanshift._work), also reached through this module
 from ._work import (  # noqa: F401
+    _BIG_LEAF_N,
+    _COHERENT_MIN,
+    _FLOAT_DTYPES,
+    _SERIAL_WORK,
     _as_f64,
     _as_float,
     _assign,
-    _BIG_LEAF_N,
     _bin_cells,
     _build_tree,
     _climb_tree,
     _Climber,
-    _COHERENT_MIN,
     _cpu_count,
     _effective_n_threads,
     _end_table,
     _FitPlan,
-    _FLOAT_DTYPES,
     _follow,
     _labels_of_ends,
     _ldexp,
@@ -44,7 +45,6 @@ from ._work import (  # noqa: F401
     _merge_centers,
     _range_exponent,
     _rows_as_keys,
-    _SERIAL_WORK,
     _threads_for,
     _unscale,
 )
@@ -363,10 +363,8 @@ def _kth_weight(total, quantile, j):
     Computed without forming T where it would overflow or lose bits."""
     t = total * quantile
     u = _weights.ldexp_or_inf(t, -j)
-    if u >= 2.0**52:  # an integer already: floor changes nothing
-        k = t
-    else:
-        k = _weights.ldexp_or_inf(max(1.0, math.floor(u)), j)
+    # from 2**52 on, u is an integer already: floor would change nothing
+    k = t if u >= 2.0**52 else _weights.ldexp_or_inf(max(1.0, math.floor(u)), j)
     return min(k, total)
 
 
@@ -463,8 +461,10 @@ def _bin_seeds_from_cells(cells, bin_size, n_points):
     else:
         bin_seeds = np.array([], dtype=np.float32)
     if len(bin_seeds) == n_points:
-        warnings.warn(
-            "Binning data failed with provided bin_size=%f, using data points as seeds."
+        # scikit-learn's warning, word for word and from the same frame (no
+        # stacklevel, as get_bin_seeds warns); %f takes any real through float()
+        warnings.warn(  # noqa: B028
+            "Binning data failed with provided bin_size=%f, using data points as seeds."  # noqa: UP031
             % bin_size
         )
         return None

@@ -39,6 +39,7 @@ shows an error's traceback instead (for a bug report).
 """
 
 import argparse
+import contextlib
 import csv
 import difflib
 import json
@@ -308,20 +309,18 @@ class _Outputs:
                     raise CLIError(f"{path}: cannot write: {e.strerror}") from None
                 done.append(path)
         except BaseException:
-            for path in done:  # what an earlier rename replaced is gone,
-                try:  # but no file of this run is left half-written
+            # what an earlier rename replaced is gone, but no file of this
+            # run is left half-written
+            for path in done:
+                with contextlib.suppress(OSError):
                     os.unlink(path)
-                except OSError:
-                    pass
             raise
         self.pending = []
 
     def discard(self):
         for tmp, _ in self.pending:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
         self.pending = []
 
 
@@ -461,7 +460,10 @@ def summary_table(s):
         return f"  {_fmt_weight(_add_weights([c['weight'] for c in clusters])):>10}"
 
     for c in s["clusters"][:_MAX_ROWS]:
-        coords = "  ".join(f"{name}={_fmt(v)}" for name, v in zip(shown, c["center"]))
+        # shown: the first _MAX_COORDS columns only, so the zip stops there
+        coords = "  ".join(
+            f"{name}={_fmt(v)}" for name, v in zip(shown, c["center"], strict=False)
+        )
         lines.append(
             f"{c['label']:>7}  {c['size']:>10,}  {100 * c['size'] / n:5.1f}%"
             f"{weight([c])}  {coords}"
@@ -563,7 +565,8 @@ def _warn_scales(X, columns):
         else:  # written as 10**digits, its mantissa and exponent
             exponent = math.floor(digits)
             ratio = f"a factor of {10 ** (digits - exponent):.2g}e+{exponent}"
-        warnings.warn(
+        # stacklevel 1: the command's warnings are printed as they always were
+        warnings.warn(  # noqa: B028
             f"the columns' scales differ by {ratio} (std of {columns[hi]} "
             f"{_fmt_pow2(std[hi], k[hi])}, of {columns[lo]} {_fmt_pow2(std[lo], k[lo])}): "
             f"column {columns[hi]} dominates the distances; consider --scale standard"
@@ -701,7 +704,7 @@ def _clusters(labels, centers, weights):
     if weights is None:
         return clusters, None
     total, cluster_weights = _weight_sums(weights, labels, len(centers))
-    for c, weight in zip(clusters, cluster_weights):
+    for c, weight in zip(clusters, cluster_weights, strict=True):
         c["weight"] = weight
     return clusters, total
 
@@ -783,7 +786,7 @@ def _label_rows(labels, missing, keep):
         texts[i] = ""
     if keep is None:
         return [[t] for t in texts]
-    return [cells + [t] for cells, t in zip(keep, texts)]
+    return [cells + [t] for cells, t in zip(keep, texts, strict=True)]
 
 
 def _write_outputs(args, X, model, summary, names, centers=None, missing=None,
@@ -915,7 +918,8 @@ def demo_data(n_samples=20_000, random_state=0):
     ]
     counts = np.floor(shares * n_samples).astype(int)
     counts[0] += n_samples - counts.sum()
-    parts = [rng.multivariate_normal(m, c, size=k) for m, c, k in zip(means, cov, counts)]
+    parts = [rng.multivariate_normal(m, c, size=k)
+             for m, c, k in zip(means, cov, counts, strict=True)]
     X = np.concatenate(parts)
     return X[rng.permutation(len(X))]
 

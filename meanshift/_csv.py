@@ -45,7 +45,13 @@ import re
 import numpy as np
 
 from ._input import (
-    Input, InputError, column_label, keep_columns, not_finite, open_input, read_bytes,
+    Input,
+    InputError,
+    column_label,
+    keep_columns,
+    not_finite,
+    open_input,
+    read_bytes,
     select_columns,
 )
 
@@ -364,7 +370,7 @@ def _keep_cells(block, first_number, table, n_rows):
             f"{table.where}: --keep: lines from {first_number} on could not be "
             "split into the same rows as the numbers"
         )
-    for i, row in enumerate(cells):
+    for row in cells:
         try:
             table.keep_rows.append([row[j].strip() for j in table.keep])
         except IndexError:

@@ -221,8 +221,8 @@ def _advance(step, outs, groups, it, plan):
     next step.  ``outs``: the _partials of each group of chunks in
     ``groups`` (lists of chunk numbers)."""
     parts = [None] * sum(len(g) for g in groups)
-    for group, out in zip(groups, outs):
-        for c, part in zip(group, out):
+    for group, out in zip(groups, outs, strict=True):
+        for c, part in zip(group, out, strict=True):
             parts[c] = part
     acc, total = _added(parts)
     pos = step.moving.copy()

@@ -262,7 +262,8 @@ class Fit:
             modes, _ = _merge_centers(*found[:2], plan.bandwidth, n_threads)
             more = _saddles(modes, climber(plan), climber(one_step), plan.bandwidth,
                             nearest, saddle_budget(int(cells.counts.sum())), n_threads)
-            found = [np.concatenate([a, b.astype(a.dtype)]) for a, b in zip(found, more)]
+            found = [np.concatenate([a, b.astype(a.dtype)])
+                     for a, b in zip(found, more, strict=True)]
         self.n_iter = int(found[2].max(initial=0))
         self.centers, cluster = _merge_centers(*found[:2], plan.bandwidth, n_threads)
         climb_cluster = cluster[:converged.sum()]  # the cells' climbs first

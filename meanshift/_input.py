@@ -20,7 +20,7 @@ import math
 import os
 import sys
 import zlib
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,14 +37,14 @@ class Input(NamedTuple):
     """The input as read (a tuple: ``X, names, source`` come first)."""
 
     X: np.ndarray  # the features: float64, or the .npy's numeric dtype
-    names: Optional[list]  # their header names, or None
+    names: list | None  # their header names, or None
     source: str  # the file's name, or "standard input"
-    weights: Optional[np.ndarray]  # --weights: float64, or None
+    weights: np.ndarray | None  # --weights: float64, or None
     # the weights column: its header name, or its number without a header
-    weights_column: Union[str, int, None]
-    header_detected: Optional[str]  # the first line, when taken for a header
-    keep: Optional[list]  # --keep: each row's kept cells, as text
-    keep_names: Optional[list]  # their header names, or their numbers
+    weights_column: str | int | None
+    header_detected: str | None  # the first line, when taken for a header
+    keep: list | None  # --keep: each row's kept cells, as text
+    keep_names: list | None  # their header names, or their numbers
 
 
 def split_suffix(path):
@@ -72,7 +72,8 @@ def open_input(path):
     else:
         where = path
         try:
-            stream = open(path, "rb")
+            # closed in the finally below, with a gzip stream that wraps it
+            stream = open(path, "rb")  # noqa: SIM115
         except FileNotFoundError:
             raise InputError(f"{path}: no such file") from None
         except IsADirectoryError:
@@ -316,10 +317,7 @@ def _check_finite(X, usecols, where, drop_missing=False, n_jobs=None):
 
 def missing_rows(X, w=None):
     """True for each row with a NaN feature (or weight)."""
-    if X.dtype.kind != "f":
-        missing = np.zeros(len(X), dtype=bool)
-    else:
-        missing = np.isnan(X).any(axis=1)
+    missing = np.zeros(len(X), dtype=bool) if X.dtype.kind != "f" else np.isnan(X).any(axis=1)
     if w is not None:
         missing |= np.isnan(w)
     return missing

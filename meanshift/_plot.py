@@ -185,7 +185,7 @@ def _draw_bandwidth(ax, cx, cy, bandwidth):
     from matplotlib.patches import Circle
 
     ring = dict(color="0.2", linestyle="--", linewidth=1)
-    for center in zip(cx, cy):
+    for center in zip(cx, cy, strict=True):
         circle = Circle(center, radius=bandwidth, fill=False, zorder=3, **ring)
         circle.set_gid("bandwidth")
         ax.add_patch(circle)

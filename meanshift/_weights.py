@@ -79,7 +79,7 @@ def exponent_of(wmax, wmin):
     not be summed with the largest without losing it."""
     emax = math.frexp(wmax)[1]
     emin = math.frexp(wmin)[1]
-    if -_SAFE <= emin and emax <= _SAFE:
+    if emin >= -_SAFE and emax <= _SAFE:
         return 0
     if emax - emin > _SPAN:
         raise ValueError(

@@ -20,7 +20,6 @@ import numpy as np
 from . import _bins, _core, _merge, _tree
 from ._progress import in_batches
 
-
 _FLOAT_DTYPES = [np.float64, np.float32]
 
 
@@ -202,7 +201,8 @@ def _shown(x):
     """A bandwidth in a message: as scikit-learn's ``%f`` where that shows
     its digits (0.1 to 1e15), else in six significant digits (never
     ``0.000000`` for a tiny one)."""
-    return "%f" % x if 0.1 <= x < 1e15 else "%.6g" % x
+    # %-formatting as scikit-learn's messages; it takes any real through float()
+    return "%f" % x if 0.1 <= x < 1e15 else "%.6g" % x  # noqa: UP031
 
 
 def _ldexp(x, k):

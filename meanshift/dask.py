@@ -42,6 +42,7 @@ is estimated on a random sample of at most ``BANDWIDTH_SAMPLES`` rows
 gathered to the client (see :func:`estimate_bandwidth`).
 """
 
+import contextlib
 import copy
 import math
 import pickle
@@ -70,14 +71,14 @@ from ._api import (
     _bin_seeds_from_cells,
     _check_estimate_args,
     _effective_n_threads,
+    _end_table,
     _estimate_bandwidth,
     _FitPlan,
-    _end_table,
     _merge_centers,
     _range_exponent,
     _unscale,
 )
-from ._progress import reporter
+
 # what the workers run (imported there without scikit-learn)
 from ._dask_tasks import (
     _advance,
@@ -89,9 +90,9 @@ from ._dask_tasks import (
     _fold,
     _follow_rows,
     _grid_block,
-    _grid_nearest,
     _grid_labels,
     _grid_merge,
+    _grid_nearest,
     _merge_cells,
     _nearest_labels,
     _partials,
@@ -104,7 +105,11 @@ from ._dask_tasks import (
     _take_weights,
     _unique_centers,
 )
+
+# the re-exports stay apart, so that only they carry the noqa
+# isort: split
 from ._dask_tasks import _ChunkTree, _partial, _Step  # noqa: F401  (tests reach them here)
+from ._progress import reporter
 
 __all__ = [
     "BANDWIDTH_SAMPLES",
@@ -282,7 +287,7 @@ def _pairwise(parts, merge):
 def _grid_cells(xs, ws, plan, cell_size):
     """The grid cells of all chunks, merged pairwise in row order: the
     cells' sums are added chunk by chunk (deterministic for a chunking)."""
-    parts = [delayed(_grid_block)(x, w, plan, cell_size) for x, w in zip(xs, ws)]
+    parts = [delayed(_grid_block)(x, w, plan, cell_size) for x, w in zip(xs, ws, strict=True)]
     return dask.compute(_pairwise(parts, _grid_merge))[0]
 
 
@@ -292,8 +297,8 @@ def _nearest_on_chunks(trees, centers, radius, budget):
     nearest, then the nearest of those."""
     parts = dask.compute(*[delayed(_grid_nearest)(t, centers, radius, budget)
                            for t in trees])
-    return [_grid.nearest_of(*(np.concatenate(a) for a in zip(*found)), budget)
-            for found in zip(*parts)]
+    return [_grid.nearest_of(*(np.concatenate(a) for a in zip(*found, strict=True)), budget)
+            for found in zip(*parts, strict=True)]
 
 
 class _ClimbOnChunks:
@@ -317,7 +322,7 @@ class _ClimbOnChunks:
             parts = dask.compute(*[delayed(_ends)(b, plan.dtype) for b in blocks])
         finally:
             _release(blocks)
-        return tuple(np.concatenate(a) for a in zip(*parts))
+        return tuple(np.concatenate(a) for a in zip(*parts, strict=True))
 
 
 # ---------------------------------------------------------------------------
@@ -364,10 +369,8 @@ def _release(*collections):
     drops the client's connection.  Released keys are forgotten, and tasks
     that only they needed are stopped, as when a future is deleted."""
     for f in _futures(*collections):
-        try:
+        with contextlib.suppress(Exception):  # a client closed meanwhile: nothing to release
             f.release()
-        except Exception:  # a client closed meanwhile: nothing to release
-            pass
 
 
 class _Traffic:
@@ -471,7 +474,7 @@ def _climb(trees, blocks, plan, d, report, stage, traffic=None):
             if len(pending) > _LAG or not active:
                 learned = pending.pop(0)
                 before = sum(live)
-                for (i, _), n in zip(learned, dask.compute(*[c for _, c in learned])):
+                for (i, _), n in zip(learned, dask.compute(*[c for _, c in learned]), strict=True):
                     live[i] = n
                 if traffic is not None and sum(live):
                     traffic.add(sum(live), d, n_chunks, len(groups), before)
@@ -684,7 +687,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
 
         def build():
             trees = list(dask.persist(*[delayed(_build)(x, w, plan)
-                                        for x, w in zip(xs, ws)]))
+                                        for x, w in zip(xs, ws, strict=True)]))
             try:
                 return trees, dask.compute(*[delayed(_stats)(t) for t in trees])
             except BaseException:
@@ -718,7 +721,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
             seeds = _bin_seeds(xs, ws, plan, self.min_bin_freq, total)
             plan.check_bin_seeds(seeds, self.min_bin_freq, weighted)
         if seeds is None:
-            return [delayed(_point_seeds)(x, w, plan) for x, w in zip(xs, ws)], True
+            return [delayed(_point_seeds)(x, w, plan) for x, w in zip(xs, ws, strict=True)], True
         return [delayed(_Seeds)(seeds[i:i + _SEED_BLOCK])
                 for i in range(0, len(seeds), _SEED_BLOCK)], False
 
@@ -736,13 +739,13 @@ verbose, kernel, label_by, algorithm, grid_resolution
         table = delayed(self._ends_table, pure=True)
         if seed_blocks is not None:  # the points' own climbs are known
             offset = 0
-            for j, (b, u) in enumerate(zip(seed_blocks, uniques)):
+            for j, (b, u) in enumerate(zip(seed_blocks, uniques, strict=True)):
                 n_u = len(u[0])
                 known[j] = delayed(_seed_clusters)(b, plan.dtype,
                                                    cluster_of[offset:offset + n_u])
                 offset += n_u
             known = list(dask.persist(*known))
-        follow = [delayed(_follow_rows)(x, plan, kn) for x, kn in zip(xs, known)]
+        follow = [delayed(_follow_rows)(x, plan, kn) for x, kn in zip(xs, known, strict=True)]
         try:
             follow, _ = _climb(trees, follow, plan, centers64.shape[1], report,
                                "labels")
@@ -755,7 +758,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
                                            n_threads, kn, f, table),
                 shape=(n,), dtype=np.intp,
             )
-            for x, kn, f, n in zip(_lazy_pieces(X), known, follow, X.chunks[0])
+            for x, kn, f, n in zip(_lazy_pieces(X), known, follow, X.chunks[0], strict=True)
         ]
         return da.concatenate(parts)
 
@@ -890,7 +893,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
                                                None, f, table),
                     shape=(n,), dtype=np.intp,
                 )
-                for x, f, n in zip(_lazy_pieces(X), follow, X.chunks[0])
+                for x, f, n in zip(_lazy_pieces(X), follow, X.chunks[0], strict=True)
             ])
         else:
             shell = _api.MeanShift(n_jobs=n_threads)
@@ -936,7 +939,7 @@ def _bin_seeds(xs, ws, plan, min_bin_freq, n_points):
     scaled by 2**plan.wexp (n_points, the total weight, too): min_bin_freq
     is compared in the caller's units."""
     bin_size, j = plan.bin_size, plan.wexp
-    parts = [delayed(_bin_block)(x, w, plan) for x, w in zip(xs, ws)]
+    parts = [delayed(_bin_block)(x, w, plan) for x, w in zip(xs, ws, strict=True)]
     cells, counts = dask.compute(_pairwise(parts, _merge_cells))[0]
     cells = cells[counts >= _weights.ldexp_or_inf(float(min_bin_freq), j)]
     return _bin_seeds_from_cells(cells, bin_size, _weights.ldexp_or_inf(n_points, -j))

@@ -13,10 +13,10 @@ sanitizer step of .ci/run), a misaligned read anywhere is a report.
 
 import numpy as np
 import pytest
+from sklearn.datasets import make_blobs
 
 import meanshift
 from meanshift import _bandwidth, _bins, _core, _merge, _tree, _values
-from sklearn.datasets import make_blobs
 
 
 def misaligned(a, offset=1):
@@ -58,7 +58,7 @@ def assert_same(a, b):
     """The same results, array by array, bit for bit."""
     if isinstance(a, tuple):
         assert isinstance(b, tuple) and len(a) == len(b)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             assert_same(x, y)
     elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and a.shape == b.shape

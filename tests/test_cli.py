@@ -581,7 +581,7 @@ def test_demo_json_default_plot(tmp_path):
     sizes = np.array([c["size"] for c in summary["clusters"]])
     assert sizes.sum() == 3000
     # each generating group is found: a center near its mean, about its size
-    for mean, share in zip(DEMO_MEANS, [0.3, 0.25, 0.2, 0.15, 0.1]):
+    for mean, share in zip(DEMO_MEANS, [0.3, 0.25, 0.2, 0.15, 0.1], strict=True):
         k = np.argmin(np.linalg.norm(centers - mean, axis=1))
         assert np.linalg.norm(centers[k] - mean) < 0.5, (mean, centers)
         assert abs(sizes[k] - share * 3000) < 0.05 * 3000, (mean, sizes)
@@ -1054,7 +1054,7 @@ def test_reader_errors_name_the_line(edit, message):
     ids=["1e400", "-1e999-drop-missing", "400-digits", "inf", "-infinity-drop-missing",
          "nan", "quoted-nan"],
 )
-def test_reader_names_the_first_field_that_is_not_finite(cell, drop_missing, what):
+def test_reader_names_the_first_field_that_is_not_finite(cell, drop_missing, what, monkeypatch):
     """A field that reads as inf or NaN (but NaN with --drop-missing, a
     missing cell) is an error naming its line, its column and its text,
     whichever parser read its block; the first in the file wins."""
@@ -1064,6 +1064,7 @@ def test_reader_names_the_first_field_that_is_not_finite(cell, drop_missing, wha
     lines[2900 - 1] = "2900,2900.5,inf"
     content = ("\n".join(lines) + "\n").encode()
     for block_size in (100, 1 << 20):
+        monkeypatch.setattr(_csv, "BLOCK_SIZE", block_size)
         with pytest.raises(_csv.InputError) as e:
             _csv._read_table(io.BytesIO(content), "t.csv", ",", None,
                              drop_missing=drop_missing)
@@ -1699,7 +1700,7 @@ def test_huge_weights_with_an_estimated_bandwidth_never_a_traceback(tmp_path):
 def test_total_weight_beyond_float64_is_printed_not_inf(tmp_path):
     # three groups of 20 rows, each weighing 1e308 in all: 3e308 together
     (tmp_path / "w.csv").write_text(
-        "a,b,c,w\n" + "".join("%r,%r,%r,5e306\n" % tuple(r) for r in X.tolist())
+        "a,b,c,w\n" + "".join(",".join(map(repr, r)) + ",5e306\n" for r in X.tolist())
     )
     base = ["cluster", "w.csv", "--weights", "w", "--bandwidth", BANDWIDTH, "--no-progress"]
     rc, out, err = run_cli(base, tmp_path)
@@ -1725,7 +1726,7 @@ def test_total_weight_beyond_float64_is_printed_not_inf(tmp_path):
 def test_quoted_header_fields_do_not_shift_the_columns(tmp_path):
     ids = [f"n{i}" for i in range(len(X))]
     lines = ['"name, full",x,"say ""hi"", then y",z']
-    lines += [f"{i},{r[0]!r},{r[1]!r},{r[2]!r}" for i, r in zip(ids, X.tolist())]
+    lines += [f"{i},{r[0]!r},{r[1]!r},{r[2]!r}" for i, r in zip(ids, X.tolist(), strict=True)]
     (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
     rc, out, err = run_cli(["cluster", "d.csv", "--columns", "x", 'say "hi", then y',
                             "--bandwidth", BANDWIDTH, "--json", "--centers", "c.csv"],
@@ -1789,7 +1790,7 @@ def test_drop_missing_reads_na_words_as_missing(tmp_path):
     # no header; the first row is one with a missing cell
     lines = [",".join(repr(v) for v in r) for r in X.tolist()]
     dropped = list(range(0, 2 * len(MISSING_WORDS), 2))
-    for i, word in zip(dropped, MISSING_WORDS):
+    for i, word in zip(dropped, MISSING_WORDS, strict=True):
         cells = lines[i].split(",")
         cells[i % 3] = word
         lines[i] = ",".join(cells)

@@ -25,11 +25,12 @@ da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
-import meanshift  # noqa: E402
-import meanshift.dask as md  # noqa: E402
 from sklearn.datasets import make_blobs  # noqa: E402
 from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
 from specs.reference import Reference  # noqa: E402
+
+import meanshift  # noqa: E402
+import meanshift.dask as md  # noqa: E402
 
 
 def dyadic_blobs(n=1500, d=2, centers=4, seed=0, dtype=np.float64):
@@ -1114,7 +1115,7 @@ def test_attractor_model_needs_its_client(client):
     np.testing.assert_array_equal(model.cluster_centers_, ref.cluster_centers_)
     with pytest.raises(RuntimeError, match="labels_ .* Dask cluster; that "
                                            "cluster's client is closed"):
-        model.labels_
+        model.labels_  # noqa: B018  (reading the attribute is what raises)
     with pytest.raises(RuntimeError, match="predicts by climbing on its training "
                                            "data, which lives on its Dask cluster; "
                                            "that cluster's client is closed"):

@@ -25,11 +25,11 @@ import pytest
 import sklearn.cluster as skc
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_blobs
+from sklearn.utils._param_validation import InvalidParameterError
 from specs.oracle import assert_bitwise_same, oracle_context
 
 import meanshift
 from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds
-from sklearn.utils._param_validation import InvalidParameterError
 
 EPS = np.finfo(np.float64).eps
 
@@ -783,7 +783,7 @@ def test_dataframe_dtypes_like_sklearn():
         "float32": df.astype(np.float32),
         "bool": df > 0,
     }
-    for name, frame in frames.items():
+    for frame in frames.values():
         ours = fit(frame, bandwidth=2.0)
         ref = sk_fit(frame, bandwidth=2.0)
         assert_same_as_sklearn(ours, ref, 2.0)
@@ -828,7 +828,7 @@ def _assert_same_results(a, b):
     for key in a:
         va, vb = a[key], b[key]
         if isinstance(va, tuple):
-            for x, y in zip(va, vb):
+            for x, y in zip(va, vb, strict=True):
                 assert np.asarray(x).dtype == np.asarray(y).dtype, key
                 assert_array_equal(x, y, err_msg=key)
         else:
@@ -988,7 +988,7 @@ def test_misaligned_arrays_are_copied_not_read_in_place():
         lambda X: (meanshift.MeanShift(bandwidth=1.0).fit(A).predict(X),),
         lambda X: meanshift.mean_shift(A, bandwidth=1.0, seeds=X[:5]),
     ):
-        for a, b in zip(fn(U), fn(A)):
+        for a, b in zip(fn(U), fn(A), strict=True):
             assert_array_equal(a, b)
 
 

@@ -18,8 +18,8 @@ from sklearn.datasets import make_blobs
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
-from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
 import meanshift  # noqa: E402
@@ -65,7 +65,7 @@ def test_two_features(clustering):
 
     circles = [p for p in ax.patches if isinstance(p, Circle)]
     assert len(circles) == n_centers
-    for circle, center in zip(circles, centers):
+    for circle, center in zip(circles, centers, strict=True):
         assert circle.get_radius() == BANDWIDTH
         assert_array_equal(circle.center, center)
         assert not circle.get_fill()

@@ -131,7 +131,7 @@ def test_climb_in_batches_equals_one_call(leaf_size):
         len(X),
     )
     assert calls > 10
-    for a, b in zip(whole, parts):
+    for a, b in zip(whole, parts, strict=True):
         assert_array_equal(a, b)
 
 
@@ -176,12 +176,13 @@ def test_lean_tree_climbs_as_the_full_tree(dtype, n_features, weighted):
     for kernel in (0, 2):  # flat, Gaussian
         a = _core.climb(full, seeds, bandwidth=1.2, max_iter=300, n_threads=2, kernel=kernel)
         b = _core.climb(lean, seeds, bandwidth=1.2, max_iter=300, n_threads=2, kernel=kernel)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             assert_array_equal(x, y)
         positions = seeds.astype(np.float64) + 0.1
         for x, y in zip(
             _core.ball_sums(full, positions, bandwidth=1.2, n_threads=2, kernel=kernel),
             _core.ball_sums(lean, positions, bandwidth=1.2, n_threads=2, kernel=kernel),
+            strict=True,
         ):
             assert_array_equal(x, y)
 
@@ -260,7 +261,7 @@ def test_leaf_column_scans_match_brute_force(dtype, n_features, leaf_size, weigh
     a = _core.climb(cols, X[::30], bandwidth=bandwidth, max_iter=300, n_threads=2)
     b = _core.climb(rows, X[::30], bandwidth=bandwidth, max_iter=300, n_threads=2)
     assert_allclose(a[0], b[0], rtol=1e-12, atol=1e-12)
-    for x, y in zip(a[1:], b[1:]):
+    for x, y in zip(a[1:], b[1:], strict=True):
         assert_array_equal(x, y)
 
 
@@ -397,7 +398,7 @@ def test_tree_pickles_as_itself(dtype, n_features, options):
         assert_array_equal(a[1], b[1])
     a = _core.climb(tree, X[::50], bandwidth=0.9, max_iter=300, n_threads=2)
     b = _core.climb(copy, X[::50], bandwidth=0.9, max_iter=300, n_threads=2)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert_array_equal(x, y)
 
 
@@ -441,5 +442,5 @@ def test_climbs_in_morton_order_give_each_seed_its_own_climb():
     ours = _api._Climber(tree, plan, 2, None)(seeds)
     ref = _core.climb(tree, seeds, bandwidth=1.0, max_iter=plan.max_iter, n_threads=2,
                       stop_thresh=plan.stop_thresh)
-    for a, b in zip(ours, ref[:3]):
+    for a, b in zip(ours, ref[:3], strict=True):
         assert_array_equal(a, b)

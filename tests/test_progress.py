@@ -31,7 +31,7 @@ def _check_reports(calls, stage, total):
     assert mine, f"no report for {stage}"
     done = [c[1] for c in mine]
     assert done == sorted(done) and len(set(done)) == len(done)  # increasing
-    assert 0 < done[0] and done[-1] == total
+    assert done[0] > 0 and done[-1] == total
     assert all(c[2] == total for c in mine)
     elapsed = [c[3] for c in mine]
     assert elapsed == sorted(elapsed) and elapsed[0] >= 0

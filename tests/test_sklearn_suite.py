@@ -194,7 +194,7 @@ def test_max_iter(max_iter):
     assert ms.n_iter_ <= ms.max_iter
     assert len(clusters1) == len(clusters2)
 
-    for c1, c2 in zip(clusters1, clusters2):
+    for c1, c2 in zip(clusters1, clusters2, strict=True):
         assert np.allclose(c1, c2)
 
 

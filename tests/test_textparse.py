@@ -110,7 +110,7 @@ def test_decimal_to_double_decides_nearly_always():
     rng = np.random.default_rng(0)
     w = rng.integers(1, 10**18, size=20000, dtype=np.int64).tolist()
     q = rng.integers(-300, 290, size=20000).tolist()
-    undecided = [(a, b) for a, b in zip(w, q) if decimal_to_double(a, b) is None]
+    undecided = [(a, b) for a, b in zip(w, q, strict=True) if decimal_to_double(a, b) is None]
     # only exact ties of a non-exact power of five, e.g. 4503599627370496.5
     for a, b in undecided:
         exact = Fraction(a) * Fraction(10) ** b

@@ -14,8 +14,7 @@ from sklearn.datasets import make_blobs
 from specs.oracle import assert_bitwise_same
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds, mean_shift
-from meanshift import _api, _core
+from meanshift import MeanShift, _api, _core, estimate_bandwidth, get_bin_seeds, mean_shift
 
 N_JOBS = [1, 2, -1, -2, -100, None, np.int64(2)]
 # the values compared on every case; N_JOBS on a few

@@ -23,7 +23,7 @@ in float64, and sums of weights (bin seeding's cell weights) are exact.
 """
 
 import warnings
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -56,7 +56,7 @@ def _blobs(n, d, centers, std, seed):
     )[0]
 
 
-@lru_cache(maxsize=None)
+@cache
 def dataset(name):
     """(X float64, {kernel: bandwidth}); read-only arrays."""
     if name == "1d":
@@ -118,7 +118,7 @@ def case(name, kernel, weights, dtype, seeding):
     return X, bandwidths[kernel], params
 
 
-@lru_cache(maxsize=None)
+@cache
 def reference_case(name, kernel, weights, dtype_name, seeding):
     X, bandwidth, params = case(name, kernel, weights, np.dtype(dtype_name), seeding)
     return R.Reference(X, bandwidth, **params)
@@ -942,7 +942,7 @@ def test_zero_weight_point_ending_at_a_seed_takes_its_cluster(seed, bandwidth):
     ends, alive, _ = ref._point_climbs
     C = ref.cluster_centers
     nearest = [np.argmin(((C - (e if a else X[o])) ** 2).sum(axis=1))
-               for e, a, o in zip(ends, alive, others)]
+               for e, a, o in zip(ends, alive, others, strict=True)]
     assert (np.array(nearest) != expected[others]).any()
     assert ok[np.arange(len(X)), model.labels_].all()
     # predict climbs the training points again: the same labels

@@ -129,12 +129,12 @@ def judge_valgrind(path):
         if VG_ERROR.match(head):
             errors.append(block)
     touching = [b for b in errors if any(OURS.search(fr) for fr in b)]
-    print("   memcheck errors other than leaks (after suppressions): {} contexts, "
-          "{} of them with a meanshift frame".format(len(errors), len(touching)))
+    print(f"   memcheck errors other than leaks (after suppressions): {len(errors)} contexts, "
+          f"{len(touching)} of them with a meanshift frame")
     print("   leak records: definitely lost {1} bytes in {0} blocks, indirectly lost "
           "{3} bytes in {2} blocks, possibly lost {5} bytes in {4} blocks (whole process)"
           .format(*lost["definitely"], *lost["indirectly"], *lost["possibly"]))
-    print("   definitely lost records attributable to meanshift: {}".format(len(leaks_ours)))
+    print(f"   definitely lost records attributable to meanshift: {len(leaks_ours)}")
     for block in errors + leaks_ours:
         print("\n".join("   " + line for line in block))
         print()

@@ -89,7 +89,7 @@ def run(rng, quick):
                 check_fit(m, X)
                 labels = m.predict(X[:20])
                 assert labels.shape == (20,)
-                assert 0 <= labels.min() and labels.max() < len(m.cluster_centers_)
+                assert labels.min() >= 0 and labels.max() < len(m.cluster_centers_)
                 section(f"bin seeding d={d} n_jobs={n_jobs}")
                 m = ms.MeanShift(bandwidth=2.5, bin_seeding=True, min_bin_freq=2,
                                  n_jobs=n_jobs).fit(X)
@@ -116,7 +116,7 @@ def run(rng, quick):
     k = check_fit(m, X)
     assert k > 48, k
     labels = m.predict(X[::3])
-    assert labels.shape == (len(X[::3]),) and 0 <= labels.min() and labels.max() < k
+    assert labels.shape == (len(X[::3]),) and labels.min() >= 0 and labels.max() < k
 
     section("24 features (brute-force climb, SIMD distances), float32 seeds")
     for dtype in (np.float32, np.float64):

@@ -99,16 +99,13 @@ def measure(kind, X, params, n_jobs, repeat, model):
     best, result = None, None
     for _ in range(repeat):
         stages, result = run_once(kind, X, params, n_jobs, model)
-        if best is None:
-            best = stages
-        else:
-            best = {s: min(best[s], stages[s]) for s in best}
+        best = stages if best is None else {s: min(best[s], stages[s]) for s in best}
     return best, result
 
 
 def same(a, b):
     if isinstance(a, tuple):
-        return all(same(x, y) for x, y in zip(a, b))
+        return all(same(x, y) for x, y in zip(a, b, strict=True))
     return np.array_equal(a, b)
 
 
@@ -121,7 +118,7 @@ def table(rows, header, markdown=False):
 
     def line(cells):
         return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
     return [line(header)] + [line(r) for r in rows]
 

@@ -418,7 +418,7 @@ class DaskLocalCluster(_Slow):
             import dask.array as da
             from distributed import Client, LocalCluster, wait
         except ImportError:
-            raise NotImplementedError("dask.distributed is not installed")
+            raise NotImplementedError("dask.distributed is not installed") from None
         import meanshift.dask as md
 
         self.md, self.wait = md, wait

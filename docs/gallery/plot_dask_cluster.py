@@ -75,7 +75,7 @@ if __name__ == "__main__":
     print(f"{len(model.cluster_centers_)} clusters in {elapsed:.1f} s, "
           f"{model.n_iter_} iterations, "
           f"{max(model.bytes_per_iteration_) / 1e3:.0f} kB moved per iteration at most")
-    for center, size in zip(model.cluster_centers_, sizes):
+    for center, size in zip(model.cluster_centers_, sizes, strict=True):
         print(f"  center ({center[0]:8.4f}, {center[1]:8.4f})  {size:,} points")
 
 # %%

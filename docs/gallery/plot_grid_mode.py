@@ -46,7 +46,7 @@ print(f"agreement (adjusted Rand index): {ari:.3f}")
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
 axes[0].imshow(img)
 axes[0].set_title(f"china.jpg, {h} x {w} pixels")
-for ax, name in zip(axes[1:], ["exact", "grid"]):
+for ax, name in zip(axes[1:], ["exact", "grid"], strict=True):
     model, seconds = fits[name]
     colours = model.cluster_centers_[:, :3][model.labels_].reshape(h, w, 3)
     ax.imshow(np.clip(colours, 0, 1))

@@ -40,7 +40,7 @@ meanshift.plot(X, model.labels_, model.cluster_centers_, ax=ax, bandwidth=bandwi
 print(f"meanshift {meanshift.__version__}: {len(X):,} points, bandwidth {bandwidth:.3f}")
 print(f"{len(model.cluster_centers_)} clusters in {elapsed * 1000:.0f} ms")
 sizes = np.bincount(model.labels_)
-for k, (center, size) in enumerate(zip(model.cluster_centers_, sizes)):
+for k, (center, size) in enumerate(zip(model.cluster_centers_, sizes, strict=True)):
     print(f"  cluster {k}: {size:6d} points around ({center[0]:7.3f}, {center[1]:7.3f})")
 
 # %%

@@ -31,7 +31,7 @@ def as_scaled_integers(*arrays):
     ratios = [[x.as_integer_ratio() for x in a.ravel().tolist()] for a in flat]
     den = max([d for r in ratios for _, d in r], default=1)
     out = []
-    for a, r in zip(flat, ratios):
+    for a, r in zip(flat, ratios, strict=True):
         ints = np.empty(len(r), dtype=object)
         ints[:] = [num * (den // d) for num, d in r]
         out.append(ints.reshape(a.shape))
@@ -189,7 +189,7 @@ def exact_mean_shift(X, bandwidth, seeds, max_iter=300, cluster_all=True, dtype=
     centers = [np.array(m, dtype=object) for m, _ in ranked]
     for a in range(len(ranked)):
         for b in range(a + 1, len(ranked)):
-            gap = max(abs(x - y) for x, y in zip(ranked[a][0], ranked[b][0]))
+            gap = max(abs(x - y) for x, y in zip(ranked[a][0], ranked[b][0], strict=True))
             if gap <= 4 * delta:
                 degenerate.append("two distinct means within rounding of each other")
             elif (ranked[a][1] == ranked[b][1]
@@ -206,7 +206,7 @@ def exact_mean_shift(X, bandwidth, seeds, max_iter=300, cluster_all=True, dtype=
                 if dist2 <= bw2:
                     unique[j] = False
             unique[i] = True
-    kept = [ci for ci, u in zip(centers, unique) if u]
+    kept = [ci for ci, u in zip(centers, unique, strict=True) if u]
     dist2 = np.array([[sum((p - ci) * (p - ci)) for ci in kept] for p in Xi], dtype=object)
     labels = np.empty(n, dtype=np.intp)
     for j in range(n):

@@ -157,7 +157,7 @@ def bin_seeds(X, bandwidth, min_bin_freq, weights):
     """scikit-learn's get_bin_seeds with weighted cells; None for its
     fallback (every point a seed)."""
     cells = {}
-    for x, w in zip(X, weights):
+    for x, w in zip(X, weights, strict=True):
         key = tuple(np.round(x / bandwidth).tolist())
         cells[key] = cells.get(key, 0.0) + float(w)
     kept = [key for key, w in cells.items() if w >= min_bin_freq]
@@ -196,7 +196,7 @@ class Climb:
             k, inside = kernel_weight(d2, bandwidth, kernel)
             # a weighted point within rounding of the reach
             near = (np.abs(d2 - limit2) <= TIGHT * limit2) & weighs
-            for a, i in zip(*np.nonzero(near)):
+            for a, i in zip(*np.nonzero(near), strict=True):
                 self._tight(("reach", ids[active[a]], it, int(i)), active[a])
                 if ("reach", ids[active[a]], it, int(i)) in flip:
                     inside[a, i] = not inside[a, i]
