@@ -18,6 +18,10 @@ from sklearn.datasets import make_blobs
 import meanshift
 from meanshift import _bandwidth, _bins, _core, _merge, _tree, _values
 
+# the whole file is in the focused subset that tools/sanitize.sh --focused
+# (and so .ci/run) runs under ASan+UBSan: `pytest -m sanitize`
+pytestmark = pytest.mark.sanitize
+
 
 def misaligned(a, offset=1):
     """A writable copy of ``a`` whose data starts ``offset`` bytes past an

@@ -825,6 +825,7 @@ def test_cluster_same_as_one_machine(client, params):
 
 
 @pytest.mark.slow
+@pytest.mark.sanitize
 def test_cluster_same_as_one_machine_leaf_columns(client):
     """5 features: the chunk trees scan their leaves by coordinate, with
     and without weights; on a grid of 1/8 every sum is exact, so the

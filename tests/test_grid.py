@@ -26,6 +26,10 @@ from specs import reference as R
 
 from meanshift import MeanShift, mean_shift
 
+# the whole file is in the focused subset that tools/sanitize.sh --focused
+# (and so .ci/run) runs under ASan+UBSan: `pytest -m sanitize`
+pytestmark = pytest.mark.sanitize
+
 
 def blobs(n=240, d=2, seed=0, centers=4, std=0.8, dtype=np.float64):
     X = make_blobs(n_samples=n, n_features=d, centers=centers, cluster_std=std,

@@ -31,6 +31,10 @@ from specs.oracle import assert_bitwise_same, oracle_context
 import meanshift
 from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds
 
+# the whole file is in the focused subset that tools/sanitize.sh --focused
+# (and so .ci/run) runs under ASan+UBSan: `pytest -m sanitize`
+pytestmark = pytest.mark.sanitize
+
 EPS = np.finfo(np.float64).eps
 
 # ---------------------------------------------------------------------------

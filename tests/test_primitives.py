@@ -12,6 +12,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from meanshift import _bandwidth, _bins, _core, _merge, _tree
 
+# the whole file is in the focused subset that tools/sanitize.sh --focused
+# (and so .ci/run) runs under ASan+UBSan: `pytest -m sanitize`
+pytestmark = pytest.mark.sanitize
+
 
 def _brute_sums(X, positions, bandwidth):
     X64 = X.astype(np.float64)

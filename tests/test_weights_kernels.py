@@ -803,6 +803,7 @@ def test_predict_follows_the_last_fit_not_later_params():
 X4 = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
 
 
+@pytest.mark.sanitize
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize(
     "scale, seeding",
@@ -879,6 +880,7 @@ def test_weights_spanning_more_than_float64_can_sum_are_refused(weights):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.sanitize
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("X", [[[1.0, 2.0]], [[3.0, -1.0]] * 5], ids=["one point", "equal points"])
 @pytest.mark.parametrize("bandwidth", [None, 5e-324])
@@ -893,6 +895,7 @@ def test_zero_and_tiny_bandwidth_every_kernel(kernel, X, bandwidth):
     assert_array_equal(model.labels_, np.zeros(len(X)))
 
 
+@pytest.mark.sanitize
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("seeding", ["all", "bins"])
 def test_duplicate_rows_are_one_weighted_row(kernel, seeding):

@@ -20,7 +20,8 @@
 #                  it anyway, for the logs in <venv>/sanitizer-out and
 #                  <venv>/sanitizer-logs)
 #   --no-tests     only build, check instrumentation and run the leak check
-#   --focused      run the focused subset that .ci/run runs instead of the
+#   --focused      run the focused subset that .ci/run runs (the tests marked
+#                  `sanitize`: pytest -m sanitize --runslow tests) instead of the
 #                  whole suite: the primitives, the hostile values, the
 #                  misaligned arrays, the weights and kernels' extreme cases,
 #                  the grid mode and one LocalCluster agreement test (a few
@@ -257,16 +258,13 @@ if [ "$run_tests" = 1 ]; then
     # returns memory to the system lazily, so the size grows without any
     # leak (step 5 looks for leaks instead).
     if [ "$focused" = 1 ]; then
-        # what .ci/run checks on every change: every compiled primitive,
-        # hostile and misaligned input, extreme weights and bandwidths, the
-        # grid mode's cells, and one fit on a LocalCluster (network frames
-        # at odd addresses)
-        selection=(tests/test_primitives.py tests/test_hostile.py
-                   tests/test_alignment.py tests/test_grid.py
-                   tests/test_weights_kernels.py::test_weights_near_the_float_range_are_scaled_exactly
-                   tests/test_weights_kernels.py::test_zero_and_tiny_bandwidth_every_kernel
-                   tests/test_weights_kernels.py::test_duplicate_rows_are_one_weighted_row
-                   tests/test_dask.py::test_cluster_same_as_one_machine_leaf_columns)
+        # what .ci/run checks on every change, the tests marked `sanitize`
+        # (pyproject.toml's markers): every compiled primitive, hostile and
+        # misaligned input, extreme weights and bandwidths, the grid mode's
+        # cells, and one fit on a LocalCluster (network frames at odd
+        # addresses).  --runslow: the marked tests that are also slow run
+        # too (the selection is a marker, not the files named)
+        selection=(-m sanitize --runslow tests)
     else
         selection=(--doctest-modules --pyargs meanshift tests)
     fi
