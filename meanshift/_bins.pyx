@@ -144,16 +144,111 @@ cdef int _map_add(CellMap* m, const double* key, uint64_t h,
     return 0
 
 
+# ---------------------------------------------------------------------------
+# Chunks: a map per thread over a contiguous chunk of the rows, the maps
+# merged in chunk order (so the cells come in order of first appearance)
+# ---------------------------------------------------------------------------
+
+cdef struct Chunks:
+    intp n            # chunks
+    intp rows         # rows in all
+    CellMap* maps     # each chunk's cells (zeroed until it makes them)
+    int* status       # each chunk's return code
+
+
+cdef int _chunks_init(Chunks* ch, intp rows, int n_threads) noexcept nogil:
+    """One chunk per thread from 4096 rows a thread on, else one; -1 when
+    out of memory (nothing left to free)."""
+    ch.n = n_threads if rows >= 4096 * n_threads else 1
+    if ch.n < 1:
+        ch.n = 1
+    ch.rows = rows
+    ch.maps = <CellMap*>malloc(ch.n * sizeof(CellMap))
+    ch.status = <int*>malloc(ch.n * sizeof(int))
+    if ch.maps == NULL or ch.status == NULL:
+        free(ch.maps)
+        free(ch.status)
+        ch.maps = NULL
+        ch.status = NULL
+        return -1
+    memset(ch.maps, 0, ch.n * sizeof(CellMap))
+    return 0
+
+
+cdef inline intp _chunk_lo(const Chunks* ch, intp c) noexcept nogil:
+    """The first row of chunk c (of chunk ch.n: the number of rows)."""
+    return (ch.rows * c) // ch.n
+
+
+cdef double* _chunk_begin(CellMap* m, intp width) noexcept nogil:
+    """A chunk's map, initialised for keys of width columns, and a key of
+    that width to fill (free it); NULL when out of memory."""
+    cdef double* key = <double*>malloc(width * sizeof(double))
+    if key != NULL and _map_init(m, width) != 0:
+        free(key)
+        key = NULL
+    return key
+
+
+cdef int _chunks_status(const Chunks* ch) noexcept nogil:
+    """1 when a chunk returned 1, else -1 when one failed, else 0."""
+    cdef intp c
+    cdef int worst = 0
+    for c in range(ch.n):
+        if ch.status[c] == 1:
+            return 1
+        if ch.status[c] != 0:
+            worst = -1
+    return worst
+
+
+cdef int _chunks_merge(const Chunks* ch, CellMap* total, intp width,
+                       intp** to_global, intp** cursor) noexcept nogil:
+    """The chunks' cells into total (initialised here, for keys of width
+    columns), in chunk order, their counts added.  With to_global and
+    cursor (else NULL; ch.n pointers each, which it allocates): per chunk,
+    each of its cells' index in total, and the count of the cell in the
+    chunks before it.  -1 when out of memory."""
+    cdef intp c, j, g
+    cdef CellMap* m
+    if _map_init(total, width) != 0:
+        return -1
+    for c in range(ch.n):
+        m = &ch.maps[c]
+        if to_global != NULL:
+            to_global[c] = <intp*>malloc((m.n_cells + 1) * sizeof(intp))
+            cursor[c] = <intp*>malloc((m.n_cells + 1) * sizeof(intp))
+            if to_global[c] == NULL or cursor[c] == NULL:
+                return -1
+        for j in range(m.n_cells):
+            g = _map_slot(total, m.keys + j * width, m.hashes[j])
+            if g < 0:
+                return -1
+            if to_global != NULL:
+                to_global[c][j] = g
+                cursor[c][j] = <intp>total.counts[g]
+            total.counts[g] += m.counts[j]
+    return 0
+
+
+cdef void _chunks_free(Chunks* ch) noexcept nogil:
+    cdef intp c
+    if ch.maps != NULL:
+        for c in range(ch.n):
+            _map_free(&ch.maps[c])
+    free(ch.maps)
+    free(ch.status)
+    ch.maps = NULL
+    ch.status = NULL
+
+
 cdef int _bin_chunk(const floating[:, :] X, const double* w, intp lo, intp hi,
                     double bin_size, bint f32_division,
                     CellMap* m) noexcept nogil:
     cdef intp d = X.shape[1], i, k
     cdef float bs32 = <float>bin_size
-    cdef double* key = <double*>malloc(d * sizeof(double))
+    cdef double* key = _chunk_begin(m, d)
     if key == NULL:
-        return -1
-    if _map_init(m, d) != 0:
-        free(key)
         return -1
     for i in range(lo, hi):
         for k in range(d):
@@ -187,7 +282,7 @@ def bin_cells(X, *, double bin_size, bint f32_division, int n_threads=1,
 
 def _bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
                int n_threads, weights):
-    cdef intp n = X.shape[0], d = X.shape[1], c, i, k, n_chunks
+    cdef intp n = X.shape[0], d = X.shape[1], c, i, k
     if f32_division and floating is double:
         raise ValueError("float32 division needs float32 data")
     cdef const double[::1] wv
@@ -198,46 +293,25 @@ def _bin_cells(const floating[:, :] X, double bin_size, bint f32_division,
             raise ValueError("weights must hold one value per row")
         if n:
             w = &wv[0]
-    n_chunks = n_threads if n >= 4096 * n_threads else 1
-    if n_chunks < 1:
-        n_chunks = 1
-    cdef CellMap* maps = <CellMap*>malloc(n_chunks * sizeof(CellMap))
-    cdef int* status = <int*>malloc(n_chunks * sizeof(int))
+    cdef Chunks ch
     cdef CellMap total
     cdef int failed = 0
-    if maps == NULL or status == NULL:
-        free(maps)
-        free(status)
+    if _chunks_init(&ch, n, n_threads) != 0:
         raise MemoryError("bin_cells: out of memory")
-    memset(maps, 0, n_chunks * sizeof(CellMap))
     memset(&total, 0, sizeof(CellMap))
     cdef double t0
     with nogil:
         t0 = region_begin()
-        for c in prange(n_chunks, schedule='static', chunksize=1,
+        for c in prange(ch.n, schedule='static', chunksize=1,
                         num_threads=n_threads):
-            status[c] = _bin_chunk(X, w, (n * c) // n_chunks,
-                                   (n * (c + 1)) // n_chunks,
-                                   bin_size, f32_division, &maps[c])
+            ch.status[c] = _bin_chunk(X, w, _chunk_lo(&ch, c),
+                                      _chunk_lo(&ch, c + 1), bin_size,
+                                      f32_division, &ch.maps[c])
         region_end(t0)
-        for c in range(n_chunks):
-            if status[c] != 0:
-                failed = 1
-        if not failed and _map_init(&total, d) != 0:
+        if (_chunks_status(&ch) != 0
+                or _chunks_merge(&ch, &total, d, NULL, NULL) != 0):
             failed = 1
-        if not failed:
-            for c in range(n_chunks):
-                for i in range(maps[c].n_cells):
-                    if _map_add(&total, maps[c].keys + i * d, maps[c].hashes[i],
-                                maps[c].counts[i]) != 0:
-                        failed = 1
-                        break
-                if failed:
-                    break
-        for c in range(n_chunks):
-            _map_free(&maps[c])
-    free(maps)
-    free(status)
+        _chunks_free(&ch)
     if failed:
         _map_free(&total)
         raise MemoryError("bin_cells: out of memory")
@@ -277,11 +351,8 @@ cdef int _grid_chunk(const floating[:, :] X, intp lo, intp hi, double cell,
     cdef intp d = X.shape[1], i, k, c
     cdef intp width = 2 * d if wide else d
     cdef double v, fine = ldexp(cell, _FINE_EXPONENT)
-    cdef double* key = <double*>malloc(width * sizeof(double))
+    cdef double* key = _chunk_begin(m, width)
     if key == NULL:
-        return -1
-    if _map_init(m, width) != 0:
-        free(key)
         return -1
     for i in range(lo, hi):
         for k in range(d):
@@ -379,7 +450,7 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
                 index_t[::1] cell_of, index_t[::1] perm, bint wide=False):
     cdef index_t* local = NULL
     cdef index_t* pp = NULL
-    cdef intp n = X.shape[0], d = X.shape[1], c, g, j, k, m, n_chunks
+    cdef intp n = X.shape[0], d = X.shape[1], c, g, j, k, m
     cdef intp width = 2 * d if wide else d
     cdef const double[::1] wv
     cdef const double* w = NULL
@@ -391,70 +462,43 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
             w = &wv[0]
     if not cell_size >= 0:
         raise ValueError("cell_size must be 0 or more")
-    n_chunks = n_threads if n >= 4096 * n_threads else 1
-    if n_chunks < 1:
-        n_chunks = 1
     if cell_of.shape[0] != n or perm.shape[0] != n:
         raise ValueError("cell_of and perm must hold one value per row")
     if n:
         local = &cell_of[0]
         pp = &perm[0]
-    cdef CellMap* maps = <CellMap*>malloc(n_chunks * sizeof(CellMap))
-    cdef int* status = <int*>malloc(n_chunks * sizeof(int))
+    cdef Chunks ch
+    if _chunks_init(&ch, n, n_threads) != 0:
+        raise MemoryError("grid_cells: out of memory")
     # per chunk: each of its cells' global index, and where its rows go
-    cdef intp** to_global = <intp**>malloc(n_chunks * sizeof(intp*))
-    cdef intp** cursor = <intp**>malloc(n_chunks * sizeof(intp*))
+    cdef intp** to_global = <intp**>malloc(ch.n * sizeof(intp*))
+    cdef intp** cursor = <intp**>malloc(ch.n * sizeof(intp*))
     cdef intp* start = NULL
     cdef CellMap total
     cdef int failed = 0, fine = 0
-    if maps == NULL or status == NULL or to_global == NULL or cursor == NULL:
-        free(maps)
-        free(status)
+    if to_global == NULL or cursor == NULL:
+        _chunks_free(&ch)
         free(to_global)
         free(cursor)
         raise MemoryError("grid_cells: out of memory")
-    memset(maps, 0, n_chunks * sizeof(CellMap))
-    memset(to_global, 0, n_chunks * sizeof(intp*))
-    memset(cursor, 0, n_chunks * sizeof(intp*))
+    memset(to_global, 0, ch.n * sizeof(intp*))
+    memset(cursor, 0, ch.n * sizeof(intp*))
     memset(&total, 0, sizeof(CellMap))
     cdef double t0
     with nogil:
         t0 = region_begin()
-        for c in prange(n_chunks, schedule='static', chunksize=1,
+        for c in prange(ch.n, schedule='static', chunksize=1,
                         num_threads=n_threads):
-            status[c] = _grid_chunk(X, (n * c) // n_chunks,
-                                    (n * (c + 1)) // n_chunks,
-                                    cell_size, wide, &maps[c], local)
+            ch.status[c] = _grid_chunk(X, _chunk_lo(&ch, c),
+                                       _chunk_lo(&ch, c + 1), cell_size,
+                                       wide, &ch.maps[c], local)
         region_end(t0)
-        for c in range(n_chunks):
-            if status[c] == 1:
-                fine = 1
-            elif status[c] != 0:
-                failed = 1
-        if fine:
+        failed = _chunks_status(&ch)
+        fine = failed == 1
+        # a chunk's rows of a cell follow those of the chunks before it
+        if not failed and _chunks_merge(&ch, &total, width, to_global,
+                                        cursor) != 0:
             failed = 1
-        if not failed and _map_init(&total, width) != 0:
-            failed = 1
-        # the chunks' cells into one map, in chunk order (so in order of
-        # first appearance); a chunk's rows of a cell follow those of the
-        # chunks before it
-        if not failed:
-            for c in range(n_chunks):
-                to_global[c] = <intp*>malloc((maps[c].n_cells + 1) * sizeof(intp))
-                cursor[c] = <intp*>malloc((maps[c].n_cells + 1) * sizeof(intp))
-                if to_global[c] == NULL or cursor[c] == NULL:
-                    failed = 1
-                    break
-                for j in range(maps[c].n_cells):
-                    g = _map_slot(&total, maps[c].keys + j * width, maps[c].hashes[j])
-                    if g < 0:
-                        failed = 1
-                        break
-                    to_global[c][j] = g
-                    cursor[c][j] = <intp>total.counts[g]
-                    total.counts[g] += maps[c].counts[j]
-                if failed:
-                    break
         if not failed:
             start = <intp*>malloc((total.n_cells + 1) * sizeof(intp))
             if start == NULL:
@@ -464,19 +508,17 @@ def _grid_cells(const floating[:, :] X, double cell_size, int n_threads, weights
             for g in range(total.n_cells):
                 start[g + 1] = start[g] + <intp>total.counts[g]
             t0 = region_begin()
-            for c in prange(n_chunks, schedule='static', chunksize=1,
+            for c in prange(ch.n, schedule='static', chunksize=1,
                             num_threads=n_threads):
-                for j in range(maps[c].n_cells):
+                for j in range(ch.maps[c].n_cells):
                     cursor[c][j] += start[to_global[c][j]]
-                _grid_scatter((n * c) // n_chunks, (n * (c + 1)) // n_chunks,
+                _grid_scatter(_chunk_lo(&ch, c), _chunk_lo(&ch, c + 1),
                               local, to_global[c], cursor[c], pp)
             region_end(t0)
-        for c in range(n_chunks):
-            _map_free(&maps[c])
+        for c in range(ch.n):
             free(to_global[c])
             free(cursor[c])
-    free(maps)
-    free(status)
+        _chunks_free(&ch)
     free(to_global)
     free(cursor)
     if failed:
