@@ -66,7 +66,7 @@ def main(argv=None):
     import meanshift
     import meanshift.dask as md
     from meanshift import _core
-    from meanshift._api import _climb_tree
+    from meanshift._work import _climb_tree
 
     cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
                            processes=True, dashboard_address=None)

@@ -19,13 +19,11 @@ from . import _bandwidth, _values, _weights
 from ._choices import ALGORITHMS, KERNELS, LABEL_BY
 from ._progress import in_batches, reporter
 from ._stages import mark
-
-# the numerical work (meanshift._work), also reached through this module
-from ._work import (  # noqa: F401
-    _BIG_LEAF_N,
-    _COHERENT_MIN,
-    _FLOAT_DTYPES,
-    _SERIAL_WORK,
+from ._threads import (
+    _effective_n_threads,
+    _threads_for,
+)
+from ._work import (
     _as_f64,
     _as_float,
     _assign,
@@ -33,19 +31,12 @@ from ._work import (  # noqa: F401
     _build_tree,
     _climb_tree,
     _Climber,
-    _cpu_count,
-    _effective_n_threads,
     _end_table,
     _FitPlan,
     _follow,
-    _labels_of_ends,
-    _ldexp,
-    _leaf_columns,
     _leaf_size,
     _merge_centers,
     _range_exponent,
-    _rows_as_keys,
-    _threads_for,
     _unscale,
 )
 

@@ -56,7 +56,8 @@ import numpy as np
 
 from . import __version__
 from ._choices import ALGORITHMS, KERNELS, LABEL_BY
-from ._input import InputError, column_label, drop_missing_rows, load_input, split_suffix
+from ._fields import InputError, column_label, split_suffix
+from ._input import drop_missing_rows, load_input
 from ._plot import INSTALL_MATPLOTLIB
 
 # scikit-learn (through ._api) is imported only to cluster: --help, --version
@@ -713,7 +714,7 @@ def run_clustering(X, args, source, names, weights=None, weights_column=None):
     """Bandwidth, fit and summary for the array X under the options: (the
     model, the summary, the points as clustered (scaled with --scale), for
     the plot, and the centers in the original units)."""
-    from ._api import _effective_n_threads
+    from ._threads import _effective_n_threads
 
     n_threads = _effective_n_threads(args.n_jobs)
     verbose = _progress_wanted(args)

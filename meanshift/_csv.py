@@ -39,12 +39,11 @@ import csv
 import io
 import itertools
 import operator
-import os
 import re
 
 import numpy as np
 
-from ._input import (
+from ._fields import (
     Input,
     InputError,
     column_label,
@@ -54,30 +53,14 @@ from ._input import (
     read_bytes,
     select_columns,
 )
+from ._threads import parse_threads
 
-__all__ = ["parse_threads", "read_delimited"]
+__all__ = ["read_delimited"]
 
 # bytes read at a time (a block is this plus the rest of its last line)
 BLOCK_SIZE = 1 << 22
 _FAST_DELIMITERS = ",;|:\t"  # as meanshift._textparse.DELIMITERS
 _BOM = b"\xef\xbb\xbf"
-
-
-def parse_threads(n_jobs=None):
-    """Threads to parse CSV with: ``n_jobs`` as the command reads it (None:
-    all usable cores, -1 all, -2 all but one), at most the cores this
-    process may run on and OMP_NUM_THREADS when that is set."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        cores = os.cpu_count() or 1
-    n = cores
-    if n_jobs is not None:
-        n = n_jobs if n_jobs > 0 else cores + 1 + n_jobs
-    omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if omp.isdigit() and int(omp) > 0:
-        n = min(n, int(omp))
-    return max(1, min(n, cores))
 
 
 def _is_number(field):

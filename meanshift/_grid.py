@@ -52,13 +52,13 @@ import warnings
 import numpy as np
 
 from . import _bins
+from ._threads import _threads_for
 from ._work import (
     _assign,
     _end_table,
     _follow,
     _merge_centers,
     _rows_as_keys,
-    _threads_for,
 )
 
 # the grid pays little once the occupied cells number more than this share

@@ -14,6 +14,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from ._threads import _cpu_count
+
 __all__ = ["show_versions"]
 
 # distributions reported by version, looked up without importing them
@@ -28,15 +30,11 @@ def _dist_version(name):
 
 
 def _system_info():
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on macOS and Windows
-        usable = os.cpu_count()
     return {
         "python": sys.version.replace("\n", " "),
         "executable": sys.executable,
         "machine": platform.platform(),
-        "cpus": f"{os.cpu_count()} ({usable} usable)",
+        "cpus": f"{os.cpu_count()} ({_cpu_count()} usable)",
     }
 
 
@@ -106,7 +104,7 @@ def _threads_section(core):
         "omp_get_max_threads": str(core.max_threads()),
     }
     try:
-        from ._api import _effective_n_threads
+        from ._threads import _effective_n_threads
 
         section["threads for n_jobs=None"] = str(_effective_n_threads(None))
     except Exception:  # noqa: BLE001 - a report must not fail on this

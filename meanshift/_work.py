@@ -11,7 +11,6 @@ process.
 """
 
 import math
-import os
 import sys
 import warnings
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from . import _bins, _core, _merge, _tree
 from ._progress import in_batches
+from ._threads import _threads_for
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 
@@ -41,55 +41,6 @@ def _as_float(X, input_name="X"):
                 else "infinity or a value too large for dtype('float64')")
         raise ValueError(f"Input {input_name} contains {what}.")
     return out
-
-
-_CPU_COUNT = None
-
-
-def _cpu_count():
-    global _CPU_COUNT
-    if _CPU_COUNT is None:
-        if hasattr(os, "process_cpu_count"):
-            count = os.process_cpu_count()
-        elif hasattr(os, "sched_getaffinity"):
-            count = len(os.sched_getaffinity(0))
-        else:
-            count = os.cpu_count()
-        _CPU_COUNT = max(1, count or 1)
-    return _CPU_COUNT
-
-
-def _effective_n_threads(n_jobs):
-    """Threads for ``n_jobs``, by scikit-learn's rules for its OpenMP code.
-
-    None: every usable core, capped by OMP_NUM_THREADS / threadpoolctl's
-    OpenMP limit; k > 0: k threads; k < 0: all but |k| - 1 (so -1 is all).
-    """
-    if not _core.openmp_enabled():
-        return 1
-    if os.getenv("OMP_NUM_THREADS"):
-        max_n_threads = _core.max_threads()
-    else:
-        max_n_threads = min(_core.max_threads(), _cpu_count())
-    if n_jobs is None:
-        return max_n_threads
-    if n_jobs < 0:
-        return max(1, max_n_threads + n_jobs + 1)
-    # more threads than this only cost their creation (and a huge number
-    # could not be created at all); results do not depend on the number
-    return min(int(n_jobs), 4 * max(_cpu_count(), max_n_threads))
-
-
-# A parallel region costs microseconds on an idle machine but up to a
-# scheduler time slice (milliseconds) when the other cores are busy; below
-# about this much work (nanoseconds of one core) one thread is faster.
-_SERIAL_WORK = 1_000_000
-
-
-def _threads_for(n_threads, work):
-    """n_threads, or 1 for a kernel call of less than _SERIAL_WORK (work
-    estimated from the sizes, in nanoseconds of one core)."""
-    return 1 if work < _SERIAL_WORK else n_threads
 
 
 def _build_tree(X, leaf_size, n_threads, weights=None, moments=False, full=True,

@@ -66,17 +66,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _api, _grid, _weights
 from ._api import (
-    _as_f64,
-    _as_float,
     _bin_seeds_from_cells,
     _check_estimate_args,
-    _effective_n_threads,
-    _end_table,
     _estimate_bandwidth,
-    _FitPlan,
-    _merge_centers,
-    _range_exponent,
-    _unscale,
 )
 
 # what the workers run (imported there without scikit-learn)
@@ -105,11 +97,17 @@ from ._dask_tasks import (
     _take_weights,
     _unique_centers,
 )
-
-# the re-exports stay apart, so that only they carry the noqa
-# isort: split
-from ._dask_tasks import _ChunkTree, _partial, _Step  # noqa: F401  (tests reach them here)
 from ._progress import reporter
+from ._threads import _effective_n_threads
+from ._work import (
+    _as_f64,
+    _as_float,
+    _end_table,
+    _FitPlan,
+    _merge_centers,
+    _range_exponent,
+    _unscale,
+)
 
 __all__ = [
     "BANDWIDTH_SAMPLES",

@@ -31,6 +31,7 @@ from specs.reference import Reference  # noqa: E402
 
 import meanshift  # noqa: E402
 import meanshift.dask as md  # noqa: E402
+from meanshift import _dask_tasks, _work  # noqa: E402
 
 
 def dyadic_blobs(n=1500, d=2, centers=4, seed=0, dtype=np.float64):
@@ -1176,14 +1177,14 @@ def test_chunk_tree_pickles_as_the_same_tree():
     kinds = [(w, "epanechnikov", ("flat", "epanechnikov", "gaussian")),
              (None, "flat", ("flat", "gaussian"))]
     for weights, kind, kernels in kinds:
-        tree = md._ChunkTree(x, weights, kind)
+        tree = _dask_tasks._ChunkTree(x, weights, kind)
         assert (tree.tree.cols is not None) == (kind == "flat")
         copy = pickle.loads(pickle.dumps(tree))
         for kernel in kernels:
-            plan = meanshift._api._FitPlan(x.dtype, x.dtype, kernel)
+            plan = _work._FitPlan(x.dtype, x.dtype, kernel)
             plan.given(0.8)
-            a = md._partial(tree, md._Step(seeds), plan)
-            b = md._partial(copy, md._Step(seeds), plan)
+            a = _dask_tasks._partial(tree, _dask_tasks._Step(seeds), plan)
+            b = _dask_tasks._partial(copy, _dask_tasks._Step(seeds), plan)
             np.testing.assert_array_equal(a[0], b[0])
             np.testing.assert_array_equal(a[1], b[1])
         assert copy.stats() == tree.stats()

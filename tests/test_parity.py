@@ -830,7 +830,7 @@ def test_parity_many_points(dtype):
     # Python arithmetic per point: the centers to rounding, and every label
     # the same but where a point is within rounding of two centers.)
     from meanshift import _tree
-    from meanshift._api import _leaf_size
+    from meanshift._work import _leaf_size
 
     X, _ = make_blobs(n_samples=70_000, centers=6, cluster_std=0.6, random_state=4)
     X = X.astype(dtype)

@@ -434,16 +434,16 @@ def test_morton_order_is_a_permutation_keeping_ties_in_order(dtype, n_features):
 def test_climbs_in_morton_order_give_each_seed_its_own_climb():
     # _Climber takes many seeds in Morton order and puts the results back:
     # the same, bit for bit, as climbing them in the order given
-    from meanshift import _api
+    from meanshift import _work
 
     rng = np.random.default_rng(4)
     X = rng.normal(size=(9000, 2)) * 3
     seeds = X[rng.permutation(len(X))[:6000]]
-    assert len(seeds) >= _api._COHERENT_MIN
+    assert len(seeds) >= _work._COHERENT_MIN
     tree = _tree.build_tree(X, leaf_size=64, n_threads=2, index=False, balls=False)
-    plan = _api._FitPlan(X.dtype, X.dtype, "flat")
+    plan = _work._FitPlan(X.dtype, X.dtype, "flat")
     plan.given(1.0)
-    ours = _api._Climber(tree, plan, 2, None)(seeds)
+    ours = _work._Climber(tree, plan, 2, None)(seeds)
     ref = _core.climb(tree, seeds, bandwidth=1.0, max_iter=plan.max_iter, n_threads=2,
                       stop_thresh=plan.stop_thresh)
     for a, b in zip(ours, ref[:3], strict=True):

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from meanshift import _csv
+from meanshift import _csv, _threads
+from meanshift._fields import InputError
 from meanshift._textparse import count_lines, decimal_to_double, parse_block
 
 
@@ -364,7 +365,7 @@ def test_threads_report_the_first_error(n_threads):
     lines[4000 - 1] = "4000,x,1"
     lines[3000 - 1] = "3000,1"
     content = ("\n".join(lines) + "\n").encode()
-    with pytest.raises(_csv.InputError, match="line 3000") as e:
+    with pytest.raises(InputError, match="line 3000") as e:
         read(content, n_threads)
     assert len(str(e.value).splitlines()) == 1
 
@@ -377,27 +378,27 @@ def test_threads_report_the_first_value_that_is_not_finite(n_threads):
     lines[4000 - 1] = "4000,x,1"
     lines[3000 - 1] = "3000,1,-1e999"
     content = ("\n".join(lines) + "\n").encode()
-    with pytest.raises(_csv.InputError, match="line 3000, column \"c\": '-1e999' is beyond"):
+    with pytest.raises(InputError, match="line 3000, column \"c\": '-1e999' is beyond"):
         read(content, n_threads)
     lines[2000 - 1] = "2000,x,1"
     content = ("\n".join(lines) + "\n").encode()
-    with pytest.raises(_csv.InputError, match="line 2000, column \"b\": 'x' is not a number"):
+    with pytest.raises(InputError, match="line 2000, column \"b\": 'x' is not a number"):
         read(content, n_threads)
 
 
 def test_parse_threads(monkeypatch):
-    monkeypatch.setattr(_csv.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(_threads, "_CPU_COUNT", 4)  # the cores this process may use
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert _csv.parse_threads() == 4
-    assert _csv.parse_threads(2) == 2
-    assert _csv.parse_threads(64) == 4
-    assert _csv.parse_threads(-1) == 4
-    assert _csv.parse_threads(-2) == 3
-    assert _csv.parse_threads(-9) == 1
+    assert _threads.parse_threads() == 4
+    assert _threads.parse_threads(2) == 2
+    assert _threads.parse_threads(64) == 4
+    assert _threads.parse_threads(-1) == 4
+    assert _threads.parse_threads(-2) == 3
+    assert _threads.parse_threads(-9) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert _csv.parse_threads() == 1
-    assert _csv.parse_threads(4) == 1
+    assert _threads.parse_threads() == 1
+    assert _threads.parse_threads(4) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "3,2")
-    assert _csv.parse_threads() == 3
+    assert _threads.parse_threads() == 3
     monkeypatch.setenv("OMP_NUM_THREADS", "junk")
-    assert _csv.parse_threads() == 4
+    assert _threads.parse_threads() == 4

@@ -14,7 +14,7 @@ from sklearn.datasets import make_blobs
 from specs.oracle import assert_bitwise_same
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from meanshift import MeanShift, _api, _core, estimate_bandwidth, get_bin_seeds, mean_shift
+from meanshift import MeanShift, _core, _threads, estimate_bandwidth, get_bin_seeds, mean_shift
 
 N_JOBS = [1, 2, -1, -2, -100, None, np.int64(2)]
 # the values compared on every case; N_JOBS on a few
@@ -185,31 +185,31 @@ def _openmp_max_threads():
 
 def test_negative_n_jobs_follow_joblib():
     # joblib: n_jobs < 0 means max(n_cpus + 1 + n_jobs, 1)
-    n_all = _api._effective_n_threads(None)
+    n_all = _threads._effective_n_threads(None)
     assert n_all >= 1
-    assert _api._effective_n_threads(-1) == n_all
+    assert _threads._effective_n_threads(-1) == n_all
     # k > 0: k threads, up to 4 per usable core (at least 4 in all: on one
     # core too, k from 1 to 4 is taken as given)
     for k in (1, 2, 3, 4):
-        assert _api._effective_n_threads(k) == k
-    cap = 4 * max(_api._cpu_count(), _openmp_max_threads())
-    assert _api._effective_n_threads(10**9) == cap
+        assert _threads._effective_n_threads(k) == k
+    cap = 4 * max(_threads._cpu_count(), _openmp_max_threads())
+    assert _threads._effective_n_threads(10**9) == cap
     for k in (-1, -2, -3, -100):
-        assert _api._effective_n_threads(k) == max(n_all + 1 + k, 1)
+        assert _threads._effective_n_threads(k) == max(n_all + 1 + k, 1)
         if n_all == joblib.cpu_count():
-            assert _api._effective_n_threads(k) == joblib.effective_n_jobs(k)
+            assert _threads._effective_n_threads(k) == joblib.effective_n_jobs(k)
 
 
 def test_effective_threads_honour_threadpool_limits():
     if not _core.openmp_enabled():
         pytest.skip("meanshift was built without OpenMP")
-    n_all = _api._effective_n_threads(None)
+    n_all = _threads._effective_n_threads(None)
     with threadpool_limits(limits=1, user_api="openmp"):
-        assert _api._effective_n_threads(None) == 1
-        assert _api._effective_n_threads(-1) == 1
+        assert _threads._effective_n_threads(None) == 1
+        assert _threads._effective_n_threads(-1) == 1
         # an explicit positive n_jobs is taken as is
-        assert _api._effective_n_threads(2) == 2
-    assert _api._effective_n_threads(None) == n_all
+        assert _threads._effective_n_threads(2) == 2
+    assert _threads._effective_n_threads(None) == n_all
 
 
 def test_openmp_runtime_visible_to_threadpoolctl():
