@@ -13,11 +13,16 @@ of the data; sums are accumulated in float64.
 
 The other stages are modules of their own, composed by the Python layer:
 
-* ``_tree.build_tree``          the ball tree in flat arrays, its aggregates
+* ``_tree.build_tree``          the ball tree in flat arrays, its aggregates;
+  ``morton_order``, the order climbs take their seeds in
 * ``_core.ball_sums``, ``climb``  here
 * ``_merge.dedupe_and_rank``, ``suppress``, ``assign``  after the climb
 * ``_bandwidth.kth_neighbor_dist``  the distances behind estimate_bandwidth
-* ``_bins.bin_cells``           the grid cells of bin seeding
+* ``_bins.bin_cells``           the grid cells of bin seeding;
+  ``grid_cells``, ``cell_labels``  the cells of the grid mode and its labels
+* ``_values.finite_magnitude``  the input's finite check and largest
+  magnitude, in one parallel pass
+* ``_textparse.parse_into``     a block of CSV text to float64 (the command)
 """
 
 from cython cimport floating
