@@ -15,8 +15,9 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _bandwidth, _values, _weights
+from . import _bandwidth, _grid, _values, _weights
 from ._choices import ALGORITHMS, KERNELS, LABEL_BY
+from ._fit import finish_grid
 from ._progress import in_batches, reporter
 from ._stages import mark
 from ._threads import (
@@ -855,8 +856,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
         else:
             plan.given(self.bandwidth)
         if self.algorithm == "grid":  # the tree is handed over, to be freed there
-            trees, tree = [tree], None
-            return self._finish_grid(X, trees, weights, plan, n_threads, report)
+            driver, tree = _Local(X, weights, self.kernel, n_threads, report, tree), None
+            return finish_grid(self, driver, plan)
         seeds, seed_rows = self._seeds(X, seeds, weights, plan, n_threads)
         mark("seeds")
         climb = _Climber(tree, plan, n_threads, report)
@@ -889,39 +890,6 @@ class MeanShift(ClusterMixin, BaseEstimator):
                 plan, X if plan.k else X.copy(), weights, ends_table
             )
         self.cluster_centers_ = plan.centers_out(cluster_centers)
-        self.labels_ = labels
-        mark("labels")
-        return self
-
-    def _finish_grid(self, X, trees, weights, plan, n_threads, report):
-        """The rest of fit with algorithm="grid" (see meanshift._grid),
-        once the bandwidth is known: the cells' seeds climb on the tree
-        (``trees``: a list of it, emptied here, so that its copy of X is
-        freed before the labels)."""
-        from . import _grid
-
-        tree = trees.pop()
-        cell_size = _grid.cell_side(plan, self.grid_resolution)
-        cells, cell_of = _grid.cells_of(X, cell_size, n_threads, weights)
-        _grid.warn_if_unpaid(len(cells), X.shape[0], self.grid_resolution)
-        mark("seeds")
-        if tree is None:
-            tree = _climb_tree(X, weights, self.kernel, n_threads)
-            mark("tree")
-        attractor = self.label_by == "attractor"
-        fit = _grid.Fit(cells, plan,
-                        lambda plan: _Climber(tree, plan, n_threads, report),
-                        n_threads, attractor,
-                        lambda *a: _grid.nearest_points(tree, *a))
-        mark("climb")
-        tree = None  # its copy of X is freed before the labels
-        self.n_iter_ = fit.n_iter
-        self.bandwidth_ = plan.shown_bandwidth
-        labels = _grid.labels_of(X, cell_of, fit, _as_f64(fit.centers),
-                                 plan.bandwidth, self.label_by, self.cluster_all,
-                                 n_threads)
-        self._attractor = _grid.Attractor(plan, cell_size, cells, fit) if attractor else None
-        self.cluster_centers_ = plan.centers_out(fit.centers)
         self.labels_ = labels
         mark("labels")
         return self
@@ -1029,6 +997,54 @@ class MeanShift(ClusterMixin, BaseEstimator):
 # What predict of an attractor model climbs on (the plan of a fit, its
 # climbs and its finishing, which both drivers share: meanshift._work)
 # ---------------------------------------------------------------------------
+
+
+class _Local:
+    """The one-machine driver of a fit's stages (meanshift._fit): the data,
+    its weights, and the tree the climbs run on, built when first needed
+    and freed before the labels."""
+
+    def __init__(self, X, weights, kernel, n_threads, report, tree=None):
+        self.X = X
+        self.weights = weights
+        self.kernel = kernel
+        self.n_threads = self.merge_threads = n_threads
+        self.report = report
+        self.tree = tree
+        self.n_samples = X.shape[0]
+        self.cell_of = None
+
+    def grid_cells(self, plan, cell_size):
+        cells, self.cell_of = _grid.cells_of(self.X, cell_size, self.n_threads,
+                                             self.weights)
+        return cells
+
+    def grid_tree(self):
+        """The grid mode, given its bandwidth, builds its tree after its
+        cells: the rows' cells and the tree are not held at once."""
+        if self.tree is None:
+            self.tree = _climb_tree(self.X, self.weights, self.kernel, self.n_threads)
+            mark("tree")
+
+    def climber(self, plan):
+        return _Climber(self.tree, plan, self.n_threads, self.report)
+
+    def nearest(self, *a):
+        return _grid.nearest_points(self.tree, *a)
+
+    def release(self):
+        self.tree = None
+
+    def fitted(self, model):
+        pass
+
+    def grid_labels(self, plan, fit, table, centers64, label_by, cluster_all):
+        return _grid.labels_of(self.X, self.cell_of, fit, centers64, plan.bandwidth,
+                               label_by, cluster_all, self.n_threads)
+
+    @staticmethod
+    def labels_out(labels):
+        return labels
 
 
 class _Attractor:

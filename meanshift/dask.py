@@ -97,6 +97,7 @@ from ._dask_tasks import (
     _take_weights,
     _unique_centers,
 )
+from ._fit import finish_grid
 from ._progress import reporter
 from ._threads import _effective_n_threads
 from ._work import (
@@ -489,6 +490,49 @@ def _climb(trees, blocks, plan, d, report, stage, traffic=None):
     return blocks, total
 
 
+class _OnChunks:
+    """The Dask driver of a fit's stages (meanshift._fit): X's chunks, their
+    weights and trees (persisted on the cluster); the sums of a step are
+    computed where the chunks live, the rest on the client."""
+
+    def __init__(self, model, X, xs, ws, trees, n_threads, report, was_numpy):
+        self.X, self.xs, self.ws, self.trees = X, xs, ws, trees
+        self.n_threads = n_threads  # per task
+        self.merge_threads = _effective_n_threads(model.n_jobs)  # the client's
+        self.report = report
+        self.was_numpy = was_numpy
+        self.n_samples = X.shape[0]
+        self.traffic = _Traffic()
+
+    def grid_cells(self, plan, cell_size):
+        return _grid_cells(self.xs, self.ws, plan, cell_size)
+
+    def grid_tree(self):
+        pass  # the chunk trees are built before the bandwidth
+
+    def climber(self, plan):
+        return _ClimbOnChunks(self.trees, plan, self.X.shape[1], self.report,
+                              self.traffic)
+
+    def nearest(self, *a):
+        return _nearest_on_chunks(self.trees, *a)
+
+    def release(self):
+        _release(self.trees)
+
+    def fitted(self, model):
+        model.bytes_per_iteration_ = self.traffic.per_iteration
+
+    def grid_labels(self, plan, fit, table, centers64, label_by, cluster_all):
+        return self.X.map_blocks(
+            _grid_labels, table, centers64, plan, label_by, cluster_all,
+            self.n_threads, dtype=np.intp, drop_axis=1,
+        )
+
+    def labels_out(self, labels):
+        return labels.compute() if self.was_numpy else labels
+
+
 class MeanShift(_api.MeanShift):
     """Mean shift clustering of a Dask array, on a Dask cluster.
 
@@ -608,8 +652,8 @@ verbose, kernel, label_by, algorithm, grid_resolution
             else:
                 plan.given(self.bandwidth)
             if self.algorithm == "grid":
-                return self._finish_grid(X, xs, ws, trees, plan, n_threads, report,
-                                         was_numpy)
+                return finish_grid(self, _OnChunks(self, X, xs, ws, trees, n_threads,
+                                                   report, was_numpy), plan)
             blocks, points_are_seeds = self._seed_blocks(xs, ws, seeds, plan, stats,
                                                          W is not None)
             traffic = _Traffic()
@@ -646,35 +690,6 @@ verbose, kernel, label_by, algorithm, grid_resolution
             raise
         self._attractor = None
         self.cluster_centers_ = plan.centers_out(centers)
-        self.labels_ = labels.compute() if was_numpy else labels
-        return self
-
-    def _finish_grid(self, X, xs, ws, trees, plan, n_threads, report, was_numpy):
-        """The rest of fit with algorithm="grid" (see meanshift._grid): the
-        chunks' cells merged, their seeds climbed on the chunk trees,
-        labels through the cells; the trees are released at the end."""
-        cell_size = _grid.cell_side(plan, self.grid_resolution)
-        cells = _grid_cells(xs, ws, plan, cell_size)
-        _grid.warn_if_unpaid(len(cells), X.shape[0], self.grid_resolution)
-        traffic = _Traffic()
-        attractor = self.label_by == "attractor"
-        fit = _grid.Fit(
-            cells, plan,
-            lambda plan: _ClimbOnChunks(trees, plan, X.shape[1], report, traffic),
-            _effective_n_threads(self.n_jobs), attractor,
-            lambda *a: _nearest_on_chunks(trees, *a),
-        )
-        _release(trees)
-        self.n_iter_ = fit.n_iter
-        self.bandwidth_ = plan.shown_bandwidth
-        self.bytes_per_iteration_ = traffic.per_iteration
-        table = _grid.Attractor(plan, cell_size, cells, fit) if attractor else None
-        labels = X.map_blocks(
-            _grid_labels, table, _as_f64(fit.centers), plan, self.label_by,
-            self.cluster_all, n_threads, dtype=np.intp, drop_axis=1,
-        )
-        self._attractor = table
-        self.cluster_centers_ = plan.centers_out(fit.centers)
         self.labels_ = labels.compute() if was_numpy else labels
         return self
 
