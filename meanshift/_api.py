@@ -980,17 +980,10 @@ class MeanShift(ClusterMixin, BaseEstimator):
         return labels
 
     def _predict_attractor(self, X, n_threads):
-        state = self._attractor
-        plan = state.plan
-        X = plan.scaled(X)
-        centers = plan.scaled(self.cluster_centers_)
-        if not hasattr(state, "X"):  # algorithm="grid" (meanshift._grid)
-            return state.predict(X, _as_f64(centers), n_threads)
-        if X.dtype != state.X.dtype:
-            X = X.astype(state.X.dtype)
-        tree = _climb_tree(state.X, state.weights, plan.kernel, n_threads)
-        climb = _Climber(tree, plan, n_threads, reporter(self.verbose))
-        return _follow(climb, X, np.arange(len(X)), centers, state.ends, n_threads)
+        plan = self._attractor.plan
+        centers = _as_f64(plan.scaled(self.cluster_centers_))
+        return self._attractor.predict(plan.scaled(X), centers, n_threads,
+                                       reporter(self.verbose))
 
 
 # ---------------------------------------------------------------------------
@@ -1057,4 +1050,14 @@ class _Attractor:
         self.X = X
         self.weights = weights
         self.ends = ends
+
+    def predict(self, X, centers, n_threads, report=None):
+        """Labels of the rows of X (scaled as the training data) by where
+        their climbs on the training data end, given the kept centers
+        (scaled, float64)."""
+        if X.dtype != self.X.dtype:
+            X = X.astype(self.X.dtype)
+        tree = _climb_tree(self.X, self.weights, self.plan.kernel, n_threads)
+        climb = _Climber(tree, self.plan, n_threads, report)
+        return _follow(climb, X, np.arange(len(X)), centers, self.ends, n_threads)
 

@@ -483,9 +483,10 @@ class Attractor:
             out[hit] = self.clusters[at[hit]]
         return out
 
-    def predict(self, X, centers, n_threads):
+    def predict(self, X, centers, n_threads, report=None):
         """Labels of the rows of X (scaled as the training data), given the
-        kept centers (scaled, float64)."""
+        kept centers (scaled, float64); nothing climbs (``report``, as the
+        other attractor states take it, is not used)."""
         labels = self.cluster_of_cells(X)
         rest = np.flatnonzero(labels < 0)
         if len(rest):

@@ -533,6 +533,36 @@ class _OnChunks:
         return labels.compute() if self.was_numpy else labels
 
 
+class _OnCluster:
+    """What labels_ and predict of a label_by="attractor" model climb on:
+    the chunk trees of its training data (futures: all of X, too much to
+    gather, stays on its cluster), the fit's plan, and where the seeds'
+    climbs ended (_end_table)."""
+
+    def __init__(self, trees, plan, ends):
+        self.trees = trees
+        self.plan = plan
+        self.ends = ends
+
+    def predict(self, X, centers, n_threads, report):
+        """Lazy labels of the rows of X (a Dask array, in the caller's
+        units) by where their climbs on the training chunks end, given the
+        kept centers (in the caller's units)."""
+        plan = self.plan
+        follow = [delayed(_point_seeds)(x, None, plan) for x in _pieces(X)]
+        follow, _ = _climb(self.trees, follow, plan, X.shape[1], report, "labels")
+        centers = _as_f64(plan.scaled(centers))
+        table = delayed(self.ends, pure=True)
+        return da.concatenate([
+            da.from_delayed(
+                delayed(_attractor_labels)(x, plan, centers, True, n_threads,
+                                           None, f, table),
+                shape=(n,), dtype=np.intp,
+            )
+            for x, f, n in zip(_lazy_pieces(X), follow, X.chunks[0], strict=True)
+        ])
+
+
 class MeanShift(_api.MeanShift):
     """Mean shift clustering of a Dask array, on a Dask cluster.
 
@@ -633,7 +663,8 @@ verbose, kernel, label_by, algorithm, grid_resolution
         seeds = plan.checked_seeds(self.seeds, X.shape[1])
         xs = _pieces(X)
         ws = [None] * len(xs) if W is None else _pieces(W)
-        self._trees = None
+        if isinstance(self.__dict__.get("_attractor"), _OnCluster):
+            self._attractor = None  # a refit drops the training data it held
         report = reporter(self.verbose)
         trees, stats = self._build_trees(xs, ws, plan, W is not None)
         blocks = None
@@ -673,22 +704,22 @@ verbose, kernel, label_by, algorithm, grid_resolution
                 _effective_n_threads(self.n_jobs),
             )
             centers64 = _as_f64(centers)
+            state = None
             if self.label_by == "nearest":
                 labels = X.map_blocks(
                     _nearest_labels, centers64, plan, self.cluster_all, n_threads,
                     dtype=np.intp, drop_axis=1,
                 )
             else:
-                labels = self._attractor_labels(
+                labels, ends_table = self._attractor_labels(
                     X, xs, trees, blocks if points_are_seeds else None,
                     uniques, cluster_of, centers64, plan, n_threads, report,
                 )
-                self._trees = trees
-                self._plan = plan
+                state = _OnCluster(trees, plan, ends_table)
         except BaseException:
             _release(trees, blocks)
             raise
-        self._attractor = None
+        self._attractor = state
         self.cluster_centers_ = plan.centers_out(centers)
         self.labels_ = labels.compute() if was_numpy else labels
         return self
@@ -747,9 +778,8 @@ verbose, kernel, label_by, algorithm, grid_resolution
         # where the converged seeds' climbs ended, and their clusters: a
         # point whose own climb ends there takes that cluster (one graph
         # node, which every chunk's task reads)
-        self._ends_table = _end_table(np.concatenate([u[0] for u in uniques]),
-                                      cluster_of)
-        table = delayed(self._ends_table, pure=True)
+        ends_table = _end_table(np.concatenate([u[0] for u in uniques]), cluster_of)
+        table = delayed(ends_table, pure=True)
         if seed_blocks is not None:  # the points' own climbs are known
             offset = 0
             for j, (b, u) in enumerate(zip(seed_blocks, uniques, strict=True)):
@@ -773,16 +803,21 @@ verbose, kernel, label_by, algorithm, grid_resolution
             )
             for x, kn, f, n in zip(_lazy_pieces(X), known, follow, X.chunks[0], strict=True)
         ]
-        return da.concatenate(parts)
+        return da.concatenate(parts), ends_table
 
     # The training data of a label_by="attractor" model stays on its
     # cluster, as the futures of the chunk trees (all of X: too much to
     # gather); labels_ and predict climb on it.
 
+    def _held(self):
+        """The chunk trees (futures) this model holds on its cluster, or None."""
+        state = self.__dict__.get("_attractor")
+        return state.trees if isinstance(state, _OnCluster) else None
+
     def _cluster_gone(self):
         """None while the training data this model holds on its Dask
         cluster is there; otherwise why it is not."""
-        futures = _futures(self.__dict__.get("_trees"))
+        futures = _futures(self._held())
         if not futures:
             return None
         client = futures[0].client
@@ -819,7 +854,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
         del self.__dict__["labels_"]
 
     def __getstate__(self):
-        if _futures(self.__dict__.get("_trees")):
+        if _futures(self._held()):
             raise pickle.PicklingError(
                 "This MeanShift (label_by='attractor') keeps its training data on "
                 "its Dask cluster for predict and labels_, and Dask futures do not "
@@ -833,7 +868,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
         # as copy.deepcopy does by default, without __getstate__'s refusal;
         # the copy shares the Futures (handles: a copied one would be bound
         # to no client), so it holds the same data on the same cluster
-        for f in _futures(self.__dict__.get("_trees"),
+        for f in _futures(self._held(),
                           self.__dict__.get("labels_"), inputs=True):
             memo[id(f)] = f
         new = type(self).__new__(type(self))
@@ -893,28 +928,19 @@ verbose, kernel, label_by, algorithm, grid_resolution
                 "on a running cluster (a model fitted with label_by='nearest' "
                 "predicts from cluster_centers_ alone)."
             )
-        if getattr(self, "_trees", None) is not None and X.shape[0]:
-            plan = self._plan
-            follow = [delayed(_point_seeds)(x, None, plan) for x in _pieces(X)]
-            follow, _ = _climb(self._trees, follow, plan, X.shape[1],
-                               reporter(self.verbose), "labels")
-            centers = _as_f64(plan.scaled(self.cluster_centers_))
-            table = delayed(self._ends_table, pure=True)
-            labels = da.concatenate([
-                da.from_delayed(
-                    delayed(_attractor_labels)(x, plan, centers, True, n_threads,
-                                               None, f, table),
-                    shape=(n,), dtype=np.intp,
-                )
-                for x, f, n in zip(_lazy_pieces(X), follow, X.chunks[0], strict=True)
-            ])
-        else:
-            shell = _api.MeanShift(n_jobs=n_threads)
-            shell.cluster_centers_ = self.cluster_centers_
-            shell.n_features_in_ = self.n_features_in_
-            # algorithm="grid" with attractor labels: the cells' clusters
-            shell._attractor = getattr(self, "_attractor", None)
-            labels = X.map_blocks(_predict_block, shell, dtype=np.intp, drop_axis=1)
+        state = getattr(self, "_attractor", None)
+        if isinstance(state, _OnCluster):
+            if X.shape[0]:
+                labels = state.predict(X, self.cluster_centers_, n_threads,
+                                       reporter(self.verbose))
+                return labels.compute() if was_numpy else labels
+            state = None
+        shell = _api.MeanShift(n_jobs=n_threads)
+        shell.cluster_centers_ = self.cluster_centers_
+        shell.n_features_in_ = self.n_features_in_
+        # algorithm="grid" with attractor labels: the cells' clusters
+        shell._attractor = state
+        labels = X.map_blocks(_predict_block, shell, dtype=np.intp, drop_axis=1)
         return labels.compute() if was_numpy else labels
 
 
