@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _bandwidth, _grid, _values, _weights
 from ._choices import ALGORITHMS, KERNELS, LABEL_BY
-from ._fit import finish_grid
+from ._fit import fit_stages
 from ._progress import in_batches, reporter
 from ._stages import mark
 from ._threads import (
@@ -32,11 +32,9 @@ from ._work import (
     _build_tree,
     _climb_tree,
     _Climber,
-    _end_table,
     _FitPlan,
     _follow,
     _leaf_size,
-    _merge_centers,
     _range_exponent,
     _unscale,
 )
@@ -826,108 +824,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         self : object
             Fitted instance.
         """
-        self._check_params()
-        n_threads = _effective_n_threads(self.n_jobs)
-        in_dtype, X, amax = _validated(self, X, n_threads)
-        plan = _FitPlan(in_dtype, X.dtype, self.kernel, self.max_iter)
-        weights, plan.wexp = _weights.scale(_check_weights(sample_weight, X))
-        seeds = plan.checked_seeds(self.seeds, X.shape[1])
-        plan.scale_by(_range_exponent(X, bandwidth=self.bandwidth, amax=amax))
-        if plan.k:  # huge or tiny magnitudes: work on an exactly scaled copy
-            X = plan.scaled(X)
-            seeds = plan.scaled(seeds)
-        report = reporter(self.verbose)
-        mark("validate")
-        # the bandwidth estimate searches the tree; the climbs alone need less
-        # (the grid mode, given its bandwidth, builds it after its cells:
-        # the rows' cells and the tree are not held at once)
-        tree = None
-        if self.algorithm == "exact" or self.bandwidth is None:
-            tree = _climb_tree(X, weights, self.kernel, n_threads,
-                               full=self.bandwidth is None)
-            mark("tree")
-        if self.bandwidth is None:
-            plan.estimated(_estimate_bandwidth(
-                X, quantile=0.3, n_samples=None, random_state=0,
-                n_threads=n_threads, tree=tree, report=report, weights=weights,
-                weight_exponent=plan.wexp,
-            ))
-            mark("bandwidth")
-        else:
-            plan.given(self.bandwidth)
-        if self.algorithm == "grid":  # the tree is handed over, to be freed there
-            driver, tree = _Local(X, weights, self.kernel, n_threads, report, tree), None
-            return finish_grid(self, driver, plan)
-        seeds, seed_rows = self._seeds(X, seeds, weights, plan, n_threads)
-        mark("seeds")
-        climb = _Climber(tree, plan, n_threads, report)
-        centers, totals, iters = climb(seeds)
-        mark("climb")
-        converged = totals > 0
-        if not converged.any():
-            raise plan.no_point_error()
-        self.n_iter_ = int(iters[converged].max(initial=0))
-        self.bandwidth_ = plan.shown_bandwidth
-        cluster_centers, seed_cluster = _merge_centers(
-            centers[converged], totals[converged], plan.bandwidth, n_threads
-        )
-        mark("merge")
-        self._attractor = None  # a refit drops the state of an earlier fit
-        if self.label_by == "nearest":
-            climb = tree = seeds = None  # the tree's copy of X is freed first
-            labels, _ = _assign(
-                X, _as_f64(cluster_centers), plan.bandwidth, self.cluster_all,
-                n_threads,
-            )
-        else:
-            ends_table = _end_table(centers[converged], seed_cluster)
-            labels = self._attractor_labels(
-                X, climb, seed_rows, converged, seed_cluster, ends_table,
-                cluster_centers, plan, n_threads,
-            )
-            # what predict climbs on (X may be the caller's array)
-            self._attractor = _Attractor(
-                plan, X if plan.k else X.copy(), weights, ends_table
-            )
-        self.cluster_centers_ = plan.centers_out(cluster_centers)
-        self.labels_ = labels
-        mark("labels")
-        return self
-
-    def _seeds(self, X, seeds, weights, plan, n_threads):
-        """The seeds to climb (given, bin seeds, or the points of positive
-        weight) and, where they are points, their rows of X."""
-        if seeds is not None:
-            return seeds, None
-        if self.bin_seeding:
-            seeds = _get_bin_seeds(
-                X, plan.bin_size, self.min_bin_freq, n_threads, weights,
-                weight_exponent=plan.wexp, float16=plan.float16,
-            )
-            plan.check_bin_seeds(seeds, self.min_bin_freq, weights is not None)
-            return seeds, None
-        if weights is None or (weights > 0).all():
-            return X, slice(None)
-        rows = np.flatnonzero(weights > 0)
-        return X[rows], rows
-
-    def _attractor_labels(self, X, climb, seed_rows, converged, seed_cluster,
-                          ends_table, centers, plan, n_threads):
-        """label_by="attractor": the points that were seeds by their own
-        climbs, the others climbed now (_follow); orphans by distance."""
-        labels = np.empty(X.shape[0], dtype=np.intp)
-        done = np.zeros(X.shape[0], dtype=bool)
-        if seed_rows is not None:  # the points' own climbs are known
-            rows = np.arange(X.shape[0])[seed_rows][converged]
-            labels[rows] = seed_cluster
-            done[rows] = True
-        rest = np.flatnonzero(~done)
-        if len(rest):
-            labels[rest] = _follow(climb, X, rest, centers, ends_table, n_threads)
-        if not self.cluster_all:
-            orphans, _ = _assign(X, _as_f64(centers), plan.bandwidth, False, n_threads)
-            labels[orphans < 0] = -1
-        return labels
+        return fit_stages(self, _Local(self), X, sample_weight)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Perform clustering on X and return the labels.
@@ -997,15 +894,107 @@ class _Local:
     its weights, and the tree the climbs run on, built when first needed
     and freed before the labels."""
 
-    def __init__(self, X, weights, kernel, n_threads, report, tree=None):
-        self.X = X
-        self.weights = weights
-        self.kernel = kernel
-        self.n_threads = self.merge_threads = n_threads
-        self.report = report
-        self.tree = tree
+    def __init__(self, model):
+        self.model = model
+        self.X = self.weights = self.tree = self.climber_ = None
+        self.cell_of = self.seed_rows = self.converged = None
+
+    def prepare(self, X, sample_weight):
+        """Validate X, the weights and the seeds; scale (exactly) what
+        needs it."""
+        model = self.model
+        self.n_threads = self.merge_threads = n_threads = _effective_n_threads(model.n_jobs)
+        in_dtype, X, amax = _validated(model, X, n_threads)
+        plan = _FitPlan(in_dtype, X.dtype, model.kernel, model.max_iter)
+        weights, plan.wexp = _weights.scale(_check_weights(sample_weight, X))
+        seeds = plan.checked_seeds(model.seeds, X.shape[1])
+        plan.scale_by(_range_exponent(X, bandwidth=model.bandwidth, amax=amax))
+        if plan.k:  # huge or tiny magnitudes: work on an exactly scaled copy
+            X = plan.scaled(X)
+            seeds = plan.scaled(seeds)
+        self.X, self.weights = X, weights
         self.n_samples = X.shape[0]
-        self.cell_of = None
+        self.report = reporter(model.verbose)
+        return plan, seeds
+
+    def search_tree(self):
+        """The bandwidth estimate searches the tree; the climbs alone need
+        less (the grid mode, given its bandwidth, builds it after its
+        cells: the rows' cells and the tree are not held at once)."""
+        model = self.model
+        if model.algorithm == "exact" or model.bandwidth is None:
+            self.tree = _climb_tree(self.X, self.weights, model.kernel, self.n_threads,
+                                    full=model.bandwidth is None)
+            mark("tree")
+
+    def estimate_bandwidth(self, plan):
+        return _estimate_bandwidth(
+            self.X, quantile=0.3, n_samples=None, random_state=0,
+            n_threads=self.n_threads, tree=self.tree, report=self.report,
+            weights=self.weights, weight_exponent=plan.wexp,
+        )
+
+    def seeds(self, plan, seeds):
+        """The seeds to climb (given, bin seeds, or the points of positive
+        weight); where they are points, their rows of X are kept."""
+        model, X, weights = self.model, self.X, self.weights
+        if seeds is not None:
+            return seeds
+        if model.bin_seeding:
+            seeds = _get_bin_seeds(
+                X, plan.bin_size, model.min_bin_freq, self.n_threads, weights,
+                weight_exponent=plan.wexp, float16=plan.float16,
+            )
+            plan.check_bin_seeds(seeds, model.min_bin_freq, weights is not None)
+            return seeds
+        if weights is None or (weights > 0).all():
+            self.seed_rows = slice(None)
+            return X
+        self.seed_rows = np.flatnonzero(weights > 0)
+        return X[self.seed_rows]
+
+    def climb(self, plan, seeds):
+        self.climber_ = self.climber(plan)
+        ends, totals, iters = self.climber_(seeds)
+        self.converged = converged = totals > 0
+        if not converged.any():
+            return None
+        return ends[converged], totals[converged], int(iters[converged].max(initial=0))
+
+    def drop_state(self, model):
+        model._attractor = None  # a refit drops the state of an earlier fit
+
+    def nearest_labels(self, plan, centers, cluster_all):
+        self.climber_ = self.tree = None  # the tree's copy of X is freed first
+        labels, _ = _assign(self.X, _as_f64(centers), plan.bandwidth, cluster_all,
+                            self.n_threads)
+        return labels
+
+    def attractor_labels(self, plan, centers, seed_cluster, ends_table, cluster_all):
+        """label_by="attractor": the points that were seeds by their own
+        climbs, the others climbed now (_follow); orphans by distance.
+        The state predict climbs on keeps X (a copy where it may be the
+        caller's array)."""
+        X, n_threads = self.X, self.n_threads
+        labels = np.empty(X.shape[0], dtype=np.intp)
+        done = np.zeros(X.shape[0], dtype=bool)
+        if self.seed_rows is not None:  # the points' own climbs are known
+            rows = np.arange(X.shape[0])[self.seed_rows][self.converged]
+            labels[rows] = seed_cluster
+            done[rows] = True
+        rest = np.flatnonzero(~done)
+        if len(rest):
+            labels[rest] = _follow(self.climber_, X, rest, centers, ends_table, n_threads)
+        if not cluster_all:
+            orphans, _ = _assign(X, _as_f64(centers), plan.bandwidth, False, n_threads)
+            labels[orphans < 0] = -1
+        return labels, _Attractor(plan, X if plan.k else X.copy(), self.weights,
+                                  ends_table)
+
+    def abandon(self):
+        pass
+
+    # the grid mode (meanshift._fit.finish_grid)
 
     def grid_cells(self, plan, cell_size):
         cells, self.cell_of = _grid.cells_of(self.X, cell_size, self.n_threads,
@@ -1013,10 +1002,9 @@ class _Local:
         return cells
 
     def grid_tree(self):
-        """The grid mode, given its bandwidth, builds its tree after its
-        cells: the rows' cells and the tree are not held at once."""
         if self.tree is None:
-            self.tree = _climb_tree(self.X, self.weights, self.kernel, self.n_threads)
+            self.tree = _climb_tree(self.X, self.weights, self.model.kernel,
+                                    self.n_threads)
             mark("tree")
 
     def climber(self, plan):

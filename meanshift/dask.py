@@ -97,15 +97,13 @@ from ._dask_tasks import (
     _take_weights,
     _unique_centers,
 )
-from ._fit import finish_grid
+from ._fit import fit_stages
 from ._progress import reporter
 from ._threads import _effective_n_threads
 from ._work import (
     _as_f64,
     _as_float,
-    _end_table,
     _FitPlan,
-    _merge_centers,
     _range_exponent,
     _unscale,
 )
@@ -495,14 +493,91 @@ class _OnChunks:
     weights and trees (persisted on the cluster); the sums of a step are
     computed where the chunks live, the rest on the client."""
 
-    def __init__(self, model, X, xs, ws, trees, n_threads, report, was_numpy):
-        self.X, self.xs, self.ws, self.trees = X, xs, ws, trees
-        self.n_threads = n_threads  # per task
-        self.merge_threads = _effective_n_threads(model.n_jobs)  # the client's
-        self.report = report
-        self.was_numpy = was_numpy
+    def __init__(self, model):
+        self.model = model
+        self.blocks = self.trees = self.uniques = None
+
+    def prepare(self, X, sample_weight):
+        """Validate X (its shape: its values are checked by the chunk
+        tasks), the weights and the seeds; build the chunk trees, from
+        whose stats the plan learns how to scale X and the weights."""
+        model = self.model
+        X, self.was_numpy, names = _as_dask(X)
+        _check_shape(X, type(model).__name__)
+        model.n_features_in_ = X.shape[1]
+        if names is not None:
+            model.feature_names_in_ = names
+        elif hasattr(model, "feature_names_in_"):
+            del model.feature_names_in_
+        plan = _FitPlan(X.dtype, _work_dtype(X), model.kernel, model.max_iter)
+        W = _weights_blocks(sample_weight, X)
+        # per task; the client's work (bandwidth, merge) uses its own threads
+        self.n_threads = 1 if model.n_jobs is None else _effective_n_threads(model.n_jobs)
+        self.merge_threads = _effective_n_threads(model.n_jobs)
+        seeds = plan.checked_seeds(model.seeds, X.shape[1])
+        self.xs = _pieces(X)
+        self.ws = [None] * len(self.xs) if W is None else _pieces(W)
+        self.weighted = W is not None
+        if isinstance(model.__dict__.get("_attractor"), _OnCluster):
+            model._attractor = None  # a refit drops the training data it held
+        self.report = reporter(model.verbose)
+        self.trees, self.stats = model._build_trees(self.xs, self.ws, plan, self.weighted)
+        self.X = X
         self.n_samples = X.shape[0]
         self.traffic = _Traffic()
+        return plan, seeds
+
+    def search_tree(self):
+        pass  # the chunk trees are built (prepare); the estimate takes a sample
+
+    def estimate_bandwidth(self, plan):
+        sample, sample_w = _sample(self.xs, self.ws, [s[0] for s in self.stats], plan,
+                                   None, 0)
+        if sample_w is not None and not (sample_w > 0).any():
+            sample_w = None  # a sample of zero weights: count them all
+        return _estimate_bandwidth(
+            sample, quantile=0.3, n_samples=None, random_state=0,
+            n_threads=self.merge_threads, report=self.report, weights=sample_w,
+            weight_exponent=plan.wexp if sample_w is not None else 0,
+        )
+
+    def seeds(self, plan, seeds):
+        self.blocks, self.points_are_seeds = self.model._seed_blocks(
+            self.xs, self.ws, plan.scaled(seeds), plan, self.stats, self.weighted)
+        return self.blocks
+
+    def climb(self, plan, blocks):
+        self.blocks, _ = _climb(self.trees, blocks, plan, self.X.shape[1], self.report,
+                                "climb", self.traffic)
+        self.uniques = uniques = dask.compute(
+            *[delayed(_unique_centers)(b, plan.dtype) for b in self.blocks])
+        if not sum(u[3] for u in uniques):
+            return None
+        return (np.concatenate([u[0] for u in uniques]),
+                np.concatenate([u[1] for u in uniques]),
+                max(u[2] for u in uniques))
+
+    def drop_state(self, model):
+        pass  # dropped as the fit began (prepare)
+
+    def nearest_labels(self, plan, centers, cluster_all):
+        return self.X.map_blocks(
+            _nearest_labels, _as_f64(centers), plan, cluster_all, self.n_threads,
+            dtype=np.intp, drop_axis=1,
+        )
+
+    def attractor_labels(self, plan, centers, seed_cluster, ends_table, cluster_all):
+        labels = self.model._attractor_labels(
+            self.X, self.xs, self.trees, self.blocks if self.points_are_seeds else None,
+            self.uniques, seed_cluster, ends_table, _as_f64(centers), plan,
+            self.n_threads, self.report,
+        )
+        return labels, _OnCluster(self.trees, plan, ends_table)
+
+    def abandon(self):
+        _release(self.trees, self.blocks)
+
+    # the grid mode (meanshift._fit.finish_grid)
 
     def grid_cells(self, plan, cell_size):
         return _grid_cells(self.xs, self.ws, plan, cell_size)
@@ -649,80 +724,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
         self : object
             Fitted instance.
         """
-        self._check_params()
-        X, was_numpy, names = _as_dask(X)
-        _check_shape(X, type(self).__name__)
-        self.n_features_in_ = X.shape[1]
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        plan = _FitPlan(X.dtype, _work_dtype(X), self.kernel, self.max_iter)
-        W = _weights_blocks(sample_weight, X)
-        n_threads = 1 if self.n_jobs is None else _effective_n_threads(self.n_jobs)
-        seeds = plan.checked_seeds(self.seeds, X.shape[1])
-        xs = _pieces(X)
-        ws = [None] * len(xs) if W is None else _pieces(W)
-        if isinstance(self.__dict__.get("_attractor"), _OnCluster):
-            self._attractor = None  # a refit drops the training data it held
-        report = reporter(self.verbose)
-        trees, stats = self._build_trees(xs, ws, plan, W is not None)
-        blocks = None
-        try:
-            seeds = plan.scaled(seeds)
-            if self.bandwidth is None:
-                sample, sample_w = _sample(xs, ws, [s[0] for s in stats], plan, None, 0)
-                if sample_w is not None and not (sample_w > 0).any():
-                    sample_w = None  # a sample of zero weights: count them all
-                plan.estimated(_estimate_bandwidth(
-                    sample, quantile=0.3, n_samples=None, random_state=0,
-                    n_threads=_effective_n_threads(self.n_jobs), report=report,
-                    weights=sample_w,
-                    weight_exponent=plan.wexp if sample_w is not None else 0,
-                ))
-            else:
-                plan.given(self.bandwidth)
-            if self.algorithm == "grid":
-                return finish_grid(self, _OnChunks(self, X, xs, ws, trees, n_threads,
-                                                   report, was_numpy), plan)
-            blocks, points_are_seeds = self._seed_blocks(xs, ws, seeds, plan, stats,
-                                                         W is not None)
-            traffic = _Traffic()
-            blocks, _ = _climb(trees, blocks, plan, X.shape[1], report, "climb",
-                               traffic)
-            uniques = dask.compute(
-                *[delayed(_unique_centers)(b, plan.dtype) for b in blocks])
-            if not sum(u[3] for u in uniques):
-                raise plan.no_point_error()
-            self.n_iter_ = max(u[2] for u in uniques)
-            self.bandwidth_ = plan.shown_bandwidth
-            self.bytes_per_iteration_ = traffic.per_iteration
-            centers, cluster_of = _merge_centers(
-                np.concatenate([u[0] for u in uniques]),
-                np.concatenate([u[1] for u in uniques]),
-                plan.bandwidth,
-                _effective_n_threads(self.n_jobs),
-            )
-            centers64 = _as_f64(centers)
-            state = None
-            if self.label_by == "nearest":
-                labels = X.map_blocks(
-                    _nearest_labels, centers64, plan, self.cluster_all, n_threads,
-                    dtype=np.intp, drop_axis=1,
-                )
-            else:
-                labels, ends_table = self._attractor_labels(
-                    X, xs, trees, blocks if points_are_seeds else None,
-                    uniques, cluster_of, centers64, plan, n_threads, report,
-                )
-                state = _OnCluster(trees, plan, ends_table)
-        except BaseException:
-            _release(trees, blocks)
-            raise
-        self._attractor = state
-        self.cluster_centers_ = plan.centers_out(centers)
-        self.labels_ = labels.compute() if was_numpy else labels
-        return self
+        return fit_stages(self, _OnChunks(self), X, sample_weight)
 
     def _build_trees(self, xs, ws, plan, weighted):
         """The chunk trees (persisted) and each chunk's stats; the plan
@@ -770,7 +772,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
                 for i in range(0, len(seeds), _SEED_BLOCK)], False
 
     def _attractor_labels(self, X, xs, trees, seed_blocks, uniques,
-                          cluster_of, centers64, plan, n_threads, report):
+                          cluster_of, ends_table, centers64, plan, n_threads, report):
         """label_by="attractor": the points that were seeds by their own
         climbs (``seed_blocks``, or None), the others climbed now; lazy.
         ``xs``: X's _pieces."""
@@ -778,7 +780,6 @@ verbose, kernel, label_by, algorithm, grid_resolution
         # where the converged seeds' climbs ended, and their clusters: a
         # point whose own climb ends there takes that cluster (one graph
         # node, which every chunk's task reads)
-        ends_table = _end_table(np.concatenate([u[0] for u in uniques]), cluster_of)
         table = delayed(ends_table, pure=True)
         if seed_blocks is not None:  # the points' own climbs are known
             offset = 0
@@ -803,7 +804,7 @@ verbose, kernel, label_by, algorithm, grid_resolution
             )
             for x, kn, f, n in zip(_lazy_pieces(X), known, follow, X.chunks[0], strict=True)
         ]
-        return da.concatenate(parts), ends_table
+        return da.concatenate(parts)
 
     # The training data of a label_by="attractor" model stays on its
     # cluster, as the futures of the chunk trees (all of X: too much to
