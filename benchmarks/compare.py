@@ -15,6 +15,12 @@ the clusterings agree with scikit-learn's and prints a Markdown report:
 
 and draws time against n (log-log) to a PNG.
 
+The asv suite (benchmarks/benchmarks/) holds meanshift's side of the last
+two as well, so that their history is kept: BinSeedingScale (the sweep up
+to 1M, with the argsort floor) and BinSeedingMemory (peak memory of the
+1M x 2 fit, float64 and float32, asv's whole-process peak and this
+script's peak added).  The data sets are benchmarks/datasets.py's.
+
 Usage (from the repository root)::
 
     python benchmarks/compare.py                  # full run, < ~15 min on 2 cores
@@ -62,10 +68,12 @@ HERE = Path(__file__).resolve().parent
 # ---------------------------------------------------------------------------
 
 import sklearn  # noqa: E402
+
+# the data sets, shared with the asv suite and the other scripts (this
+# folder is on sys.path when the script runs: ``python benchmarks/compare.py``)
+from datasets import bin_blobs, blobs, digits, image, predict_blobs  # noqa: E402
 from sklearn import cluster as skcluster  # noqa: E402
-from sklearn.datasets import load_digits, make_blobs  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import meanshift  # noqa: E402
 import meanshift._core  # noqa: E402,F401  (loaded now: its file's time is the build's)
@@ -363,40 +371,6 @@ def agree_mlpack(ml_res, ref_res, ref_name):
 # ---------------------------------------------------------------------------
 
 
-def blobs(n, d, centers, random_state, cluster_std=1.0):
-    X, _ = make_blobs(
-        n_samples=n,
-        n_features=d,
-        centers=centers,
-        cluster_std=cluster_std,
-        random_state=random_state,
-    )
-    return X
-
-
-def bin_data(n, d=2):
-    """The bin-seeding recipe: 8 unit blobs, seed 1 (same data for a given n)."""
-    return blobs(n, d, centers=8, random_state=1)
-
-
-def digits_data():
-    return StandardScaler().fit_transform(load_digits().data)
-
-
-def image_data(step=1):
-    """Colour-and-position features of the pixels of a photograph that
-    scikit-learn ships (china.jpg, 427 x 640): red, green, blue in [0, 1]
-    and column, row divided by the width, the classic segmentation set-up."""
-    from sklearn.datasets import load_sample_image
-
-    img = load_sample_image("china.jpg")[::step, ::step]
-    h, w, _ = img.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    return np.column_stack(
-        [img.reshape(-1, 3) / 255.0, xx.ravel() / w, yy.ravel() / w]
-    )
-
-
 def coverage(X, bandwidth, n_probe=200, seed=0):
     """Mean share of the points within bandwidth of a point (sampled)."""
     rng = np.random.default_rng(seed)
@@ -410,8 +384,6 @@ def coverage(X, bandwidth, n_probe=200, seed=0):
 CASE_KEYS = ["all", "digits", "bin", "floor", "bin3", "image", "bandwidth",
              "predict", "threads", "kernels", "scale", "memory", "stages", "dask"]
 
-PREDICT_CENTERS = np.array([[8.0 * i, 8.0 * j] for i in range(4) for j in range(3)])
-
 
 # ---------------------------------------------------------------------------
 # Memory (fresh subprocesses)
@@ -420,9 +392,10 @@ PREDICT_CENTERS = np.array([[8.0 * i, 8.0 * j] for i in range(4) for j in range(
 MEMORY_SCRIPT = r"""
 import gc, json, os, sys
 import numpy as np
-from sklearn.datasets import make_blobs
 
 lib, n, d, dtype, bw = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+sys.path.insert(0, sys.argv[6])   # benchmarks/, for its datasets module
+from datasets import bin_blobs
 
 def status():
     out = {}
@@ -433,8 +406,7 @@ def status():
                 out[key] = int(value.split()[0]) * 1024
     return out
 
-X, _ = make_blobs(n_samples=n, n_features=d, centers=8, cluster_std=1.0, random_state=1)
-X = np.ascontiguousarray(X, dtype=dtype)
+X = bin_blobs(n, d, dtype=dtype)
 if lib == "meanshift":
     import meanshift
     fit = lambda A: meanshift.mean_shift(A, bandwidth=bw, bin_seeding=True)
@@ -469,7 +441,7 @@ def measure_memory(lib, n, d, dtype, bw):
     # run outside the source tree, so `import meanshift` finds the installed
     # package (the same one this process imported), not the uncompiled sources
     proc = subprocess.run(
-        [sys.executable, "-c", MEMORY_SCRIPT, lib, str(n), str(d), dtype, str(bw)],
+        [sys.executable, "-c", MEMORY_SCRIPT, lib, str(n), str(d), dtype, str(bw), str(HERE)],
         capture_output=True,
         text=True,
         check=False,
@@ -793,7 +765,7 @@ def all_points_data(run):
 
 
 def digits_case_data(run):
-    D = digits_data()
+    D = digits()
     if run.S["digits_rows"]:
         D = np.ascontiguousarray(D[: run.S["digits_rows"]])
     return D, f"digits std. {D.shape[0]:,}×{D.shape[1]}, bw 9.4"
@@ -802,7 +774,7 @@ def digits_case_data(run):
 def bin_case_data(d, n_key):
     def data(run):
         n = run.S[n_key]
-        return bin_data(n, d), f"blobs {fmt_n(n)}×{d} (8 centers, seed 1), bw 1.5"
+        return bin_blobs(n, d), f"blobs {fmt_n(n)}×{d} (8 centers, seed 1), bw 1.5"
 
     return data
 
@@ -820,7 +792,7 @@ IMAGE_BW = 0.2
 
 
 def image_case_data(run):
-    X = image_data(step=2 if run.args.quick else 1)
+    X = image(step=2 if run.args.quick else 1)
     share = coverage(X, IMAGE_BW)
     return X, (f"china.jpg pixels {fmt_n(len(X))}×5 (r, g, b, x, y), bw {IMAGE_BW} "
                f"(~{100 * share:.0f}% of the points within bw)")
@@ -927,10 +899,10 @@ def predict_data(run):
     """meanshift's model, scikit-learn's with the same centers, the points."""
     n = run.S["predict_n"]
     model = meanshift.MeanShift(bandwidth=1.5, bin_seeding=True).fit(
-        blobs(20_000, 2, centers=PREDICT_CENTERS, random_state=3)
+        predict_blobs(20_000, random_state=3)
     )
     centers = model.cluster_centers_
-    Xp = blobs(n, 2, centers=PREDICT_CENTERS, random_state=4)
+    Xp = predict_blobs(n, random_state=4)
     sk_model = skcluster.MeanShift(bandwidth=1.5)
     sk_model.cluster_centers_ = centers.copy()
     sk_model.n_features_in_ = centers.shape[1]
@@ -1004,7 +976,7 @@ CASES = [
          kernels_data(lambda run: all_points_data(run)[0], 1.2, False),
          kernels_runners, rows=kernels_rows),
     Case("kernels", "kernels, bin seeding",
-         kernels_data(lambda run: bin_data(run.S["bin_n"], 2), 1.5, True),
+         kernels_data(lambda run: bin_blobs(run.S["bin_n"], 2), 1.5, True),
          kernels_runners, rows=kernels_rows),
     Case("bandwidth", "estimate_bandwidth", bandwidth_data, bandwidth_runners,
          agree=same_result("estimate_bandwidth", same_bandwidth)),
@@ -1050,7 +1022,7 @@ def scale_sweep(run):
     sweep = Sweep(["meanshift"] + ([sk_scale] if run.use_sk else [])
                   + (["mlpack"] if run.use_ml else []))
     for n in run.scale_ns:
-        Xs = run.bin_X if n == run.S["bin_n"] and run.bin_X is not None else bin_data(n, 2)
+        Xs = run.bin_X if n == run.S["bin_n"] and run.bin_X is not None else bin_blobs(n, 2)
         runners = scale_runners(run, sweep, n, Xs)
         log(f"  n={fmt_n(n)}")
         if runners:

@@ -1,7 +1,8 @@
 """meanshift.dask on a LocalCluster against meanshift on one machine.
 
 Bin-seeded fits (or, with ``--algorithm grid``, grid-mode fits with
-attractor labels) of n x 2 blobs (compare.py's bin-seeding data), the data
+attractor labels) of n x 2 blobs (compare.py's bin-seeding data,
+datasets.bin_blobs), the data
 already on the workers (persisted, as when loaded from Zarr or Parquet),
 labels computed and kept on the cluster.  For each size and chunking:
 wall time of the fit against single-machine meanshift on the same data in
@@ -60,7 +61,7 @@ def main(argv=None):
         return
 
     import dask.array as da
-    from compare import bin_data
+    from datasets import bin_blobs
     from distributed import Client, LocalCluster, wait
 
     import meanshift
@@ -81,7 +82,7 @@ def main(argv=None):
     md.MeanShift(bandwidth=1.0).fit(da.from_array(np.eye(4), chunks=(2, 4)))
     try:
         for n in (int(v) for v in args.n):
-            X = bin_data(n, 2)
+            X = bin_blobs(n, 2)
             # single machine: all cores of this machine, in this process
             t_one, ref = best_of(
                 lambda X=X: meanshift.MeanShift(**params).fit(X),

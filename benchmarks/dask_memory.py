@@ -24,6 +24,10 @@ import time
 
 import numpy as np
 
+# the data set (datasets.chunk_blobs), shared with the other benchmarks: this
+# folder is on sys.path when the script runs (``python benchmarks/dask_memory.py``)
+from datasets import chunk_blobs
+
 
 def _status():
     out = {}
@@ -89,12 +93,6 @@ def _warm():
     return _status()["VmRSS"]
 
 
-def _blobs(block, seed):
-    rng = np.random.default_rng(seed)
-    centers = np.random.default_rng(1).uniform(-10, 10, size=(8, 2))
-    return centers[rng.integers(8, size=block)] + rng.standard_normal((block, 2))
-
-
 def one_run(n, n_chunks, n_workers, cold):
     import dask.array as da
     from distributed import Client, LocalCluster, wait
@@ -102,11 +100,12 @@ def one_run(n, n_chunks, n_workers, cold):
     import meanshift.dask as md
 
     block = n // n_chunks
+    make = chunk_blobs(block)   # a closure: Dask sends it to the workers by value
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                       memory_limit=0, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         X = da.map_blocks(
-            lambda b, block_info=None: _blobs(block, block_info[None]["chunk-location"][0]),
+            lambda b, block_info=None: make(block_info[None]["chunk-location"][0]),
             da.zeros((block * n_chunks,), chunks=block, dtype=np.float64),
             new_axis=1, chunks=(block, 2), dtype=np.float64,
         ).persist()

@@ -20,7 +20,10 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_sample_image, make_blobs, make_circles, make_moons
+
+# the data sets, shared with compare.py and the asv suite (this folder is on
+# sys.path when the script runs: ``python benchmarks/grid_agreement.py``)
+from datasets import bin_blobs, circles, image, moons
 from sklearn.metrics import adjusted_rand_score
 
 from meanshift import MeanShift
@@ -28,33 +31,18 @@ from meanshift import MeanShift
 RESOLUTIONS = (2.0, 3.0, 4.0)
 
 
-def blobs(n, d):
-    return make_blobs(n_samples=n, n_features=d, centers=8, random_state=1)[0]
-
-
-def image(step=1, colour_only=False):
-    """china.jpg's pixels: r, g, b in [0, 1], and column and row divided by
-    the width (the README's image set-up)."""
-    img = load_sample_image("china.jpg")[::step, ::step]
-    h, w, _ = img.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    X = np.column_stack([img.reshape(-1, 3) / 255.0, xx.ravel() / w, yy.ravel() / w])
-    return np.ascontiguousarray(X[:, :3]) if colour_only else X
-
-
 def cases(quick):
     n = 50_000 if quick else 200_000
     step = 4 if quick else 2
-    yield f"blobs {n // 1000}k x 2", blobs(n, 2), 1.5
-    yield f"blobs {n // 1000}k x 3", blobs(n, 3), 2.0
-    yield f"blobs {n // 1000}k x 5", blobs(n, 5), 3.0
+    yield f"blobs {n // 1000}k x 2", bin_blobs(n, 2), 1.5
+    yield f"blobs {n // 1000}k x 3", bin_blobs(n, 3), 2.0
+    yield f"blobs {n // 1000}k x 5", bin_blobs(n, 5), 3.0
     X = image(step)
     yield f"china.jpg {len(X) // 1000}k x 5 (colour, position)", X, 0.25
     X = image(step, colour_only=True)
     yield f"china.jpg {len(X) // 1000}k x 3 (colour)", X, 0.1
-    yield "two moons 20k", make_moons(20_000, noise=0.07, random_state=1)[0], 0.2
-    yield "circles 20k", make_circles(20_000, noise=0.05, factor=0.5,
-                                      random_state=1)[0], 0.2
+    yield "two moons 20k", moons(20_000), 0.2
+    yield "circles 20k", circles(20_000), 0.2
 
 
 def timed(model, X):
@@ -90,8 +78,8 @@ def agreement(quick):
 def big():
     print("\n| data | bw | grid k=3 (s) | clusters | bin seeding (s) |")
     print("|---|---|---|---|---|")
-    for name, X, bw in [("blobs 1M x 2", blobs(1_000_000, 2), 1.5),
-                        ("blobs 10M x 2", blobs(10_000_000, 2), 1.5),
+    for name, X, bw in [("blobs 1M x 2", bin_blobs(1_000_000, 2), 1.5),
+                        ("blobs 10M x 2", bin_blobs(10_000_000, 2), 1.5),
                         ("china.jpg 273k x 5", image(1), 0.25)]:
         grid, t = timed(MeanShift(bandwidth=bw, label_by="attractor", algorithm="grid"), X)
         _, t_bins = timed(MeanShift(bandwidth=bw, bin_seeding=True), X)

@@ -24,54 +24,29 @@ results are checked identical at every thread count.
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 import meanshift
 from meanshift import _stages
 
-
-def blobs(n, d, seed=1):
-    """compare.py's blobs: 8 unit Gaussians around centers drawn uniformly
-    in [-10, 10]^d, made in blocks (memory and time linear in n)."""
-    rng = np.random.default_rng(seed)
-    centers = rng.uniform(-10.0, 10.0, size=(8, d))
-    X = np.empty((n, d))
-    block = 1 << 20
-    for lo in range(0, n, block):
-        hi = min(n, lo + block)
-        X[lo:hi] = centers[rng.integers(8, size=hi - lo)]
-        X[lo:hi] += rng.standard_normal((hi - lo, d))
-    return X
-
-
-def image():
-    from sklearn.datasets import load_sample_image
-
-    img = load_sample_image("china.jpg")
-    h, w, _ = img.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    return np.column_stack([img.reshape(-1, 3) / 255.0, xx.ravel() / w, yy.ravel() / w])
-
-
-def digits():
-    from sklearn.datasets import load_digits
-    from sklearn.preprocessing import StandardScaler
-
-    return StandardScaler().fit_transform(load_digits().data)
-
+# the data sets are benchmarks/datasets.py's, shared with the benchmarks
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from datasets import block_blobs, digits, image  # noqa: E402
 
 # case -> (what it runs, data maker, the model's parameters, its size's default)
 CASES = {
-    "bins-2d": ("fit", lambda n: blobs(n, 2), dict(bandwidth=1.5, bin_seeding=True), 4e6),
-    "bins-3d": ("fit", lambda n: blobs(n, 3), dict(bandwidth=1.5, bin_seeding=True), 1e6),
-    "image": ("fit", lambda n: image(), dict(bandwidth=0.1, bin_seeding=True), 0),
-    "all-seeds-2d": ("fit", lambda n: blobs(n, 2), dict(bandwidth=1.5), 2e4),
-    "grid-2d": ("fit", lambda n: blobs(n, 2),
+    "bins-2d": ("fit", lambda n: block_blobs(n, 2), dict(bandwidth=1.5, bin_seeding=True), 4e6),
+    "bins-3d": ("fit", lambda n: block_blobs(n, 3), dict(bandwidth=1.5, bin_seeding=True), 1e6),
+    "image": ("fit", lambda n: image(1), dict(bandwidth=0.1, bin_seeding=True), 0),
+    "all-seeds-2d": ("fit", lambda n: block_blobs(n, 2), dict(bandwidth=1.5), 2e4),
+    "grid-2d": ("fit", lambda n: block_blobs(n, 2),
                 dict(bandwidth=1.5, algorithm="grid", label_by="attractor"), 1e7),
     "digits": ("fit", lambda n: digits(), dict(), 0),
-    "predict": ("predict", lambda n: blobs(n, 2), dict(bandwidth=1.5, bin_seeding=True), 1e7),
-    "bandwidth": ("bandwidth", lambda n: blobs(n, 3), dict(), 2e4),
+    "predict": ("predict", lambda n: block_blobs(n, 2),
+                dict(bandwidth=1.5, bin_seeding=True), 1e7),
+    "bandwidth": ("bandwidth", lambda n: block_blobs(n, 3), dict(), 2e4),
 }
 
 

@@ -1,7 +1,9 @@
 """asv benchmarks for meanshift: mean_shift, MeanShift, estimate_bandwidth.
 
-All data comes from ``sklearn.datasets.make_blobs`` with a fixed seed, so
-every run of a benchmark sees the same points.  ``time_*`` benchmarks give the
+The data sets are those of benchmarks/datasets.py (make_blobs with a fixed
+seed, the pixels of china.jpg, blobs drawn on Dask workers), so every run
+of a benchmark sees the same points, and the same as the scripts beside
+(compare.py, grid_agreement.py, ...).  ``time_*`` benchmarks give the
 wall time, ``peakmem_*`` the peak resident memory of the benchmark process
 (data included), ``track_*`` a property of the result (number of clusters,
 iterations, bandwidth value) so that a speed-up that changes the results is
@@ -16,10 +18,32 @@ Run from benchmarks/ with e.g.
 ``asv run --python=same --bench AllPointsSeeds``.
 """
 
+import contextlib
+import gc
+import sys
+from pathlib import Path
+
 import numpy as np
-from sklearn.datasets import make_blobs
 
 from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds, mean_shift
+
+# The data sets are defined once, in benchmarks/datasets.py, which the scripts
+# beside it import too.  asv imports this suite as the package ``benchmarks``
+# (benchmarks/benchmarks/) and puts nothing else on sys.path: add its parent.
+_HERE = str(Path(__file__).resolve().parents[1])
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+# (the benchmarks' bodies and setups keep their text, and so their asv
+# version: the names below are those the suite defined before)
+from datasets import (  # noqa: E402
+    DASK_UNITS,
+    PREDICT_CENTERS,
+    bin_blobs,
+    blobs,
+    blobs_rows,
+)
+from datasets import image as _image  # noqa: E402
 
 # Bandwidths for make_blobs(cluster_std=1.0) data.  Low d: ~1.2*sqrt(d/2) (the
 # project's 2-d target uses 1.2).  High d: two points of one unit Gaussian blob
@@ -29,19 +53,8 @@ from meanshift import MeanShift, estimate_bandwidth, get_bin_seeds, mean_shift
 # which the flat kernel produces in scikit-learn too).
 BANDWIDTH = {2: 1.2, 3: 1.5, 10: 4.5, 64: 11.0}
 
-# Bin-seeding data: the recipe of benchmarks/compare.py (centers=8, seed 1).
+# Bin-seeding data: datasets.bin_blobs (centers=8, seed 1), as compare.py's.
 BIN_BANDWIDTH = 1.5
-
-
-def blobs(n_samples, n_features, *, centers=8, random_state=0, dtype=np.float64):
-    X, _ = make_blobs(
-        n_samples=n_samples,
-        n_features=n_features,
-        centers=centers,
-        cluster_std=1.0,
-        random_state=random_state,
-    )
-    return np.ascontiguousarray(X, dtype=dtype)
 
 
 class _Slow:
@@ -135,6 +148,104 @@ class BinSeedingFloat32(_Slow):
     track_n_clusters.unit = "clusters"
 
 
+class BinSeedingScale:
+    """compare.py's scale sweep, meanshift alone: bin seeding, d = 2,
+    bandwidth 1.5, n from 10k to 1M (compare.py goes on to 10M), against
+    numpy.argsort of one column of the same data (the floor: the fit sorts
+    its points into cells), and the clusters found at each n."""
+
+    params = [[10_000, 30_000, 100_000, 300_000, 1_000_000]]
+    param_names = ["n_samples"]
+    timeout = 300
+
+    def setup(self, n_samples):
+        self.X = bin_blobs(n_samples, 2)
+        self.column = np.ascontiguousarray(self.X[:, 0])
+
+    def time_mean_shift(self, n_samples):
+        mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)
+
+    def time_argsort_floor(self, n_samples):
+        np.argsort(self.column)
+
+    def track_n_clusters(self, n_samples):
+        return len(mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)[0])
+
+    track_n_clusters.unit = "clusters"
+
+
+def _vm_status():
+    """VmRSS and VmHWM of this process, in bytes (Linux)."""
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                out[key] = int(value.split()[0]) * 1024
+    return out
+
+
+def _reset_peak():
+    """Reset VmHWM to the current RSS (/proc/self/clear_refs, Linux)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+class BinSeedingMemory(_Slow):
+    """compare.py's memory table: a bin-seeding fit of 1,000,000 x 2
+    blobs, float64 and float32 (computed in float32).  ``peakmem_`` is
+    asv's measure, the peak resident memory of the whole process (Python,
+    the libraries, the data; the peak is reset after ``setup``, where
+    /proc/self/clear_refs allows, so that making the data in float64 is
+    left out); ``track_peak_added`` is compare.py's, the
+    peak of the fit over the memory resident just before it (VmHWM reset
+    through /proc/self/clear_refs, so C allocations count; the result's
+    labels too), and ``track_peak_added_per_input`` that over the input's
+    size.  The tracks give no value (NaN) where the peak cannot be reset
+    (not Linux)."""
+
+    params = [["float64", "float32"]]
+    param_names = ["dtype"]
+    n_samples = 1_000_000
+
+    def setup(self, dtype):
+        self.X = bin_blobs(self.n_samples, 2, dtype=dtype)
+        # load the kernels and start the thread pool outside the measure,
+        # as compare.py's subprocess does
+        mean_shift(self.X[:2000].copy(), bandwidth=BIN_BANDWIDTH, bin_seeding=True)
+        # and leave make_blobs' temporaries (float64, several times X) out of
+        # peakmem_: the peak starts again from what is resident now
+        # (getrusage's ru_maxrss follows the reset on Linux)
+        gc.collect()
+        with contextlib.suppress(OSError):  # not Linux: peakmem_ includes making the data
+            _reset_peak()
+
+    def peakmem_mean_shift(self, dtype):
+        mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)
+
+    def _added(self):
+        try:
+            gc.collect()
+            _reset_peak()
+            before = _vm_status()["VmRSS"]
+        except OSError:
+            return float("nan")  # no /proc/self/clear_refs (not Linux)
+        result = mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)
+        added = _vm_status()["VmHWM"] - before
+        del result
+        return added
+
+    def track_peak_added(self, dtype):
+        return self._added() / 2**20
+
+    track_peak_added.unit = "MiB"
+
+    def track_peak_added_per_input(self, dtype):
+        return self._added() / self.X.nbytes
+
+    track_peak_added_per_input.unit = "x input"
+
+
 class EstimateBandwidth(_Slow):
     """estimate_bandwidth with its defaults (quantile=0.3, all samples)."""
 
@@ -157,11 +268,12 @@ class EstimateBandwidth(_Slow):
 
 
 class Predict:
-    """MeanShift.predict: 1,000,000 points against 12 cluster centers."""
+    """MeanShift.predict: 1,000,000 points against 12 cluster centers (the
+    12 well separated blobs of datasets.PREDICT_CENTERS, so the fit finds
+    exactly 12)."""
 
     timeout = 300
-    # 12 well separated blobs on a 4 x 3 grid, so the fit finds exactly 12
-    centers = np.array([[8.0 * i, 8.0 * j] for i in range(4) for j in range(3)])
+    centers = PREDICT_CENTERS
 
     def setup(self):
         X_fit = blobs(20_000, 2, centers=self.centers, random_state=3)
@@ -361,45 +473,6 @@ class GridAgreement(_Slow):
 
 def _attractor_fit(X, bandwidth, **params):
     return MeanShift(bandwidth=bandwidth, label_by="attractor", **params).fit(X)
-
-
-def _image(pixel_step):
-    """Colour and position of china.jpg's pixels (ImageSegmentation's)."""
-    from sklearn.datasets import load_sample_image
-
-    img = load_sample_image("china.jpg")[::pixel_step, ::pixel_step]
-    h, w, _ = img.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    return np.column_stack([img.reshape(-1, 3) / 255.0, xx.ravel() / w, yy.ravel() / w])
-
-
-# DaskLocalCluster's data: the 8 centers of compare.py's blobs (those
-# make_blobs(centers=8, random_state=1) draws), each point a unit Gaussian
-# around one of them, drawn where the data lives, in fixed units of rows with
-# a seed each, so every chunking holds the same points (a chunk is a run of
-# whole units) and no large array travels in the task graph.
-DASK_UNITS = 32
-DASK_CENTERS = np.random.RandomState(1).uniform(-10.0, 10.0, size=(8, 2))
-
-
-def blobs_rows(unit):
-    """``rows(start, stop)``: rows [start, stop) of the Dask benchmark's
-    blobs, made of whole units of ``unit`` rows, unit k drawn from its own
-    seed (1, k).  A closure, so that Dask sends it to the workers by value
-    (they need not import this module)."""
-    centers = DASK_CENTERS.copy()
-
-    def rows(start, stop):
-        parts = []
-        for k in range(start // unit, -(-stop // unit)):
-            rng = np.random.default_rng([1, k])
-            part = centers[rng.integers(len(centers), size=unit)]
-            part += rng.standard_normal((unit, 2))
-            lo, hi = max(start - k * unit, 0), min(stop - k * unit, unit)
-            parts.append(part[lo:hi])
-        return np.concatenate(parts)
-
-    return rows
 
 
 class DaskLocalCluster(_Slow):
