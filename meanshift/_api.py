@@ -28,6 +28,7 @@ from ._work import (
     _as_f64,
     _as_float,
     _assign,
+    _basin_labels,
     _bin_cells,
     _build_tree,
     _climb_tree,
@@ -972,22 +973,24 @@ class _Local:
 
     def attractor_labels(self, plan, centers, seed_cluster, ends_table, cluster_all):
         """label_by="attractor": the points that were seeds by their own
-        climbs, the others climbed now (_follow); orphans by distance.
+        climbs, the others climbed now (_basin_labels); orphans by distance.
         The state predict climbs on keeps X (a copy where it may be the
         caller's array)."""
         X, n_threads = self.X, self.n_threads
-        labels = np.empty(X.shape[0], dtype=np.intp)
+        known = None
         done = np.zeros(X.shape[0], dtype=bool)
         if self.seed_rows is not None:  # the points' own climbs are known
             rows = np.arange(X.shape[0])[self.seed_rows][self.converged]
-            labels[rows] = seed_cluster
+            known = rows, seed_cluster
             done[rows] = True
         rest = np.flatnonzero(~done)
+        points = ends = totals = None
         if len(rest):
-            labels[rest] = _follow(self.climber_, X, rest, centers, ends_table, n_threads)
-        if not cluster_all:
-            orphans, _ = _assign(X, _as_f64(centers), plan.bandwidth, False, n_threads)
-            labels[orphans < 0] = -1
+            points = X[rest]
+            ends, totals, _ = self.climber_(points, stage="labels")
+        labels = _basin_labels(X, known, rest, ends, totals, _as_f64(centers),
+                               ends_table, plan.bandwidth, cluster_all, n_threads,
+                               points)
         return labels, _Attractor(plan, X if plan.k else X.copy(), self.weights,
                                   ends_table)
 

@@ -17,9 +17,9 @@ from ._work import (
     _as_f64,
     _as_float,
     _assign,
+    _basin_labels,
     _bin_cells,
     _climb_tree,
-    _labels_of_ends,
 )
 
 
@@ -325,21 +325,14 @@ def _attractor_labels(x, plan, centers, cluster_all, n_threads, known, follow,
     """A chunk's labels by basin of attraction: ``known`` (rows, clusters)
     of its points that were converged seeds, ``follow`` the climbs of the
     others (a _Seeds block over rows of the chunk), labelled by their ends
-    (_labels_of_ends, with the seeds' ``ends_table``)."""
+    (_basin_labels, with the seeds' ``ends_table``)."""
     x = _chunk(x, plan)
-    labels = np.empty(len(x), dtype=np.intp)
-    if known is not None:
-        labels[known[0]] = known[1]
+    rows = ends = totals = None
     if follow is not None and len(follow.pos):
         ends, totals, _ = _ends(follow, x.dtype)
-        lost = totals <= 0
-        ends[lost] = x[follow.rows][lost]
-        labels[follow.rows] = _labels_of_ends(ends, centers, ends_table,
-                                                   n_threads, lost)
-    if not cluster_all:
-        orphans, _ = _assign(x, centers, plan.bandwidth, False, n_threads)
-        labels[orphans < 0] = -1
-    return labels
+        rows = follow.rows
+    return _basin_labels(x, known, rows, ends, totals, centers, ends_table,
+                         plan.bandwidth, cluster_all, n_threads)
 
 
 def _grid_block(x, w, plan, cell_size):

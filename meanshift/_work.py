@@ -414,6 +414,29 @@ def _follow(climb, X, rows, centers, ends_table, n_threads):
     return _labels_of_ends(ends, centers, ends_table, n_threads, lost)
 
 
+def _basin_labels(X, known, rows, ends, totals, centers64, ends_table, bandwidth,
+                  cluster_all, n_threads, points=None):
+    """Labels of the rows of X by basin of attraction (label_by="attractor",
+    one machine's X or a chunk): ``known`` (rows, clusters) of the points
+    that were converged seeds, or None; ``rows`` of the others, whose own
+    climbs ended at ``ends`` with intensities ``totals`` (``points``:
+    ``X[rows]``, where the caller has it), labelled by their ends
+    (_labels_of_ends; a climb that found no weight, by its point); with
+    ``cluster_all=False``, the points beyond ``bandwidth`` of every center
+    get -1."""
+    labels = np.empty(len(X), dtype=np.intp)
+    if known is not None:
+        labels[known[0]] = known[1]
+    if rows is not None and len(rows):
+        lost = totals <= 0
+        ends[lost] = (X[rows] if points is None else points)[lost]
+        labels[rows] = _labels_of_ends(ends, centers64, ends_table, n_threads, lost)
+    if not cluster_all:
+        orphans, _ = _assign(X, centers64, bandwidth, False, n_threads)
+        labels[orphans < 0] = -1
+    return labels
+
+
 def _rows_as_keys(a):
     """The rows of a 2-D float array as single opaque values that are equal
     exactly when the rows are equal (==, coordinate by coordinate: -0.0 is
