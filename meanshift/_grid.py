@@ -56,6 +56,7 @@ from ._threads import _threads_for
 from ._work import (
     _assign,
     _end_table,
+    _find_sorted,
     _follow,
     _merge_centers,
     _rows_as_keys,
@@ -413,13 +414,10 @@ def _in_order(climb, rank):
 def _lookup(keys, found):
     """For each of ``found``, its index in ``keys`` (-1 if absent); both
     opaque row keys (_rows_as_keys)."""
+    order = np.argsort(keys, kind="stable")
+    at = _find_sorted(keys[order], found)
     out = np.full(len(found), -1, dtype=np.intp)
-    if len(keys) and len(found):
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        at = np.minimum(np.searchsorted(sorted_keys, found), len(keys) - 1)
-        hit = sorted_keys[at] == found
-        out[hit] = order[at[hit]]
+    out[at >= 0] = order[at[at >= 0]]
     return out
 
 
@@ -475,12 +473,10 @@ class Attractor:
     def cluster_of_cells(self, X):
         """The training cluster of the cell of each row of X (scaled as
         the training data), -1 for a cell the training data left empty."""
-        found = _rows_as_keys(cell_keys(X, self.cell_size, self.wide))
+        at = _find_sorted(self.keys, _rows_as_keys(cell_keys(X, self.cell_size,
+                                                              self.wide)))
         out = np.full(len(X), -1, dtype=np.intp)
-        if len(self.keys) and len(found):
-            at = np.minimum(np.searchsorted(self.keys, found), len(self.keys) - 1)
-            hit = self.keys[at] == found
-            out[hit] = self.clusters[at[hit]]
+        out[at >= 0] = self.clusters[at[at >= 0]]
         return out
 
     def predict(self, X, centers, n_threads, report=None):

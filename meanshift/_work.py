@@ -465,13 +465,23 @@ def _labels_of_ends(ends, centers, ends_table, n_threads, lost=None):
     if ends_table is not None and len(ends) and len(ends_table[0]):
         keys, clusters = ends_table
         if ends.dtype.itemsize * ends.shape[1] == keys.dtype.itemsize:
-            found = _rows_as_keys(ends)
-            at = np.minimum(np.searchsorted(keys, found), len(keys) - 1)
-            hit = keys[at] == found
+            at = _find_sorted(keys, _rows_as_keys(ends))
+            hit = at >= 0
             if lost is not None:
                 hit &= ~lost
             labels[hit] = clusters[at[hit]]
     return labels
+
+
+def _find_sorted(sorted_keys, found):
+    """For each of ``found``, its index in ``sorted_keys`` (-1 if absent);
+    both opaque row keys (_rows_as_keys), ``sorted_keys`` sorted."""
+    at = np.full(len(found), -1, dtype=np.intp)
+    if len(sorted_keys) and len(found):
+        i = np.minimum(np.searchsorted(sorted_keys, found), len(sorted_keys) - 1)
+        hit = sorted_keys[i] == found
+        at[hit] = i[hit]
+    return at
 
 
 def _merge_centers(centers, totals, bandwidth, n_threads):
