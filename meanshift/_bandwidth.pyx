@@ -21,7 +21,8 @@ cdef extern from "src/ms_simd.h" nogil:
     void ms_sqdist_hd_rows_f32(const float* rows, intp m, const double* q,
                                intp d, double* out) noexcept
 from ._openmp cimport ms_dispensed, ms_dispenser, ms_dispenser_init, ms_grab
-from ._tree cimport BallTree, check_out, region_begin, region_end
+from ._region cimport check_out, region_begin, region_end
+from ._tree cimport BallTree
 
 
 cdef inline double _kth_smallest(double* a, intp n, intp kth) noexcept nogil:

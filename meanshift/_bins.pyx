@@ -15,7 +15,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from ._common cimport _mix64, intp
-from ._tree cimport aligned, region_begin, region_end
+from ._region cimport aligned, region_begin, region_end
 
 
 cdef struct CellMap:

@@ -45,7 +45,8 @@ from ._kernels cimport (KERNEL_EPANECHNIKOV, KERNEL_FLAT, KERNEL_GAUSSIAN,
                         _kern_weight, _kern_whole)
 from ._openmp cimport (MS_HAVE_OPENMP, ms_dispensed, ms_dispenser,
                        ms_dispenser_init, ms_grab, omp_get_max_threads)
-from ._tree cimport BallTree, aligned, check_out, region_begin, region_end
+from ._region cimport aligned, check_out, region_begin, region_end
+from ._tree cimport BallTree
 
 cdef extern from "src/ms_leaves.h" nogil:
     double ms_leaves_flat_f64(intp d, const double* cols, const double* w,

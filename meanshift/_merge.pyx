@@ -15,7 +15,8 @@ import numpy as np
 from ._common cimport (NODE_SKIP, NODE_WHOLE, NodeTest, Tree, intp,
                        _leaf_hi, _leaf_lo, _node_hi, _node_lo, _node_test,
                        _node_test_init, _sqdist_bounded, _use_exact_only)
-from ._tree cimport BallTree, aligned, region_begin, region_end
+from ._region cimport aligned, region_begin, region_end
+from ._tree cimport BallTree
 
 from ._tree import build_tree
 

@@ -11,9 +11,9 @@ _active = None
 
 
 def _parallel_seconds():
-    from . import _tree
+    from . import _region
 
-    return _tree.parallel_seconds()
+    return _region.parallel_seconds()
 
 
 class Recorder:

@@ -23,10 +23,3 @@ cdef class BallTree:
 
     cdef int _bind(self) except -1
     cdef int check_full(self, str name) except -1
-
-
-cdef double region_begin() noexcept nogil
-cdef void region_end(double t0) noexcept nogil
-
-cdef object aligned(object a)
-cdef int check_out(object a, str name) except -1

@@ -15,7 +15,7 @@ from cython.parallel cimport prange
 import numpy as np
 
 from ._common cimport intp
-from ._tree cimport aligned, region_begin, region_end
+from ._region cimport aligned, region_begin, region_end
 
 cdef extern from "src/ms_values.h" nogil:
     int ms_finite_max_f64(const double* p, intp n, double* amax) noexcept

@@ -132,7 +132,8 @@ need = ["LICENSE", "README.md", "pyproject.toml", "meson.build", "PKG-INFO",
         "meanshift/meson.build", "meanshift/_core.pyx", "meanshift/_tree.pyx",
         "meanshift/_merge.pyx", "meanshift/_bandwidth.pyx", "meanshift/_bins.pyx",
         "meanshift/_common.pxd", "meanshift/_kernels.pxd", "meanshift/_openmp.pxd",
-        "meanshift/_tree.pxd", "meanshift/src/ms_simd.h", "meanshift/src/pow5_table.py",
+        "meanshift/_tree.pxd", "meanshift/_region.pyx",
+        "meanshift/_region.pxd", "meanshift/src/ms_simd.h", "meanshift/src/pow5_table.py",
         "meanshift/_version.py.in", "meanshift/__init__.pyi", "meanshift/dask.pyi",
         "meanshift/py.typed", "tests/conftest.py"]
 missing = [n for n in need if n not in names]
@@ -148,7 +149,7 @@ need = ["meanshift/_version.py", "meanshift/_show_versions.py", "meanshift/py.ty
         meta.replace("METADATA", "licenses/LICENSE")]
 missing = [n for n in need if n not in names]
 assert not missing, f"wheel lacks {missing}"
-for stage in ("_tree", "_core", "_merge", "_bandwidth", "_bins", "_textparse"):
+for stage in ("_region", "_tree", "_core", "_merge", "_bandwidth", "_bins", "_textparse"):
     assert any(n.startswith(f"meanshift/{stage}.") and not n.endswith((".pyx", ".pxd"))
                for n in names), f"wheel lacks the compiled {stage}"
 assert "License-Expression: BSD-3-Clause" in metadata, "no License-Expression"

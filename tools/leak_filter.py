@@ -32,7 +32,7 @@ one, 0 otherwise (including when there is no report at all).
 import re
 import sys
 
-_MODULES = r"(?:_tree|_core|_merge|_bandwidth|_bins|_values|_textparse)"
+_MODULES = r"(?:_region|_tree|_core|_merge|_bandwidth|_bins|_values|_textparse)"
 OURS = re.compile(
     rf"(9meanshift|/{_MODULES}\.pyx\.c:|{_MODULES}\.c:\d|{_MODULES}\.pyx|"
     rf"meanshift/{_MODULES}[.a-z0-9_-]*\.so|meanshift/src/\w+\.h)"

@@ -46,8 +46,8 @@
 #     b_sanitize=address,undefined, b_lundef=false, debugoptimized (-O2 -g),
 #     -fno-omit-frame-pointer and -fno-sanitize-recover=undefined (any UB
 #     aborts); the meson build dir is <venv>/build, never inside the repo;
-#  3. checks that every installed compiled stage (_tree, _core, _merge,
-#     _bandwidth, _bins, _values) really is instrumented (asan/ubsan
+#  3. checks that every installed compiled stage (_region, _tree, _core,
+#     _merge, _bandwidth, _bins, _values) really is instrumented (asan/ubsan
 #     symbols, libasan/libubsan in its dependencies) and that the runtime
 #     reports a deliberate heap overflow (a canary through ASan's memmove
 #     interceptor) - so a silently uninstrumented build cannot pass;
@@ -162,7 +162,7 @@ echo "== building with ASan+UBSan (build dir $build_dir)"
 
 # -- 3. is it really instrumented? -------------------------------------------
 # (importing it needs the runtime preloaded: locate the files instead)
-for stage in _tree _core _merge _bandwidth _bins _values; do
+for stage in _region _tree _core _merge _bandwidth _bins _values; do
     so="$(find "$venv/lib" -path "*/site-packages/meanshift/$stage.*so" | head -n 1)"
     echo "== module: $so"
     case "$so" in

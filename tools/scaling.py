@@ -5,7 +5,7 @@ estimate_bandwidth) at 1, 2, 4, ... up to --threads threads and prints each
 stage's time and speed-up.  Then, at each target thread count (--project,
 default 16 and 64; run on this machine even where it has fewer cores), it
 measures each stage's serial time: its wall time minus the time spent in
-the compiled kernels' parallel regions (meanshift._tree.parallel_seconds),
+the compiled kernels' parallel regions (meanshift._region.parallel_seconds),
 which is the work that count of threads really leaves to one thread (the
 tree's top levels, for instance, are split in one thread until there are a
 few subtrees per thread).  Amdahl's law then projects the stage's time at
