@@ -396,15 +396,7 @@ import numpy as np
 lib, n, d, dtype, bw = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
 sys.path.insert(0, sys.argv[6])   # benchmarks/, for its datasets module
 from datasets import bin_blobs
-
-def status():
-    out = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                out[key] = int(value.split()[0]) * 1024
-    return out
+from procmem import reset_peak, vm_status as status
 
 X = bin_blobs(n, d, dtype=dtype)
 if lib == "meanshift":
@@ -421,8 +413,7 @@ else:
 fit(X[:2000].copy())   # load the libraries, start the thread pool
 gc.collect()
 try:                   # reset the high-water mark to the current RSS
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
+    reset_peak()
     reset = True
 except OSError:
     reset = False

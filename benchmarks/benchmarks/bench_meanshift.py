@@ -44,6 +44,7 @@ from datasets import (  # noqa: E402
     blobs_rows,
 )
 from datasets import image as _image  # noqa: E402
+from procmem import reset_peak, vm_status  # noqa: E402
 
 # Bandwidths for make_blobs(cluster_std=1.0) data.  Low d: ~1.2*sqrt(d/2) (the
 # project's 2-d target uses 1.2).  High d: two points of one unit Gaussian blob
@@ -174,23 +175,6 @@ class BinSeedingScale:
     track_n_clusters.unit = "clusters"
 
 
-def _vm_status():
-    """VmRSS and VmHWM of this process, in bytes (Linux)."""
-    out = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                out[key] = int(value.split()[0]) * 1024
-    return out
-
-
-def _reset_peak():
-    """Reset VmHWM to the current RSS (/proc/self/clear_refs, Linux)."""
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-
-
 class BinSeedingMemory(_Slow):
     """compare.py's memory table: a bin-seeding fit of 1,000,000 x 2
     blobs, float64 and float32 (computed in float32).  ``peakmem_`` is
@@ -218,7 +202,7 @@ class BinSeedingMemory(_Slow):
         # (getrusage's ru_maxrss follows the reset on Linux)
         gc.collect()
         with contextlib.suppress(OSError):  # not Linux: peakmem_ includes making the data
-            _reset_peak()
+            reset_peak()
 
     def peakmem_mean_shift(self, dtype):
         mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)
@@ -226,12 +210,12 @@ class BinSeedingMemory(_Slow):
     def _added(self):
         try:
             gc.collect()
-            _reset_peak()
-            before = _vm_status()["VmRSS"]
+            reset_peak()
+            before = vm_status()["VmRSS"]
         except OSError:
             return float("nan")  # no /proc/self/clear_refs (not Linux)
         result = mean_shift(self.X, bandwidth=BIN_BANDWIDTH, bin_seeding=True)
-        added = _vm_status()["VmHWM"] - before
+        added = vm_status()["VmHWM"] - before
         del result
         return added
 
